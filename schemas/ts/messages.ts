@@ -1,0 +1,99 @@
+// Plain, fully validated forms of the wire messages. Code outside schemas/ts and
+// the server's protocol/ never touches FlatBuffers accessors: it sees these.
+import type { ErrorCode } from './errors.js';
+
+import { Codec } from '../generated/ts/pegasus/wire/codec.js';
+
+export { Codec };
+
+/** Size of one BlockHeader struct on the wire (see pegasus.fbs). */
+export const BLOCK_HEADER_WIRE_BYTES = 40;
+
+/** One block of one partition from one map attempt. */
+export interface BlockHeader {
+  /** Map attempt id (a safe integer; u64 on the wire). */
+  attempt: number;
+  mapId: number;
+  partition: number;
+  batch: number;
+  /** Index of the block among the blocks of its (map, attempt, batch). */
+  seq: number;
+  rawLength: number;
+  storedLength: number;
+  crc32c: number;
+  codec: Codec;
+}
+
+export interface Hello { type: 'Hello'; protocolVersion: number; client: string }
+export interface HelloAck {
+  type: 'HelloAck';
+  protocolVersion: number;
+  serverVersion: string;
+  frameBytesMax: number;
+  pushWindow: number;
+  readFrameBytes: number;
+}
+export interface Heartbeat { type: 'Heartbeat'; appId: string }
+export interface RegisterShuffle {
+  type: 'RegisterShuffle';
+  appId: string;
+  shuffleId: number;
+  numMaps: number;
+  numPartitions: number;
+}
+export interface UnregisterShuffle { type: 'UnregisterShuffle'; appId: string; shuffleId: number }
+export interface UnregisterApp { type: 'UnregisterApp'; appId: string }
+export interface PushBlocks { type: 'PushBlocks'; appId: string; shuffleId: number; blocks: BlockHeader[] }
+export interface CommitMap {
+  type: 'CommitMap';
+  appId: string;
+  shuffleId: number;
+  mapId: number;
+  attempt: number;
+  batchCount: number;
+}
+export interface CommitAck { type: 'CommitAck'; won: boolean; winnerAttempt: number }
+export interface OpenRead {
+  type: 'OpenRead';
+  appId: string;
+  shuffleId: number;
+  partitionStart: number;
+  partitionEnd: number;
+  mapStart: number;
+  mapEnd: number;
+  creditBytes: number;
+}
+export interface ReadData { type: 'ReadData'; blocks: BlockHeader[] }
+export interface ReadCredit { type: 'ReadCredit'; creditBytes: number }
+export interface ReadEnd { type: 'ReadEnd'; blockCount: number; byteCount: number }
+export interface CancelRead { type: 'CancelRead' }
+export interface Ack { type: 'Ack' }
+export interface ErrorMessage { type: 'Error'; code: ErrorCode; message: string }
+
+export type Message =
+  | Hello
+  | HelloAck
+  | Heartbeat
+  | RegisterShuffle
+  | UnregisterShuffle
+  | UnregisterApp
+  | PushBlocks
+  | CommitMap
+  | CommitAck
+  | OpenRead
+  | ReadData
+  | ReadCredit
+  | ReadEnd
+  | CancelRead
+  | Ack
+  | ErrorMessage;
+
+export type MessageType = Message['type'];
+
+/** A decoded frame: the message, the request it belongs to, and its raw body. */
+export interface Frame<M extends Message = Message> {
+  requestId: number;
+  message: M;
+  /** Stored bytes of the blocks named by the message, in header order (a view, not a copy). */
+  body: Buffer;
+}

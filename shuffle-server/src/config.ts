@@ -1,0 +1,200 @@
+// Server configuration. Every key is declared once, as data, with its type,
+// unit, default, doc and check. Sources, lowest to highest precedence:
+//   embedded defaults < config file (JSON) < environment (PEGASUS_*) < flags (--kebab-key)
+// `renderConfigReference()` produces shuffle-server/CONFIG.md; a test keeps that
+// file current.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkLimits } from './limits.js';
+
+type Kind = 'int' | 'bytes' | 'ms' | 'string' | 'ratio' | 'enum';
+
+interface KeyDecl<T> {
+  kind: Kind;
+  default: T;
+  doc: string;
+  /** Allowed values for kind 'enum'. */
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** The declared keys. Add a key here and nowhere else. */
+export const CONFIG_KEYS = {
+  host: { kind: 'string', default: '127.0.0.1', doc: 'Address to listen on for WebSocket and HTTP. Use 0.0.0.0 to serve other hosts.' },
+  port: { kind: 'int', default: 9527, min: 0, max: 65535, doc: 'TCP port for WebSocket data plane and HTTP admin. 0 picks a free port (printed at start).' },
+  dataDir: { kind: 'string', default: './data', doc: 'Directory for segment files and the LevelDB index. Created if missing.' },
+  memoryBudgetBytes: { kind: 'bytes', default: 512 * MiB, min: 64 * MiB, max: 1024 * GiB, doc: 'Memory for buffered pushed blocks. Pushes wait (flow control) when it is used up.' },
+  flushThresholdRatio: { kind: 'ratio', default: 0.5, min: 0.05, max: 0.95, doc: 'Start flushing buffered blocks to disk when this share of the memory budget is used.' },
+  segmentBytesMax: { kind: 'bytes', default: 256 * MiB, min: 16 * MiB, max: 4 * GiB, doc: 'A segment file is sealed and a new one started when it reaches this size.' },
+  pushWindow: { kind: 'int', default: 8, min: 1, max: 64, doc: 'Most unacknowledged pushes a client may have in flight per connection (advertised in HelloAck).' },
+  readFrameBytes: { kind: 'bytes', default: 1 * MiB, min: 64 * KiB, max: 16 * MiB - 64 * KiB, doc: 'Target size of one ReadData frame sent to readers.' },
+  readAheadBytes: { kind: 'bytes', default: 4 * MiB, min: 64 * KiB, max: 8 * MiB, doc: 'Size of one sequential read from a segment while serving a read stream.' },
+  commitFlushDelayMs: { kind: 'ms', default: 2, min: 0, max: 1000, doc: 'Commits wait this long so that several share one flush and one fsync (group commit).' },
+  appExpiryMs: { kind: 'ms', default: 120_000, min: 1000, max: 7 * 24 * 3600_000, doc: 'An application that sends no heartbeat or request for this long is removed with all its shuffles.' },
+  expiryCheckIntervalMs: { kind: 'ms', default: 5_000, min: 100, max: 3600_000, doc: 'How often expired applications are looked for.' },
+  diskReserveBytes: { kind: 'bytes', default: 256 * MiB, min: 0, max: 1024 * GiB, doc: 'Free space kept on the data directory file system; pushes fail with DISK_FULL below it.' },
+  idleTimeoutMs: { kind: 'ms', default: 120_000, min: 8_000, max: 960_000, doc: 'A WebSocket connection with no traffic for this long is closed.' },
+  logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], doc: 'winston log level.' },
+  logFormat: { kind: 'enum', default: 'json', values: ['json', 'text'], doc: 'Log line format on stderr.' },
+} as const satisfies Record<string, KeyDecl<unknown>>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+type ValueOf<K extends ConfigKey> = (typeof CONFIG_KEYS)[K]['kind'] extends 'string' | 'enum' ? string : number;
+export type ServerConfig = { -readonly [K in ConfigKey]: ValueOf<K> };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const UNIT: Record<string, number> = { b: 1, k: KiB, kb: KiB, kib: KiB, m: MiB, mb: MiB, mib: MiB, g: GiB, gb: GiB, gib: GiB, t: 1024 * GiB, tib: 1024 * GiB };
+
+function parseValue(key: ConfigKey, raw: unknown, source: string): string | number {
+  const decl: KeyDecl<unknown> = CONFIG_KEYS[key];
+  const bad = (why: string): never => {
+    throw new ConfigError(`config ${key} from ${source}: ${why} (got ${JSON.stringify(raw)})`);
+  };
+  if (decl.kind === 'string' || decl.kind === 'enum') {
+    if (typeof raw !== 'string' || raw.length === 0) bad('expected a non-empty string');
+    const s = raw as string;
+    if (decl.kind === 'enum' && !decl.values!.includes(s)) bad(`expected one of ${decl.values!.join(', ')}`);
+    return s;
+  }
+  let n: number;
+  if (typeof raw === 'number') n = raw;
+  else if (typeof raw === 'string') {
+    const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
+    if (!m) return bad('expected a number');
+    const unit = m[2]!.toLowerCase();
+    let mult = 1;
+    if (unit !== '') {
+      if (decl.kind === 'bytes' && UNIT[unit] !== undefined) mult = UNIT[unit]!;
+      else if (decl.kind === 'ms' && unit === 's') mult = 1000;
+      else if (decl.kind === 'ms' && unit === 'ms') mult = 1;
+      else return bad(`unknown unit ${m[2]}`);
+    }
+    n = Number(m[1]) * mult;
+  } else return bad('expected a number');
+  if (decl.kind !== 'ratio') {
+    if (!Number.isFinite(n)) bad('not finite');
+    n = Math.floor(n);
+  }
+  if (!Number.isFinite(n)) bad('not finite');
+  if (decl.min !== undefined && n < decl.min) bad(`below minimum ${decl.min}`);
+  if (decl.max !== undefined && n > decl.max) bad(`above maximum ${decl.max}`);
+  return n;
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function envName(key: string): string {
+  return `PEGASUS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function defaultConfig(): ServerConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, d] of Object.entries(CONFIG_KEYS)) out[k] = d.default;
+  return out as ServerConfig;
+}
+
+export interface ConfigSources {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Loads the configuration from flags, environment and an optional config file
+ * (given by --config FILE or PEGASUS_CONFIG). Unknown keys are errors.
+ */
+export function loadConfig(sources: ConfigSources = {}): ServerConfig {
+  const argv = sources.argv ?? [];
+  const env = sources.env ?? {};
+  const cfg = defaultConfig() as Record<string, string | number>;
+  const flags = new Map<string, string>();
+  let configFile = env['PEGASUS_CONFIG'];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${arg}`);
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    if (name === 'config') configFile = value;
+    else flags.set(name, value);
+  }
+  const byKebab = new Map(Object.keys(CONFIG_KEYS).map((k) => [kebab(k), k as ConfigKey]));
+  if (configFile !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(resolve(configFile), 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${configFile} must hold a JSON object`);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!(k in CONFIG_KEYS)) throw new ConfigError(`unknown config key ${k} in ${configFile}`);
+      cfg[k] = parseValue(k as ConfigKey, v, configFile);
+    }
+  }
+  for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const v = env[envName(k)];
+    if (v !== undefined && v !== '') cfg[k] = parseValue(k, v, envName(k));
+  }
+  for (const [name, v] of flags) {
+    const k = byKebab.get(name);
+    if (k === undefined) throw new ConfigError(`unknown flag --${name}`);
+    cfg[k] = parseValue(k, v, `--${name}`);
+  }
+  const out = cfg as ServerConfig;
+  try {
+    checkLimits(out);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return out;
+}
+
+function formatDefault(key: ConfigKey): string {
+  const d: KeyDecl<unknown> = CONFIG_KEYS[key];
+  if (d.kind === 'bytes') {
+    const n = d.default as number;
+    if (n % GiB === 0) return `${n / GiB} GiB`;
+    if (n % MiB === 0) return `${n / MiB} MiB`;
+    if (n % KiB === 0) return `${n / KiB} KiB`;
+    return `${n} B`;
+  }
+  if (d.kind === 'ms') return `${d.default as number} ms`;
+  return String(d.default);
+}
+
+/** The config reference page (shuffle-server/CONFIG.md), generated from CONFIG_KEYS. */
+export function renderConfigReference(): string {
+  const lines = [
+    '<!-- Generated from shuffle-server/src/config.ts by `node dist/shuffle-server/src/config-doc.js`; a test keeps it current. -->',
+    '# pegasus-server configuration',
+    '',
+    'Precedence, lowest to highest: embedded defaults, the JSON config file (`--config FILE` or `PEGASUS_CONFIG`),',
+    'environment variables, command-line flags. Byte sizes accept units (`512MiB`, `4g`), durations `ms` or `s`.',
+    '',
+    '| key | flag | environment | kind | default | meaning |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const d: KeyDecl<unknown> = CONFIG_KEYS[k];
+    const kind = d.kind === 'enum' ? `one of ${d.values!.join(', ')}` : d.kind;
+    lines.push(`| \`${k}\` | \`--${kebab(k)}\` | \`${envName(k)}\` | ${kind} | ${formatDefault(k)} | ${d.doc} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,59 @@
+// Every hard bound of the server in one place (TigerBeetle style). Tunables that
+// operators may change are config keys (config.ts) and are checked against these
+// maxima at start by checkLimits().
+import * as wire from '../../schemas/ts/limits.js';
+
+export const FRAME_BYTES_MAX = wire.FRAME_BYTES_MAX;
+export const BLOCK_BYTES_MAX = wire.BLOCK_BYTES_MAX;
+export const PARTITIONS_PER_SHUFFLE_MAX = wire.PARTITIONS_PER_SHUFFLE_MAX;
+export const MAPS_PER_SHUFFLE_MAX = wire.MAPS_PER_SHUFFLE_MAX;
+export const BATCHES_PER_ATTEMPT_MAX = wire.BATCHES_PER_ATTEMPT_MAX;
+
+/** Most applications registered at once. */
+export const APPS_MAX = 10_000;
+/** Most shuffles registered at once, over all applications. */
+export const SHUFFLES_MAX = 100_000;
+/** Most concurrent WebSocket connections. */
+export const CONNECTIONS_MAX = 4_096;
+/** Most read streams open at once on one connection. */
+export const READ_STREAMS_PER_CONNECTION_MAX = 64;
+/** Most map attempts with pushed but uncommitted data per shuffle. */
+export const OPEN_ATTEMPTS_PER_SHUFFLE_MAX = 1_000_000;
+/** Most commits waiting for one group flush. */
+export const PENDING_COMMITS_MAX = 100_000;
+/** Largest run read from a segment in one read call. */
+export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;
+/** Most bytes the server queues on a socket beyond which it stops producing (uWS backpressure). */
+export const SOCKET_BACKPRESSURE_BYTES_MAX = 64 * 1024 * 1024;
+/** Largest segment file. Offsets in the index are u64, this keeps files manageable. */
+export const SEGMENT_BYTES_MAX = 4 * 1024 * 1024 * 1024;
+/** Smallest memory budget that still lets one frame per connection in. */
+export const MEMORY_BUDGET_BYTES_MIN = 4 * FRAME_BYTES_MAX;
+/** Most pushes one connection may have unacknowledged (the window cannot exceed this). */
+export const PUSH_WINDOW_MAX = 64;
+/** Longest admin/HTTP request body accepted. */
+export const HTTP_BODY_BYTES_MAX = 1024 * 1024;
+
+export interface TunableLimits {
+  memoryBudgetBytes: number;
+  segmentBytesMax: number;
+  pushWindow: number;
+  readFrameBytes: number;
+}
+
+/** Asserts the relations between tunables and hard limits; throws a plain Error at start. */
+export function checkLimits(t: TunableLimits): void {
+  const fail = (msg: string): never => {
+    throw new Error(`invalid limits: ${msg}`);
+  };
+  if (t.memoryBudgetBytes < MEMORY_BUDGET_BYTES_MIN) fail(`memoryBudgetBytes ${t.memoryBudgetBytes} < ${MEMORY_BUDGET_BYTES_MIN}`);
+  if (t.segmentBytesMax > SEGMENT_BYTES_MAX) fail(`segmentBytesMax ${t.segmentBytesMax} > ${SEGMENT_BYTES_MAX}`);
+  if (t.segmentBytesMax < FRAME_BYTES_MAX) fail(`segmentBytesMax ${t.segmentBytesMax} < FRAME_BYTES_MAX ${FRAME_BYTES_MAX}`);
+  if (t.pushWindow < 1 || t.pushWindow > PUSH_WINDOW_MAX) fail(`pushWindow ${t.pushWindow} not in 1..${PUSH_WINDOW_MAX}`);
+  // A read frame holds blocks up to readFrameBytes; one block larger than that
+  // travels alone, which fits because BLOCK_BYTES_MAX < FRAME_BYTES_MAX.
+  if (t.readFrameBytes < 64 * 1024 || t.readFrameBytes > FRAME_BYTES_MAX - 65536) {
+    fail(`readFrameBytes ${t.readFrameBytes} not in 64 KiB..${FRAME_BYTES_MAX - 65536}`);
+  }
+  if (SOCKET_BACKPRESSURE_BYTES_MAX < 2 * FRAME_BYTES_MAX) fail('socket backpressure below two frames');
+}
