@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line "N passed, N failed" summing them.
+# This is the README's test command (npm test) and what .ci/run runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+status=0
+logdir=$(mktemp -d)
+
+echo "== generated schema code is current"
+if node scripts/gen-schemas.mjs --check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+
+echo "== TypeScript tests (ava)"
+npx --no-install ava --tap 2>&1 | tee "$logdir/ava.tap" | grep -E '^(not ok|ok|#)' | grep -vE '^ok' || true
+ts_pass=$(grep -cE '^ok ' "$logdir/ava.tap" || true)
+ts_fail=$(grep -cE '^not ok ' "$logdir/ava.tap" || true)
+if ! grep -qE '^1\.\.[0-9]+' "$logdir/ava.tap"; then
+  echo "ava did not finish its TAP plan; counting it as a failure"
+  ts_fail=$((ts_fail + 1))
+fi
+grep -E '^not ok' -A 30 "$logdir/ava.tap" | head -200 || true
+passed=$((passed + ts_pass))
+failed=$((failed + ts_fail))
+[ "$ts_fail" -gt 0 ] && status=1
+echo "TypeScript: $ts_pass passed, $ts_fail failed"
+
+echo "$passed passed, $failed failed"
+exit $status

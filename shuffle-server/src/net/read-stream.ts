@@ -1,0 +1,84 @@
+// One read stream on one connection: pulls committed blocks from the store and
+// sends them as ReadData frames of about readFrameBytes, while the reader has
+// credit and the socket is below its high-water mark; then ReadEnd.
+import { encodeFrame } from '../../../schemas/ts/codec.js';
+import type { BlockHeader } from '../../../schemas/ts/messages.js';
+import type { StoredBlock } from '../store/types.js';
+import type { Session } from './session.js';
+
+export class ReadStream {
+  private credit: number;
+  private cancelled = false;
+  private wake: (() => void) | null = null;
+  private blocksSent = 0;
+  private bytesSent = 0;
+
+  constructor(
+    private readonly session: Session,
+    readonly requestId: number,
+    private readonly blocks: AsyncGenerator<StoredBlock>,
+    initialCredit: number,
+    private readonly frameBytes: number,
+  ) {
+    this.credit = initialCredit;
+  }
+
+  addCredit(bytes: number): void {
+    this.credit += bytes;
+    this.notify();
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.notify();
+  }
+
+  /** Socket drained or credit arrived: let a waiting send go on. */
+  notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private get stopped(): boolean {
+    return this.cancelled || this.session.closed;
+  }
+
+  async run(): Promise<void> {
+    let headers: BlockHeader[] = [];
+    let parts: Buffer[] = [];
+    let bytes = 0;
+    const send = async (): Promise<boolean> => {
+      while (!this.stopped && (this.credit <= 0 || this.session.backpressured())) {
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+      }
+      if (this.stopped) return false;
+      this.session.send(encodeFrame(this.requestId, { type: 'ReadData', blocks: headers }, parts));
+      this.credit -= bytes;
+      this.blocksSent += headers.length;
+      this.bytesSent += bytes;
+      this.session.metrics.readBlocks.inc(headers.length);
+      this.session.metrics.readBytes.inc(bytes);
+      headers = [];
+      parts = [];
+      bytes = 0;
+      return true;
+    };
+    try {
+      for await (const b of this.blocks) {
+        if (this.stopped) break;
+        if (bytes > 0 && bytes + b.data.length > this.frameBytes && !(await send())) break;
+        headers.push(b.header);
+        parts.push(Buffer.from(b.data)); // the store's view is only valid until the next block
+        bytes += b.data.length;
+      }
+      if (!this.stopped && (bytes === 0 || (await send()))) {
+        this.session.answer(this.requestId, { type: 'ReadEnd', blockCount: this.blocksSent, byteCount: this.bytesSent });
+      }
+    } catch (err) {
+      if (!this.session.closed) this.session.answerError(this.requestId, err);
+    } finally {
+      this.session.endStream(this.requestId);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+// The network front: one uWS app on one port serving the binary WebSocket data
+// plane at /ws and the HTTP endpoints /healthz and /metrics.
+import type * as Uws from 'uWebSockets.js';
+import { PEGASUS_VERSION } from '../../../schemas/ts/version.js';
+import type { ServerConfig } from '../config.js';
+import { CONNECTIONS_MAX, FRAME_BYTES_MAX, SOCKET_BACKPRESSURE_BYTES_MAX } from '../limits.js';
+import type { Logger } from '../logger.js';
+import { ServerMetrics } from '../metrics.js';
+import { ShuffleService } from '../shuffle/shuffle-service.js';
+import { Session, type SessionData } from './session.js';
+import { loadUws } from './uws.js';
+
+export class PegasusServer {
+  private listenSocket: Uws.us_listen_socket | null = null;
+  private readonly sessions = new Set<Session>();
+  private boundPort = 0;
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    private readonly cfg: ServerConfig,
+    private readonly log: Logger,
+    private readonly uws: ReturnType<typeof loadUws>,
+    readonly service: ShuffleService,
+    readonly metrics: ServerMetrics,
+  ) {}
+
+  static async start(cfg: ServerConfig, log: Logger): Promise<PegasusServer> {
+    const uws = loadUws();
+    const metrics = new ServerMetrics();
+    const service = await ShuffleService.open(cfg, log.child({ component: 'shuffle' }), metrics);
+    const server = new PegasusServer(cfg, log, uws, service, metrics);
+    server.registerGauges();
+    await server.listen();
+    return server;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  private registerGauges(): void {
+    const r = this.metrics.registry;
+    const svc = this.service;
+    r.gauge('pegasus_memory_used_bytes', 'Bytes of buffered pushed blocks held in memory.', () => svc.budget.used);
+    r.gauge('pegasus_memory_budget_bytes', 'The memory budget for buffered blocks.', () => svc.budget.budgetBytes);
+    r.gauge('pegasus_memory_waiting_bytes', 'Bytes of pushes waiting for room in the memory budget.', () => svc.budget.waiting);
+    r.gauge('pegasus_apps', 'Registered applications.', () => svc.appCount());
+    r.gauge('pegasus_shuffles', 'Registered shuffles.', () => svc.shuffles().length);
+    r.gauge('pegasus_disk_used_bytes', 'Bytes of segment files on disk.', () => svc.diskBytes());
+    r.gauge('pegasus_connections', 'Open WebSocket connections.', () => this.sessions.size);
+    r.gauge('process_resident_memory_bytes', 'Resident set size of the server process.', () => process.memoryUsage.rss());
+  }
+
+  private listen(): Promise<void> {
+    const app = this.uws.App();
+    app.ws<SessionData>('/ws', {
+      compression: this.uws.DISABLED,
+      // One byte over the limit still arrives, so it can be refused with a coded
+      // error; far larger frames are cut off by uWS with close code 1009.
+      maxPayloadLength: FRAME_BYTES_MAX + 1024 * 1024,
+      maxBackpressure: SOCKET_BACKPRESSURE_BYTES_MAX,
+      closeOnBackpressureLimit: 0,
+      idleTimeout: Math.max(8, Math.round(this.cfg.idleTimeoutMs / 1000)),
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        if (this.sessions.size >= CONNECTIONS_MAX || this.service.isStopping) {
+          res.writeStatus('503 Service Unavailable').end(this.service.isStopping ? 'SHUTTING_DOWN' : 'LIMIT_EXCEEDED');
+          return;
+        }
+        const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+        res.upgrade<SessionData>(
+          { session: null, remote },
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => {
+        const session = new Session(ws, this.service, this.cfg, this.metrics, this.log.child({ component: 'net' }));
+        ws.getUserData().session = session;
+        this.sessions.add(session);
+      },
+      message: (ws, message, isBinary) => {
+        ws.getUserData().session?.onMessage(message, isBinary);
+      },
+      drain: (ws) => {
+        ws.getUserData().session?.onDrain();
+      },
+      close: (ws) => {
+        const s = ws.getUserData().session;
+        if (s !== null) {
+          s.onClose();
+          this.sessions.delete(s);
+        }
+      },
+    });
+    app.get('/healthz', (res) => {
+      const ok = !this.service.isStopping;
+      res.writeStatus(ok ? '200 OK' : '503 Service Unavailable')
+        .writeHeader('Content-Type', 'application/json')
+        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping', version: PEGASUS_VERSION }));
+    });
+    app.get('/metrics', (res) => {
+      res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').end(this.metrics.registry.render());
+    });
+    app.any('/*', (res, req) => {
+      const url = req.getUrl();
+      res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json')
+        .end(JSON.stringify({ code: 'NOT_FOUND', message: `no such endpoint: ${url}` }));
+    });
+    return new Promise((resolve, reject) => {
+      app.listen(this.cfg.host, this.cfg.port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${this.cfg.host}:${this.cfg.port}`));
+          return;
+        }
+        this.listenSocket = socket;
+        this.boundPort = this.uws.us_socket_local_port(socket as unknown as Uws.us_socket);
+        resolve();
+      });
+    });
+  }
+
+  /** Graceful stop: no new connections or pushes, flush and sync, close the index. */
+  stop(): Promise<void> {
+    if (this.stopped !== null) return this.stopped;
+    this.stopped = (async () => {
+      if (this.listenSocket !== null) this.uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+      await this.service.stop();
+      for (const s of this.sessions) s.onClose();
+      this.sessions.clear();
+    })();
+    return this.stopped;
+  }
+}

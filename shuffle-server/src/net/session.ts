@@ -1,0 +1,212 @@
+// One client connection: the handshake, request dispatch, the push window and
+// the read streams. Frames that cannot be trusted (malformed, unknown type,
+// oversized, wrong order) get an Error and close the connection; any other
+// failure answers that one request and the connection goes on.
+import type * as Uws from 'uWebSockets.js';
+import { decodeFrame, encodeFrame } from '../../../schemas/ts/codec.js';
+import type { Frame, Message } from '../../../schemas/ts/messages.js';
+import { PEGASUS_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN } from '../../../schemas/ts/version.js';
+import type { ServerConfig } from '../config.js';
+import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
+import { FRAME_BYTES_MAX, READ_STREAMS_PER_CONNECTION_MAX } from '../limits.js';
+import type { Logger } from '../logger.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { ShuffleService } from '../shuffle/shuffle-service.js';
+import { ReadStream } from './read-stream.js';
+
+export interface SessionData {
+  session: Session | null;
+  remote: string;
+}
+
+/** Socket bytes queued in uWS above which read streams pause until `drain`. */
+const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+/** Codes after which the byte stream cannot be trusted and the connection is closed. */
+const FATAL = new Set<ErrorCode>([
+  ErrorCode.MALFORMED_FRAME, ErrorCode.UNKNOWN_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE,
+  ErrorCode.HANDSHAKE_REQUIRED, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.FLOW_CONTROL_VIOLATION,
+]);
+
+export class Session {
+  closed = false;
+  private handshaken = false;
+  private inflightPushes = 0;
+  private readonly streams = new Map<number, ReadStream>();
+
+  constructor(
+    private readonly ws: Uws.WebSocket<SessionData>,
+    private readonly service: ShuffleService,
+    private readonly cfg: ServerConfig,
+    readonly metrics: ServerMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  // ---------------------------------------------------------------------------
+  // Sending
+
+  send(frame: Buffer): void {
+    if (this.closed) return;
+    let status = 0;
+    this.ws.cork(() => {
+      status = this.ws.send(frame, true, false);
+    });
+    if (status === 2) {
+      // Dropped: maxBackpressure is set above high water plus the largest frame,
+      // so this means the peer stopped reading. Nothing sent later can be trusted.
+      this.log.warn('send dropped by backpressure limit, closing', { remote: this.remote() });
+      this.closeNow(1011, 'backpressure limit');
+    }
+  }
+
+  backpressured(): boolean {
+    return !this.closed && this.ws.getBufferedAmount() > SOCKET_HIGH_WATER_BYTES;
+  }
+
+  answer(requestId: number, message: Message): void {
+    this.send(encodeFrame(requestId, message));
+  }
+
+  answerError(requestId: number, err: unknown): void {
+    const e = toPegasusError(err);
+    this.metrics.error(e.wireCode);
+    if (e.wireCode === ErrorCode.INTERNAL || e.wireCode === ErrorCode.STORAGE_IO) {
+      this.log.error('request failed', { code: e.code, error: e.message, remote: this.remote() });
+    }
+    this.answer(requestId, { type: 'Error', code: e.wireCode, message: e.message });
+    if (FATAL.has(e.wireCode)) this.closeNow(1002, e.code);
+  }
+
+  private remote(): string {
+    return this.closed ? 'closed' : this.ws.getUserData().remote;
+  }
+
+  private closeNow(code: number, reason: string): void {
+    if (this.closed) return;
+    try {
+      this.ws.end(code, reason);
+    } catch {
+      // already closed underneath
+    }
+    this.onClose();
+  }
+
+  // ---------------------------------------------------------------------------
+  // uWS callbacks
+
+  onMessage(data: ArrayBuffer, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) {
+      this.answerError(0, new PegasusError(ErrorCode.MALFORMED_FRAME, 'text frames are not part of the protocol; send binary frames'));
+      return;
+    }
+    if (data.byteLength > FRAME_BYTES_MAX) {
+      this.answerError(0, new PegasusError(ErrorCode.MESSAGE_TOO_LARGE, `frame of ${data.byteLength} bytes exceeds ${FRAME_BYTES_MAX}`));
+      return;
+    }
+    let frame: Frame;
+    try {
+      frame = decodeFrame(new Uint8Array(data));
+    } catch (err) {
+      // Any frame that does not decode is fatal: its request id cannot be trusted either.
+      const e = toPegasusError(err, ErrorCode.MALFORMED_FRAME);
+      this.answerError(0, FATAL.has(e.wireCode) ? e : new PegasusError(ErrorCode.MALFORMED_FRAME, e.message));
+      return;
+    }
+    if (!this.handshaken && frame.message.type !== 'Hello') {
+      this.answerError(frame.requestId, new PegasusError(ErrorCode.HANDSHAKE_REQUIRED, `first frame must be Hello, got ${frame.message.type}`));
+      return;
+    }
+    try {
+      this.dispatch(frame);
+    } catch (err) {
+      this.answerError(frame.requestId, err);
+    }
+  }
+
+  onDrain(): void {
+    for (const s of this.streams.values()) s.notify();
+  }
+
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.streams.values()) s.cancel();
+  }
+
+  endStream(requestId: number): void {
+    this.streams.delete(requestId);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Requests
+
+  /** Runs an async request and answers it; the connection outlives failures. */
+  private reply(requestId: number, work: Promise<Message>): void {
+    work.then(
+      (m) => this.answer(requestId, m),
+      (err: unknown) => this.answerError(requestId, err),
+    );
+  }
+
+  private dispatch(frame: Frame): void {
+    const { requestId, message: m } = frame;
+    switch (m.type) {
+      case 'Hello':
+        if (m.protocolVersion < PROTOCOL_VERSION_MIN || m.protocolVersion > PROTOCOL_VERSION) {
+          throw new PegasusError(ErrorCode.UNSUPPORTED_VERSION, `protocol version ${m.protocolVersion} not in ${PROTOCOL_VERSION_MIN}..${PROTOCOL_VERSION}`);
+        }
+        this.handshaken = true;
+        this.answer(requestId, {
+          type: 'HelloAck', protocolVersion: PROTOCOL_VERSION, serverVersion: PEGASUS_VERSION,
+          frameBytesMax: FRAME_BYTES_MAX, pushWindow: this.cfg.pushWindow, readFrameBytes: this.cfg.readFrameBytes,
+        });
+        return;
+      case 'Heartbeat':
+        this.reply(requestId, this.service.heartbeat(m.appId).then(() => ({ type: 'Ack' })));
+        return;
+      case 'RegisterShuffle':
+        this.reply(requestId, this.service.registerShuffle(m).then(() => ({ type: 'Ack' })));
+        return;
+      case 'UnregisterShuffle':
+        this.reply(requestId, this.service.unregisterShuffle(m.appId, m.shuffleId).then(() => ({ type: 'Ack' })));
+        return;
+      case 'UnregisterApp':
+        this.reply(requestId, this.service.unregisterApp(m.appId).then(() => ({ type: 'Ack' })));
+        return;
+      case 'PushBlocks': {
+        if (this.inflightPushes >= this.cfg.pushWindow) {
+          throw new PegasusError(ErrorCode.FLOW_CONTROL_VIOLATION, `more than ${this.cfg.pushWindow} pushes in flight (push_window)`);
+        }
+        this.inflightPushes++;
+        // push() checks and copies the frame body synchronously, before uWS reuses it.
+        const done = this.service.push(m, frame.body).finally(() => { this.inflightPushes--; });
+        this.reply(requestId, done.then(() => ({ type: 'Ack' })));
+        return;
+      }
+      case 'CommitMap':
+        this.reply(requestId, this.service.commit(m).then((o) => ({ type: 'CommitAck', won: o.won, winnerAttempt: o.winnerAttempt })));
+        return;
+      case 'OpenRead': {
+        if (this.streams.has(requestId)) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `read stream ${requestId} is already open`);
+        if (this.streams.size >= READ_STREAMS_PER_CONNECTION_MAX) {
+          throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_STREAMS_PER_CONNECTION_MAX} read streams on one connection`);
+        }
+        const blocks = this.service.openRead(m);
+        const stream = new ReadStream(this, requestId, blocks, m.creditBytes, this.cfg.readFrameBytes);
+        this.streams.set(requestId, stream);
+        void stream.run();
+        return;
+      }
+      case 'ReadCredit':
+        // A credit may race with the end of its stream; that is not an error.
+        this.streams.get(requestId)?.addCredit(m.creditBytes);
+        return;
+      case 'CancelRead':
+        this.streams.get(requestId)?.cancel();
+        return;
+      default:
+        throw new PegasusError(ErrorCode.UNKNOWN_MESSAGE, `${m.type} is not a request a server accepts`);
+    }
+  }
+}

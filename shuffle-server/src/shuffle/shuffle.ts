@@ -1,0 +1,311 @@
+// One registered shuffle: its buffered blocks, its segment log, its commits.
+//
+// Thread contract: everything runs on the event loop; the only concurrency is
+// between awaits. Flushes of one shuffle are serialized through `flushChain`;
+// after every await the code re-checks `removed`.
+//
+// Durability: a push is acknowledged once its blocks are buffered (memory). A
+// commit is acknowledged only after a flush has fdatasync'ed the attempt's
+// blocks and written the commit record to the index with sync. Commits that
+// arrive close together share one flush (group commit).
+import assert from 'node:assert/strict';
+import type { BlockHeader } from '../../../schemas/ts/messages.js';
+import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
+import type { ShuffleIndex } from '../index/shuffle-index.js';
+import type { CommitEntry, ShuffleEntry } from '../index/types.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { SegmentLog } from '../store/segment-log.js';
+import type { BufferedBlock, PendingRun, StoredBlock } from '../store/types.js';
+import { AttemptReceipts } from './attempt-receipts.js';
+import type { MemoryBudget } from './memory-budget.js';
+
+export interface ShuffleDeps {
+  index: ShuffleIndex;
+  budget: MemoryBudget;
+  metrics: ServerMetrics;
+  commitFlushDelayMs: number;
+}
+
+export interface CommitOutcome {
+  won: boolean;
+  winnerAttempt: number;
+}
+
+interface PendingCommit {
+  entry: CommitEntry;
+  resolve: () => void;
+  reject: (err: PegasusError) => void;
+}
+
+export class Shuffle {
+  readonly appId: string;
+  readonly shuffleId: number;
+  readonly numMaps: number;
+  readonly numPartitions: number;
+  readonly createdAtMs: number;
+  lastActivityMs = Date.now();
+
+  private readonly log: SegmentLog;
+  private readonly deps: ShuffleDeps;
+  private buffers = new Map<number, BufferedBlock[]>();
+  private buffered = 0;
+  private readonly receipts = new AttemptReceipts();
+  private readonly committed = new Map<number, CommitEntry>();
+  private readonly committing = new Map<number, Promise<unknown>>();
+  private pendingCommits: PendingCommit[] = [];
+  private flushChain: Promise<void> = Promise.resolve();
+  private queuedFlush: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private removed = false;
+  private pushedBytesTotal = 0;
+
+  constructor(entry: ShuffleEntry, log: SegmentLog, commits: CommitEntry[], deps: ShuffleDeps) {
+    this.appId = entry.appId;
+    this.shuffleId = entry.shuffleId;
+    this.numMaps = entry.numMaps;
+    this.numPartitions = entry.numPartitions;
+    this.createdAtMs = entry.createdAtMs;
+    this.log = log;
+    this.deps = deps;
+    for (const c of commits) this.committed.set(c.mapId, c);
+  }
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  get committedMaps(): number {
+    return this.committed.size;
+  }
+
+  get pushedBytes(): number {
+    return this.pushedBytesTotal;
+  }
+
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  get hasQueuedFlush(): boolean {
+    return this.queuedFlush !== null;
+  }
+
+  diskBytes(): number {
+    return this.log.diskBytes();
+  }
+
+  private gone(): PegasusError {
+    return new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${this.appId}/${this.shuffleId} was removed`);
+  }
+
+  /**
+   * Validates a push before any memory is reserved. Returns false when the
+   * push needs no storing: its map already committed, or the batch is a retry
+   * of one already received. Throws INVALID_ARGUMENT on inconsistent blocks.
+   * CRCs are checked by the caller on the raw frame body.
+   */
+  checkPush(blocks: readonly BlockHeader[]): boolean {
+    if (this.removed) throw this.gone();
+    if (blocks.length === 0) return false;
+    const first = blocks[0]!;
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i]!;
+      if (b.mapId !== first.mapId || b.attempt !== first.attempt || b.batch !== first.batch) {
+        throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `block ${i} is of map ${b.mapId} attempt ${b.attempt} batch ${b.batch}; a push carries one (map, attempt, batch): ${first.mapId}/${first.attempt}/${first.batch}`);
+      }
+      if (b.seq !== i) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `block ${i} has seq ${b.seq}; seq must count 0.. in order`);
+      if (b.partition >= this.numPartitions) {
+        throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `block ${i} partition ${b.partition} >= num_partitions ${this.numPartitions}`);
+      }
+    }
+    if (first.mapId >= this.numMaps) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `map ${first.mapId} >= num_maps ${this.numMaps}`);
+    if (this.committed.has(first.mapId)) return false;
+    return !this.receipts.has(first.mapId, first.attempt, first.batch);
+  }
+
+  /**
+   * Buffers the blocks of one push whose bytes are already reserved in the
+   * budget. `data` is a private copy of the frame body. Returns false (and
+   * releases the reservation) when, after the wait for memory, the batch
+   * turned out to be a duplicate or the map committed meanwhile.
+   */
+  accept(blocks: readonly BlockHeader[], data: Buffer): boolean {
+    const reserved = data.length;
+    const first = blocks[0]!;
+    if (this.removed || this.committed.has(first.mapId) || !this.receipts.add(first.mapId, first.attempt, first.batch)) {
+      this.deps.budget.release(reserved);
+      if (this.removed) throw this.gone();
+      return false;
+    }
+    let pos = 0;
+    for (const header of blocks) {
+      const bytes = data.subarray(pos, pos + header.storedLength);
+      pos += header.storedLength;
+      let list = this.buffers.get(header.partition);
+      if (list === undefined) {
+        list = [];
+        this.buffers.set(header.partition, list);
+      }
+      list.push({ header, data: bytes });
+    }
+    assert.equal(pos, data.length);
+    this.buffered += reserved;
+    this.pushedBytesTotal += reserved;
+    this.lastActivityMs = Date.now();
+    return true;
+  }
+
+  /** Commits a map attempt; resolves once durable. The first attempt to commit wins. */
+  async commit(mapId: number, attempt: number, batchCount: number): Promise<CommitOutcome> {
+    for (;;) {
+      if (this.removed) throw this.gone();
+      if (mapId >= this.numMaps) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `map ${mapId} >= num_maps ${this.numMaps}`);
+      const done = this.committed.get(mapId);
+      if (done !== undefined) return { won: done.attempt === attempt, winnerAttempt: done.attempt };
+      const inflight = this.committing.get(mapId);
+      if (inflight === undefined) break;
+      // Another attempt of this map is committing: its outcome decides ours.
+      await inflight.catch(() => undefined);
+    }
+    const missing = this.receipts.firstMissing(mapId, attempt, batchCount);
+    if (missing >= 0) {
+      throw new PegasusError(ErrorCode.MISSING_BATCHES, `map ${mapId} attempt ${attempt} commits ${batchCount} batches but batch ${missing} was never received by this server`);
+    }
+    const entry: CommitEntry = { mapId, attempt, batchCount };
+    const durable = new Promise<void>((resolve, reject) => {
+      this.pendingCommits.push({ entry, resolve, reject });
+    });
+    this.committing.set(mapId, durable);
+    this.lastActivityMs = Date.now();
+    this.scheduleFlush(this.deps.commitFlushDelayMs);
+    try {
+      await durable;
+    } finally {
+      this.committing.delete(mapId);
+    }
+    return { won: true, winnerAttempt: attempt };
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    if (this.flushTimer !== null || this.removed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush().catch(() => undefined); // failures reach the commits and the caller's metrics
+    }, delayMs);
+  }
+
+  /**
+   * Writes everything buffered (and every pending commit) durably. Flushes are
+   * serialized; a flush requested while one is queued joins the queued one.
+   */
+  flush(): Promise<void> {
+    if (this.queuedFlush !== null) return this.queuedFlush;
+    const run = this.flushChain.then(() => {
+      this.queuedFlush = null;
+      return this.flushOnce();
+    });
+    this.queuedFlush = run;
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const commits = this.pendingCommits.splice(0);
+    if (this.removed) {
+      for (const c of commits) c.reject(this.gone());
+      return;
+    }
+    const partitions = [...this.buffers.keys()].sort((a, b) => a - b);
+    const runs: PendingRun[] = partitions.map((p) => ({ partition: p, blocks: this.buffers.get(p)! }));
+    const bytes = this.buffered;
+    this.buffers = new Map();
+    this.buffered = 0;
+    if (runs.length === 0 && commits.length === 0) return;
+    const { index, budget, metrics } = this.deps;
+    try {
+      const appended = runs.length > 0 ? await this.log.appendRuns(runs) : { runs: [], segments: [] };
+      if (this.removed) throw this.gone();
+      await index.writeFlush(this.appId, this.shuffleId, appended.runs, appended.segments, commits.map((c) => c.entry));
+    } catch (err) {
+      const error = this.removed ? this.gone() : toPegasusError(err, ErrorCode.STORAGE_IO);
+      if (this.removed) {
+        budget.release(bytes);
+      } else {
+        // Nothing acknowledged may be lost: put the blocks back ahead of newer
+        // ones, keep their memory reserved, and let the next flush try again.
+        // Bytes that reached the segment without index rows are never read.
+        for (const r of runs) {
+          const newer = this.buffers.get(r.partition) ?? [];
+          this.buffers.set(r.partition, r.blocks.concat(newer));
+        }
+        this.buffered += bytes;
+      }
+      for (const c of commits) c.reject(error);
+      throw error;
+    }
+    budget.release(bytes);
+    metrics.flushes.inc();
+    metrics.flushedBytes.inc(bytes);
+    for (const c of commits) {
+      this.committed.set(c.entry.mapId, c.entry);
+      this.receipts.forgetMap(c.entry.mapId);
+      c.resolve();
+    }
+  }
+
+  /**
+   * Committed blocks of partitions [pStart, pEnd) from maps [mStart, mEnd):
+   * per partition in stored order, only each map's winning attempt, batches
+   * below its committed count, each (map, batch, seq) once.
+   */
+  async *readBlocks(pStart: number, pEnd: number, mStart: number, mEnd: number, chunkBytes: number): AsyncGenerator<StoredBlock> {
+    if (this.removed) throw this.gone();
+    const committed = new Map(this.committed);
+    const runs = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+    let partition = -1;
+    const seen = new Set<string>();
+    for (const run of runs) {
+      if (run.mapMax < mStart || run.mapMin >= mEnd) continue;
+      if (this.removed) throw this.gone();
+      if (run.partition !== partition) {
+        partition = run.partition;
+        seen.clear();
+      }
+      for await (const block of this.log.readRun(run, chunkBytes)) {
+        const h = block.header;
+        if (h.mapId < mStart || h.mapId >= mEnd) continue;
+        const c = committed.get(h.mapId);
+        if (c === undefined || c.attempt !== h.attempt || h.batch >= c.batchCount) continue;
+        const key = `${h.mapId}:${h.batch}:${h.seq}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield block;
+      }
+    }
+    this.lastActivityMs = Date.now();
+  }
+
+  /** Removes the shuffle: index entries first (so nothing points at files), then files. */
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.flushChain;
+    for (const c of this.pendingCommits.splice(0)) c.reject(this.gone());
+    if (this.buffered > 0) this.deps.budget.release(this.buffered);
+    this.buffers = new Map();
+    this.buffered = 0;
+    await this.deps.index.deleteShuffle(this.appId, this.shuffleId);
+    await this.log.remove();
+  }
+
+  /** Flushes and closes files (graceful stop). */
+  async close(): Promise<void> {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (!this.removed) await this.flush().catch(() => undefined);
+    await this.flushChain;
+    await this.log.close();
+  }
+}
