@@ -10,6 +10,7 @@ import { FRAME_BYTES_MAX } from '../../../schemas/ts/limits.js';
 import type { Frame } from '../../../schemas/ts/messages.js';
 import { Ack as FbAck } from '../../../schemas/generated/ts/pegasus/wire/ack.js';
 import { Envelope as FbEnvelope } from '../../../schemas/generated/ts/pegasus/wire/envelope.js';
+import { Message as FbMessage } from '../../../schemas/generated/ts/pegasus/wire/message.js';
 import { RawClient, makePush } from '../helpers/raw-client.js';
 import { httpGet, removeDir, startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -67,7 +68,9 @@ test.after.always(async () => {
 
 test.serial('MalformedFrameGetsErrorAndClose', async (t) => {
   const c = await RawClient.connect(server.address);
-  c.sendRaw(Buffer.from('this is not a pegasus frame at all, just bytes'));
+  const junk = Buffer.from('....this is not a pegasus frame at all, just bytes');
+  junk.writeUInt32LE(24, 0); // a plausible envelope length, followed by garbage
+  c.sendRaw(junk);
   t.is(errorCode(await c.next()), ErrorCode.MALFORMED_FRAME);
   await c.waitClosed();
   await assertServerHealthy(t);
@@ -91,7 +94,7 @@ test.serial('UnknownMessageTypeIsRefused', async (t) => {
   const b = new flatbuffers.Builder(64);
   FbAck.startAck(b);
   const ack = FbAck.endAck(b);
-  const env = FbEnvelope.createEnvelope(b, 9, 200, ack);
+  const env = FbEnvelope.createEnvelope(b, 9, 200 as unknown as FbMessage, ack);
   b.finish(env, 'PGS1');
   const bytes = b.asUint8Array();
   const frame = Buffer.alloc(4 + bytes.length);

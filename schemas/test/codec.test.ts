@@ -1,0 +1,84 @@
+import test from 'ava';
+import { decodeFrame, encodeFrame } from '../ts/codec.js';
+import { ErrorCode, PegasusError } from '../ts/errors.js';
+import { checkAppId } from '../ts/ids.js';
+import { Codec, type Message } from '../ts/messages.js';
+
+const samples: Message[] = [
+  { type: 'Hello', protocolVersion: 1, client: 'test' },
+  { type: 'HelloAck', protocolVersion: 1, serverVersion: '0.1.0', frameBytesMax: 1 << 24, pushWindow: 8, readFrameBytes: 1 << 20 },
+  { type: 'Heartbeat', appId: 'app-1' },
+  { type: 'RegisterShuffle', appId: 'app-1', shuffleId: 3, numMaps: 10, numPartitions: 200 },
+  { type: 'UnregisterShuffle', appId: 'app-1', shuffleId: 3 },
+  { type: 'UnregisterApp', appId: 'app-1' },
+  { type: 'CommitMap', appId: 'app-1', shuffleId: 3, mapId: 9, attempt: 2 ** 40 + 5, batchCount: 17 },
+  { type: 'CommitAck', won: false, winnerAttempt: 12 },
+  { type: 'OpenRead', appId: 'a', shuffleId: 1, partitionStart: 2, partitionEnd: 9, mapStart: 0, mapEnd: 4, creditBytes: 8 << 20 },
+  { type: 'ReadCredit', creditBytes: 123 },
+  { type: 'ReadEnd', blockCount: 5, byteCount: 2 ** 35 },
+  { type: 'CancelRead' },
+  { type: 'Ack' },
+  { type: 'Error', code: ErrorCode.CHECKSUM_MISMATCH, message: 'bad crc' },
+];
+
+test('every message survives an encode/decode round trip', (t) => {
+  samples.forEach((m, i) => {
+    const f = decodeFrame(encodeFrame(i + 1, m));
+    t.is(f.requestId, i + 1);
+    t.deepEqual(f.message, m);
+    t.is(f.body.length, 0);
+  });
+});
+
+test('block headers and body travel together', (t) => {
+  const body = [Buffer.from('hello'), Buffer.from('world!!')];
+  const m: Message = {
+    type: 'PushBlocks', appId: 'a', shuffleId: 1, blocks: body.map((b, seq) => ({
+      attempt: 3, mapId: 4, partition: seq, batch: 0, seq, rawLength: b.length, storedLength: b.length, crc32c: 42 + seq, codec: Codec.NONE,
+    })),
+  };
+  const f = decodeFrame(encodeFrame(7, m, body));
+  t.deepEqual(f.message, m);
+  t.deepEqual(f.body, Buffer.concat(body));
+});
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PegasusError) return err.code;
+    throw err;
+  }
+  return 'none';
+}
+
+test('truncated, short and garbage frames get coded errors', (t) => {
+  const frame = encodeFrame(1, { type: 'RegisterShuffle', appId: 'app', shuffleId: 1, numMaps: 1, numPartitions: 1 });
+  t.is(codeOf(() => decodeFrame(frame.subarray(0, 3))), 'MALFORMED_FRAME');
+  t.is(codeOf(() => decodeFrame(frame.subarray(0, frame.length - 8))), 'MALFORMED_FRAME');
+  t.is(codeOf(() => decodeFrame(Buffer.alloc(64, 0xff))), 'MESSAGE_TOO_LARGE');
+  const garbage = Buffer.alloc(64, 0x01);
+  garbage.writeUInt32LE(60, 0);
+  t.is(codeOf(() => decodeFrame(garbage)), 'MALFORMED_FRAME');
+  // Random damage never crashes the decoder: it throws a coded error or yields a checked message.
+  let seed = 1;
+  for (let i = 0; i < 2000; i++) {
+    const junk = Buffer.from(frame);
+    for (let k = 0; k < 4; k++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      junk[4 + (seed % (junk.length - 4))] = seed >>> 24;
+    }
+    try {
+      decodeFrame(junk);
+    } catch (err) {
+      t.true(err instanceof PegasusError, String(err));
+    }
+  }
+});
+
+test('app ids that look like paths are INVALID_ID', (t) => {
+  for (const bad of ['..', '../x', 'a/b', '', '.x', 'a\\b', 'x'.repeat(129), 'a..b']) {
+    t.is(codeOf(() => checkAppId(bad)), 'INVALID_ID', bad);
+  }
+  for (const good of ['app-20261125-0001', 'local-1700000000', 'a.b_c-d', 'X']) t.is(checkAppId(good), good);
+});
