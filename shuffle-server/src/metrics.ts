@@ -77,6 +77,7 @@ export class ServerMetrics {
   readonly flushedBytes = this.registry.counter('pegasus_flush_bytes_total', 'Bytes written to segment files by flushes (fdatasync included).');
   readonly errors = this.registry.counter('pegasus_errors_total', 'Errors answered to clients, by code.');
   readonly tornTailBytes = this.registry.counter('pegasus_recovered_torn_tail_bytes_total', 'Bytes of torn segment tails truncated at start.');
+  readonly recoveryFailures = this.registry.counter('pegasus_recovery_failures_total', 'Shuffles whose files failed validation at start and are not served.');
   readonly expiredApps = this.registry.counter('pegasus_expired_apps_total', 'Applications removed after their heartbeat stopped.');
 
   error(code: ErrorCode): void {

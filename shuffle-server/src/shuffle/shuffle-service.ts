@@ -1,6 +1,7 @@
 // The shuffle service: applications, their shuffles, pushes, commits and reads,
 // one memory budget, expiry and recovery. The network layer calls only this.
-import { statfs } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { CommitMap, OpenRead, PushBlocks, RegisterShuffle } from '../../../schemas/ts/messages.js';
@@ -12,12 +13,10 @@ import {
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
-import { SegmentLog, listShuffleDirs } from '../store/segment-log.js';
+import { SegmentLog, listAppDirs, listShuffleDirs, removeAppDir } from '../store/segment-log.js';
 import type { StoredBlock } from '../store/types.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Shuffle, type CommitOutcome } from './shuffle.js';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 
 interface App {
   appId: string;
@@ -33,6 +32,7 @@ const HOUSEKEEPING_INTERVAL_MS = 500;
 export class ShuffleService {
   readonly budget: MemoryBudget;
   private readonly apps = new Map<string, App>();
+  private readonly registering = new Map<string, Promise<void>>();
   private shuffleCount = 0;
   private pressureFlushes = 0;
   private stopping = false;
@@ -66,28 +66,42 @@ export class ShuffleService {
     const now = Date.now();
     for (const appId of await this.index.listApps()) this.apps.set(appId, { appId, lastSeenMs: now, shuffles: new Map() });
     let torn = 0;
+    // Shuffles whose files fail validation are not served (readers get
+    // UNKNOWN_SHUFFLE and the engine recomputes), but their files are kept for
+    // inspection rather than swept up as orphans.
+    const quarantined = new Set<string>();
     for (const entry of await this.index.listShuffles()) {
       let app = this.apps.get(entry.appId);
       if (app === undefined) {
         app = { appId: entry.appId, lastSeenMs: now, shuffles: new Map() };
         this.apps.set(entry.appId, app);
       }
-      const segments = await this.index.listSegments(entry.appId, entry.shuffleId);
-      const log = await SegmentLog.open(this.logOptions(entry.appId, entry.shuffleId), segments);
-      torn += log.recoveredTornBytes;
-      const commits = await this.index.listCommits(entry.appId, entry.shuffleId);
-      app.shuffles.set(entry.shuffleId, new Shuffle(entry, log, commits, this.shuffleDeps()));
-      this.shuffleCount++;
+      try {
+        const segments = await this.index.listSegments(entry.appId, entry.shuffleId);
+        const log = await SegmentLog.open(this.logOptions(entry.appId, entry.shuffleId), segments);
+        torn += log.recoveredTornBytes;
+        const commits = await this.index.listCommits(entry.appId, entry.shuffleId);
+        app.shuffles.set(entry.shuffleId, new Shuffle(entry, log, commits, this.shuffleDeps()));
+        this.shuffleCount++;
+      } catch (err) {
+        quarantined.add(`${entry.appId}/${entry.shuffleId}`);
+        const code = err instanceof PegasusError ? err.code : 'INTERNAL';
+        this.metrics.recoveryFailures.inc();
+        this.log.error('shuffle not recovered', { appId: entry.appId, shuffleId: entry.shuffleId, code, error: String(err) });
+      }
     }
     this.metrics.tornTailBytes.inc(torn);
     let orphans = 0;
     for (const dir of await listShuffleDirs(this.cfg.dataDir)) {
-      if (this.apps.get(dir.appId)?.shuffles.has(dir.shuffleId) !== true) {
+      if (this.apps.get(dir.appId)?.shuffles.has(dir.shuffleId) !== true && !quarantined.has(`${dir.appId}/${dir.shuffleId}`)) {
         await rm(dir.dir, { recursive: true, force: true });
         orphans++;
       }
     }
-    this.log.info('recovered', { apps: this.apps.size, shuffles: this.shuffleCount, tornTailBytes: torn, orphanDirsRemoved: orphans });
+    for (const dir of await listAppDirs(this.cfg.dataDir)) {
+      if (!this.apps.has(dir.appId)) await removeAppDir(this.cfg.dataDir, dir.appId);
+    }
+    this.log.info('recovered', { apps: this.apps.size, shuffles: this.shuffleCount, tornTailBytes: torn, orphanDirsRemoved: orphans, quarantined: quarantined.size });
   }
 
   private logOptions(appId: string, shuffleId: number) {
@@ -126,7 +140,22 @@ export class ShuffleService {
     return app;
   }
 
+  /** Registers a shuffle; concurrent registers of the same shuffle run one after the other. */
   async registerShuffle(m: RegisterShuffle): Promise<void> {
+    const key = `${m.appId}/${m.shuffleId}`;
+    for (let prior = this.registering.get(key); prior !== undefined; prior = this.registering.get(key)) {
+      await prior.catch(() => undefined);
+    }
+    const work = this.registerShuffleOnce(m);
+    this.registering.set(key, work);
+    try {
+      await work;
+    } finally {
+      if (this.registering.get(key) === work) this.registering.delete(key);
+    }
+  }
+
+  private async registerShuffleOnce(m: RegisterShuffle): Promise<void> {
     this.checkRunning();
     if (m.numPartitions < 1 || m.numPartitions > PARTITIONS_PER_SHUFFLE_MAX) {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `num_partitions ${m.numPartitions} not in 1..${PARTITIONS_PER_SHUFFLE_MAX}`);
@@ -146,11 +175,10 @@ export class ShuffleService {
     const entry = { appId: m.appId, shuffleId: m.shuffleId, numMaps: m.numMaps, numPartitions: m.numPartitions, createdAtMs: Date.now() };
     const log = await SegmentLog.open(this.logOptions(m.appId, m.shuffleId), []);
     await this.index.putShuffle(entry);
-    // Re-check after the awaits: a concurrent register of the same shuffle may have won.
-    const raced = app.shuffles.get(m.shuffleId);
-    if (raced !== undefined) {
-      await log.close();
-      return;
+    if (this.apps.get(m.appId) !== app) {
+      // The application was removed while this register awaited.
+      await log.remove();
+      throw new PegasusError(ErrorCode.UNKNOWN_APP, `application ${m.appId} was removed during registration`);
     }
     app.shuffles.set(m.shuffleId, new Shuffle(entry, log, [], this.shuffleDeps()));
     this.shuffleCount++;
@@ -189,6 +217,7 @@ export class ShuffleService {
       await s.remove().catch((err: unknown) => this.log.error('shuffle removal failed', { appId, shuffleId: id, error: String(err) }));
     }
     await this.index.deleteApp(appId);
+    await removeAppDir(this.cfg.dataDir, appId);
     this.log.info('app removed', { appId, reason, shuffles: app.shuffles.size });
   }
 
@@ -237,13 +266,9 @@ export class ShuffleService {
       this.relievePressure();
       await this.budget.reserve(data.length);
     }
-    try {
-      if (!s.accept(m.blocks, data)) {
-        this.metrics.duplicatePushes.inc();
-        return;
-      }
-    } catch (err) {
-      throw err;
+    if (!s.accept(m.blocks, data)) {
+      this.metrics.duplicatePushes.inc();
+      return;
     }
     this.metrics.pushedBytes.inc(data.length);
     this.metrics.pushedBlocks.inc(m.blocks.length);

@@ -200,3 +200,32 @@ test('PathLikeAppIdIsRefused', async (t) => {
     t.is((err as PegasusError).code, 'INVALID_ID', appId);
   }
 });
+
+test('InvalidBlockIsRefusedBeforeAnyWrite, and the log stays usable', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
+  const log = await SegmentLog.open(opts(dir, 4096), []);
+  const first = await log.appendRuns([run(0, [100])]);
+  const bad = run(1, [10]);
+  bad.blocks[0]!.header.storedLength = 11;
+  const wrongPartition = run(2, [10]);
+  wrongPartition.blocks[0]!.header.partition = 3;
+  for (const runs of [[run(0, [4000]), bad], [wrongPartition], [{ partition: 4, blocks: [] }]]) {
+    await t.throwsAsync(log.appendRuns(runs));
+    t.is((await fsp.stat(segmentPath(dir, 'app-1', 7, 0))).size, first.segments[0]!.durableBytes);
+  }
+  const next = await log.appendRuns([run(5, [10])]);
+  t.deepEqual(next.runs.map((r) => [r.segmentId, r.offset]), [[0, first.segments[0]!.durableBytes]]);
+  t.is(log.diskBytes(), next.segments[0]!.durableBytes);
+  await log.close();
+});
+
+test('ConcurrentAppendIsRefused: the caller must serialize flushes', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
+  const log = await SegmentLog.open(opts(dir), []);
+  const a = log.appendRuns([run(0, [100])]);
+  await t.throwsAsync(log.appendRuns([run(1, [100])]));
+  await a;
+  await log.close();
+});
