@@ -49,6 +49,8 @@ export class PegasusServer {
     r.gauge('pegasus_disk_used_bytes', 'Bytes of segment files on disk.', () => svc.diskBytes());
     r.gauge('pegasus_connections', 'Open WebSocket connections.', () => this.sessions.size);
     r.gauge('process_resident_memory_bytes', 'Resident set size of the server process.', () => process.memoryUsage.rss());
+    r.gauge('nodejs_heap_used_bytes', 'V8 heap in use.', () => process.memoryUsage().heapUsed);
+    r.gauge('nodejs_external_memory_bytes', 'Memory of Buffers and other objects outside the V8 heap.', () => process.memoryUsage().external);
   }
 
   private listen(): Promise<void> {

@@ -1,7 +1,9 @@
-// One memory budget for every buffered pushed block on the server. Pushes
-// reserve their bytes before they are buffered; a flush releases them once the
-// bytes are on disk. When the budget is used up, reservations wait in FIFO
-// order: that wait delays the push's Ack, which is how a slow disk slows
+// One memory budget for every pushed byte the server holds. A push's bytes are
+// copied out of the socket buffer at once (uWS reuses it), so a push either
+// reserves room right away or waits in FIFO order holding its copy; both the
+// buffered bytes (`used`) and the waiting copies (`waiting`) count against the
+// budget, so used + waiting stays within it. A flush releases bytes once they
+// are on disk. The wait delays the push's Ack, which is how a slow disk slows
 // writers down instead of growing memory.
 import assert from 'node:assert/strict';
 import { ErrorCode, PegasusError } from '../errors.js';
@@ -41,7 +43,7 @@ export class MemoryBudget {
 
   /** Reserves now if there is room and nobody waits ahead; never waits. */
   tryReserve(bytes: number): boolean {
-    if (this.waiters.length === 0 && this.fits(bytes)) {
+    if (this.waiters.length === 0 && this.fits(bytes, 0)) {
       this.usedBytes += bytes;
       return true;
     }
@@ -73,15 +75,18 @@ export class MemoryBudget {
   }
 
   /**
-   * A single reservation larger than the whole budget is let in when nothing
-   * else is held, so an oversized (but legal) push cannot wait forever.
+   * Whether `bytes` more fit beside what is used and what waits. When nothing
+   * is buffered, the head of the queue is let in regardless, so a push larger
+   * than the budget (legal, if the budget is tiny) or a crowd of waiters
+   * larger than it can never wait forever.
    */
-  private fits(bytes: number): boolean {
-    return this.usedBytes + bytes <= this.budgetBytes || this.usedBytes === 0;
+  private fits(bytes: number, waiting: number): boolean {
+    return this.usedBytes + waiting + bytes <= this.budgetBytes || this.usedBytes === 0;
   }
 
   private wake(): void {
-    while (this.waiters.length > 0 && this.fits(this.waiters[0]!.bytes)) {
+    // A waiter's bytes are already counted in waitingBytes, hence the 0.
+    while (this.waiters.length > 0 && this.fits(0, this.waitingBytes)) {
       const w = this.waiters.shift()!;
       this.waitingBytes -= w.bytes;
       this.usedBytes += w.bytes;

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import { SegmentLog, listAppDirs, listShuffleDirs, removeAppDir } from '../store/segment-log.js';
 import type { StoredBlock } from '../store/types.js';
+import { boundGarbage } from './garbage-bound.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Shuffle, type CommitOutcome } from './shuffle.js';
 
@@ -319,6 +320,7 @@ export class ShuffleService {
         })
         .finally(() => {
           this.pressureFlushes--;
+          if (boundGarbage(this.budget.used + this.budget.waiting)) this.metrics.forcedCollections.inc();
           this.relievePressure();
         });
     }

@@ -1,0 +1,171 @@
+// npm run bench [-- --json] [-- --gib N]
+// Measures, in one run on this machine:
+//   ingest: concurrent writers pushing pre-built 256 KiB blocks (CRC32C, codec
+//           none, so the client's compression is not what is measured) into one
+//           server, each map committed; time from first push to last commit ack
+//   read:   concurrent readers streaming every partition back (CRC checked)
+//   baselines: sequential disk write with fdatasync, loopback TCP
+// and prints the ratios. With --json it prints only the JSON object on stdout.
+import { spawn } from 'node:child_process';
+import { crc32c } from '@node-rs/crc32';
+import { randomFillSync } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { Codec, type BlockHeader } from '../schemas/ts/messages.js';
+import { Connection } from '../shuffle-client/src/connection.js';
+import { registerShuffle } from '../shuffle-client/src/control.js';
+import { ShuffleReader } from '../shuffle-client/src/reader.js';
+import { diskWriteMBps, loopbackMBps } from './bench/baselines.js';
+
+const MiB = 1024 * 1024;
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const json = process.argv.includes('--json');
+const gibArg = process.argv.indexOf('--gib');
+const totalBytes = Math.round((gibArg > 0 ? Number(process.argv[gibArg + 1]) : 2) * 1024 * MiB);
+const WRITERS = 4;
+const READERS = 4;
+const PARTITIONS = 200;
+const BLOCK_BYTES = 256 * 1024;
+const BLOCKS_PER_PUSH = 4;
+const MEMORY_BUDGET_MB = 512;
+
+const out = (line: string): void => {
+  (json ? process.stderr : process.stdout).write(`${line}\n`);
+};
+
+async function startServer(dataDir: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, [...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), join(repo, 'dist', 'shuffle-server', 'src', 'main.js'), '--port', '0', '--data-dir', dataDir,
+    '--memory-budget-bytes', `${MEMORY_BUDGET_MB}MiB`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      const m = JSON.parse(l) as { event?: string; port?: number };
+      if (m.event === 'listening') resolve(m.port!);
+    });
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    port,
+    pid: proc.pid!,
+    stop: () => new Promise((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    }),
+  };
+}
+
+function peakRssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function ingest(address: string, appId: string): Promise<number> {
+  const pool = Array.from({ length: 32 }, () => {
+    const data = randomFillSync(Buffer.allocUnsafe(BLOCK_BYTES));
+    return { data, crc: crc32c(data) };
+  });
+  const perWriter = Math.floor(totalBytes / WRITERS);
+  const pushesPerWriter = Math.ceil(perWriter / (BLOCK_BYTES * BLOCKS_PER_PUSH));
+  const conns = await Promise.all(Array.from({ length: WRITERS }, () => Connection.connect(address)));
+  await registerShuffle(conns[0]!, { appId, shuffleId: 0, numMaps: WRITERS, numPartitions: PARTITIONS });
+  const start = process.hrtime.bigint();
+  await Promise.all(conns.map(async (conn, mapId) => {
+    const inflight = new Set<Promise<unknown>>();
+    let k = mapId * 7;
+    for (let batch = 0; batch < pushesPerWriter; batch++) {
+      const blocks: BlockHeader[] = [];
+      const body: Buffer[] = [];
+      for (let seq = 0; seq < BLOCKS_PER_PUSH; seq++) {
+        const b = pool[k++ % pool.length]!;
+        blocks.push({ attempt: 0, mapId, partition: (batch * BLOCKS_PER_PUSH + seq + mapId * 13) % PARTITIONS, batch, seq, rawLength: BLOCK_BYTES, storedLength: BLOCK_BYTES, crc32c: b.crc, codec: Codec.NONE });
+        body.push(b.data);
+      }
+      const p = conn.request({ type: 'PushBlocks', appId, shuffleId: 0, blocks }, body);
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p)).catch(() => undefined);
+      if (inflight.size >= conn.pushWindow) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    const ack = await conn.request({ type: 'CommitMap', appId, shuffleId: 0, mapId, attempt: 0, batchCount: pushesPerWriter });
+    if (!ack.message.won) throw new Error('commit lost');
+  }));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await Promise.all(conns.map((c) => c.close()));
+  return (pushesPerWriter * WRITERS * BLOCKS_PER_PUSH * BLOCK_BYTES) / 1e6 / seconds;
+}
+
+async function read(address: string, appId: string): Promise<{ mbps: number; bytes: number }> {
+  const conns = await Promise.all(Array.from({ length: READERS }, () => Connection.connect(address)));
+  const per = Math.ceil(PARTITIONS / READERS);
+  let bytes = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(conns.map(async (connection, i) => {
+    const reader = new ShuffleReader({
+      connection, appId, shuffleId: 0, partitionStart: Math.min(i * per, PARTITIONS), partitionEnd: Math.min((i + 1) * per, PARTITIONS),
+      mapStart: 0, mapEnd: WRITERS, options: { creditBytes: 16 * MiB },
+    });
+    for await (const b of reader.readBlocks()) bytes += b.data.length;
+  }));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await Promise.all(conns.map((c) => c.close()));
+  return { mbps: bytes / 1e6 / seconds, bytes };
+}
+
+async function main(): Promise<void> {
+  const dir = join(repo, '.bench');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  out(`pegasus bench: ${(totalBytes / 1024 / MiB).toFixed(1)} GiB, ${WRITERS} writers, ${READERS} readers, ${PARTITIONS} partitions, memory budget ${MEMORY_BUDGET_MB} MiB`);
+  const disk = diskWriteMBps(dir, 1024 * MiB);
+  const loopback = await loopbackMBps(4096 * MiB);
+  const server = await startServer(join(dir, 'data'));
+  const address = `127.0.0.1:${server.port}`;
+  const appId = 'bench';
+  const rss = { phase: 'ingest', ingest: 0, read: 0 };
+  const sampler = setInterval(() => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
+    if (m) rss[rss.phase as 'ingest' | 'read'] = Math.max(rss[rss.phase as 'ingest' | 'read'], Number(m[1]) / 1024);
+    if (process.env['BENCH_TRACE']) {
+      void fetch(`http://${address}/metrics`).then((res) => res.text()).then((t) => {
+        const pick = (n: string): string => ((new RegExp(`^${n} (\\S+)`, 'm').exec(t)?.[1]) ?? '?');
+        const mb = (n: string): string => (Number(pick(n)) / 1048576).toFixed(0);
+        process.stderr.write(`rss ${mb('process_resident_memory_bytes')} used ${mb('pegasus_memory_used_bytes')} waiting ${mb('pegasus_memory_waiting_bytes')} external ${mb('nodejs_external_memory_bytes')} heap ${mb('nodejs_heap_used_bytes')}\n`);
+      });
+    }
+  }, 50);
+  const ingestMBps = await ingest(address, appId);
+  rss.phase = 'read';
+  const r = await read(address, appId);
+  clearInterval(sampler);
+  out(`sampled peak RSS: ingest ${rss.ingest.toFixed(0)} MB, read ${rss.read.toFixed(0)} MB`);
+  const peak = peakRssMB(server.pid);
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+  const floor = Math.min(disk, loopback);
+  const result = {
+    ingestMBps: round(ingestMBps), readMBps: round(r.mbps), diskWriteMBps: round(disk), loopbackMBps: round(loopback),
+    ingestRatio: round(ingestMBps / floor, 3), readRatio: round(r.mbps / floor, 3), peakRssMB: round(peak), memoryBudgetMB: MEMORY_BUDGET_MB,
+  };
+  out('');
+  out('| measure | MB/s | ratio to min(disk, loopback) |');
+  out('| --- | ---: | ---: |');
+  out(`| disk write + fdatasync (baseline) | ${result.diskWriteMBps} | ${round(disk / floor, 3)} |`);
+  out(`| loopback TCP (baseline) | ${result.loopbackMBps} | ${round(loopback / floor, 3)} |`);
+  out(`| Pegasus ingest, ${WRITERS} writers, committed | ${result.ingestMBps} | ${result.ingestRatio} |`);
+  out(`| Pegasus read, ${READERS} readers, CRC checked | ${result.readMBps} | ${result.readRatio} |`);
+  out('');
+  out(`server peak RSS ${result.peakRssMB} MB with a ${MEMORY_BUDGET_MB} MB budget (target: at most budget + 150 MB); read back ${(r.bytes / MiB).toFixed(0)} MiB`);
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,141 @@
+// Every bound and default of the TypeScript client in one place (TigerBeetle
+// style). Protocol-wide limits come from schemas/ts/limits.ts; the values here
+// are the client's own choices and are asserted against those at load.
+import { BLOCK_HEADER_WIRE_BYTES } from '../../schemas/ts/messages.js';
+import { BLOCK_BYTES_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX } from '../../schemas/ts/limits.js';
+import { PEGASUS_VERSION } from '../../schemas/ts/version.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Name sent in Hello; servers may show it in their connection list. */
+export const CLIENT_NAME = `pegasus-ts/${PEGASUS_VERSION}`;
+
+// ---------------------------------------------------------------------------
+// Connection
+
+/** Time allowed for the TCP connect, the WebSocket upgrade and Hello/HelloAck together. */
+export const CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
+/** Time allowed for a request's answer, counted from the call to request(). */
+export const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+/** Longest timeout a caller may ask for; a hung server must eventually surface. */
+export const REQUEST_TIMEOUT_MS_MAX = 3_600_000;
+/** Time close() waits for the server's close frame before dropping the socket. */
+export const CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * ws' maxPayload: one frame plus slack, so that an oversized frame reaches
+ * decodeFrame and fails with MESSAGE_TOO_LARGE and its numbers, instead of ws
+ * closing the socket with a bare 1009.
+ */
+export const RECEIVE_PAYLOAD_BYTES_MAX = FRAME_BYTES_MAX + 64 * KiB;
+/** Smallest frame_bytes_max a server may advertise: a block header and a useful body must fit. */
+export const SERVER_FRAME_BYTES_MIN = 256 * KiB;
+/** Client-side cap on the server's push_window (the server's own cap is 64). */
+export const PUSH_WINDOW_MAX = 64;
+/** Most requests waiting for an answer on one connection, timed-out ones included. */
+export const PENDING_REQUESTS_MAX = 4_096;
+/** Most read streams open on one connection (the server allows 64). */
+export const STREAMS_MAX = 64;
+/** Most frames waiting in the client's send queue while the socket drains. */
+export const SEND_QUEUE_FRAMES_MAX = PENDING_REQUESTS_MAX + 4 * STREAMS_MAX;
+/**
+ * Bytes handed to the socket but not yet written to the kernel. Above this, new
+ * frames wait in the send queue: memory stays bounded when the network or the
+ * server is slower than the writer.
+ */
+export const SEND_BUFFER_BYTES_HIGH = 8 * MiB;
+
+// ---------------------------------------------------------------------------
+// Writer
+
+/** Default raw size at which a partition's buffered records become a block. */
+export const BLOCK_BYTES_DEFAULT = 256 * KiB;
+/** Smallest block size a caller may configure. */
+export const BLOCK_BYTES_MIN = 4 * KiB;
+/** Default stored bytes at which the open batch is pushed. */
+export const BATCH_BYTES_DEFAULT = 1 * MiB;
+/** Smallest and largest batch size a caller may configure. */
+export const BATCH_BYTES_MIN = 4 * KiB;
+export const BATCH_BYTES_MAX = 8 * MiB;
+/** Default bound on all memory of one writer: buffers, compression, unacknowledged batches. */
+export const WRITER_MEMORY_BYTES_DEFAULT = 64 * MiB;
+/** Smallest writer memory bound a caller may configure. */
+export const WRITER_MEMORY_BYTES_MIN = 1 * MiB;
+/** First allocation of a partition buffer that has never filled a block. */
+export const PARTITION_BUFFER_BYTES_INITIAL = 4 * KiB;
+/**
+ * When the writer is over its memory bound it turns the largest partition
+ * buffers into blocks until the buffers hold at most this share of the bound.
+ * Half means one relief frees a lot, so reliefs (each a sort of the active
+ * partitions) are rare.
+ */
+export const MEMORY_RELIEF_TARGET_RATIO = 0.5;
+/** Most blocks compressed at once off the event loop (libuv's default pool has 4 threads). */
+export const COMPRESSIONS_IN_FLIGHT_MAX = 4;
+/**
+ * Blocks smaller than this are compressed on the event loop: a thread-pool hop
+ * costs more than compressing a few KiB (lz4 runs at ~400 MB/s here).
+ */
+export const COMPRESS_ASYNC_BYTES_MIN = 64 * KiB;
+/**
+ * Envelope bytes of a PushBlocks besides its block headers: the prefix, the
+ * FlatBuffers tables and the application id (at most 128 chars). Generous on
+ * purpose: it only decides when a batch must end.
+ */
+export const PUSH_ENVELOPE_BYTES_BASE = 8 * KiB;
+/** Time allowed for a PushBlocks answer; long, because the server delays acks under memory pressure. */
+export const PUSH_TIMEOUT_MS_DEFAULT = 120_000;
+/** Time allowed for a CommitMap answer; it waits for an fsync. */
+export const COMMIT_TIMEOUT_MS_DEFAULT = 60_000;
+/** Reconnects a writer makes in a row without an acknowledged push in between. */
+export const RETRIES_MAX_DEFAULT = 5;
+/** Upper bound for the retries option. */
+export const RETRIES_MAX = 100;
+/** First reconnect delay; doubles per consecutive failure. */
+export const RETRY_BACKOFF_MS_INITIAL = 100;
+/** Longest reconnect delay. */
+export const RETRY_BACKOFF_MS_MAX = 5_000;
+
+// ---------------------------------------------------------------------------
+// Reader
+
+/** Default credit of a read stream: bytes of ReadData the server may send ahead of the consumer. */
+export const READ_CREDIT_BYTES_DEFAULT = 8 * MiB;
+/** Bounds for the credit option; credit_bytes is a u32 on the wire. */
+export const READ_CREDIT_BYTES_MIN = 64 * KiB;
+export const READ_CREDIT_BYTES_MAX = 256 * MiB;
+/**
+ * The reader grants credit once at least 1/READ_CREDIT_GRANT_DIVISOR of its
+ * credit is free again, so that ReadCredit frames stay few.
+ */
+export const READ_CREDIT_GRANT_DIVISOR = 4;
+/** Time a reader waits for the next frame of its stream before failing with TIMEOUT. */
+export const READ_IDLE_TIMEOUT_MS_DEFAULT = 120_000;
+
+// ---------------------------------------------------------------------------
+// Control
+
+/** Shortest heartbeat interval startHeartbeat() accepts. */
+export const HEARTBEAT_INTERVAL_MS_MIN = 100;
+
+// ---------------------------------------------------------------------------
+// Relations. Thrown at load, so a bad edit fails every test at once.
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`shuffle-client limits: ${what}`);
+}
+
+check(PUSH_ENVELOPE_BYTES_BASE + BLOCK_HEADER_WIRE_BYTES <= ENVELOPE_BYTES_MAX, 'a one-block envelope must fit ENVELOPE_BYTES_MAX');
+check(4 + PUSH_ENVELOPE_BYTES_BASE + BLOCK_HEADER_WIRE_BYTES + BLOCK_BYTES_MAX <= FRAME_BYTES_MAX, 'a largest block must fit one PushBlocks frame');
+check(BLOCK_BYTES_MIN <= BLOCK_BYTES_DEFAULT && BLOCK_BYTES_DEFAULT <= BLOCK_BYTES_MAX, 'default block size within bounds');
+check(BATCH_BYTES_MIN <= BATCH_BYTES_DEFAULT && BATCH_BYTES_DEFAULT <= BATCH_BYTES_MAX, 'default batch size within bounds');
+check(BATCH_BYTES_MAX + PUSH_ENVELOPE_BYTES_BASE < FRAME_BYTES_MAX, 'a batch must fit a frame');
+check(WRITER_MEMORY_BYTES_MIN <= WRITER_MEMORY_BYTES_DEFAULT, 'default writer memory within bounds');
+check(PARTITION_BUFFER_BYTES_INITIAL <= BLOCK_BYTES_MIN, 'a partition buffer starts at most one block large');
+check(SERVER_FRAME_BYTES_MIN <= FRAME_BYTES_MAX, 'server frame minimum below the protocol maximum');
+check(SERVER_FRAME_BYTES_MIN > 4 + PUSH_ENVELOPE_BYTES_BASE + BLOCK_HEADER_WIRE_BYTES + BLOCK_BYTES_MIN, 'a minimum block fits a minimum server frame');
+check(SEND_BUFFER_BYTES_HIGH >= 1 * MiB, 'send buffer holds at least a batch');
+check(READ_CREDIT_BYTES_MIN <= READ_CREDIT_BYTES_DEFAULT && READ_CREDIT_BYTES_DEFAULT <= READ_CREDIT_BYTES_MAX, 'default credit within bounds');
+check(READ_CREDIT_BYTES_MAX <= 0xffff_ffff, 'credit fits a u32');
+check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
+check(0 < MEMORY_RELIEF_TARGET_RATIO && MEMORY_RELIEF_TARGET_RATIO < 1, 'relief ratio is a fraction');

@@ -1,0 +1,112 @@
+// Per-partition record buffers of one writer: where records wait until their
+// partition has a block's worth. Pure (no I/O), so its accounting is tested
+// without a socket.
+//
+// Memory is counted by allocated capacity, not by bytes used, because
+// capacity is what the process holds. A buffer starts small and doubles; a
+// partition that has filled a block once gets a full block buffer next time,
+// so hot partitions skip the doubling copies.
+import { PARTITION_BUFFER_BYTES_INITIAL } from './limits.js';
+import { RECORD_LENGTH_BYTES, writeRecord } from './record-codec.js';
+
+export class PartitionBuffers {
+  readonly numPartitions: number;
+  readonly blockBytes: number;
+  /** Sum of the capacities of all buffers. */
+  bytesAllocated = 0;
+  /** Sum of the bytes written into all buffers. */
+  bytesUsed = 0;
+
+  private readonly buffers: (Buffer | undefined)[];
+  private readonly used: Uint32Array;
+  /** 1 once a partition filled a block: its next buffer starts block-sized. */
+  private readonly hot: Uint8Array;
+  /** Partitions holding a buffer, for relief, and each one's index in it (-1 if none). */
+  private readonly active: number[] = [];
+  private readonly activeIndex: Int32Array;
+
+  constructor(numPartitions: number, blockBytes: number) {
+    this.numPartitions = numPartitions;
+    this.blockBytes = blockBytes;
+    this.buffers = new Array<Buffer | undefined>(numPartitions);
+    this.used = new Uint32Array(numPartitions);
+    this.hot = new Uint8Array(numPartitions);
+    this.activeIndex = new Int32Array(numPartitions).fill(-1);
+  }
+
+  /** Bytes written into `partition`'s buffer. */
+  usedBytes(partition: number): number {
+    return this.used[partition]!;
+  }
+
+  /** Number of partitions that hold buffered records. */
+  get activeCount(): number {
+    return this.active.length;
+  }
+
+  /**
+   * Appends one record. The caller has already taken the partition's block if
+   * the record would not fit beside its contents, so the buffer grows to at
+   * most max(blockBytes, the record alone).
+   */
+  append(partition: number, record: Uint8Array): void {
+    const need = RECORD_LENGTH_BYTES + record.length;
+    let buf = this.buffers[partition];
+    const used = this.used[partition]!;
+    if (buf === undefined) {
+      const start = this.hot[partition] === 1 ? this.blockBytes : PARTITION_BUFFER_BYTES_INITIAL;
+      buf = Buffer.allocUnsafe(Math.max(need, Math.min(start, this.blockBytes)));
+      this.buffers[partition] = buf;
+      this.bytesAllocated += buf.length;
+      this.activeIndex[partition] = this.active.length;
+      this.active.push(partition);
+    } else if (used + need > buf.length) {
+      const cap = Math.max(used + need, Math.min(buf.length * 2, this.blockBytes));
+      const grown = Buffer.allocUnsafe(cap);
+      buf.copy(grown, 0, 0, used);
+      this.bytesAllocated += cap - buf.length;
+      buf = grown;
+      this.buffers[partition] = buf;
+    }
+    writeRecord(buf, used, record);
+    this.used[partition] = used + need;
+    this.bytesUsed += need;
+  }
+
+  /**
+   * Removes and returns the records of `partition` as one block's raw bytes
+   * (a view of the partition's buffer, which the caller now owns), or
+   * undefined if it holds none.
+   */
+  take(partition: number): Buffer | undefined {
+    const buf = this.buffers[partition];
+    if (buf === undefined) return undefined;
+    const used = this.used[partition]!;
+    this.buffers[partition] = undefined;
+    this.used[partition] = 0;
+    this.bytesAllocated -= buf.length;
+    this.bytesUsed -= used;
+    if (used >= this.blockBytes) this.hot[partition] = 1;
+    // Swap-remove from the active list.
+    const at = this.activeIndex[partition]!;
+    const last = this.active.pop()!;
+    if (last !== partition) {
+      this.active[at] = last;
+      this.activeIndex[last] = at;
+    }
+    this.activeIndex[partition] = -1;
+    return used === 0 ? undefined : buf.subarray(0, used);
+  }
+
+  /** Partitions holding records, largest buffer first. */
+  largestFirst(): number[] {
+    const list = this.active.slice();
+    list.sort((a, b) => this.used[b]! - this.used[a]! || a - b);
+    return list;
+  }
+
+  /** Partitions holding records, in partition order (the order close() flushes them). */
+  activeInOrder(): number[] {
+    return this.active.slice().sort((a, b) => a - b);
+  }
+}
