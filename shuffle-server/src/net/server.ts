@@ -44,6 +44,7 @@ export class PegasusServer {
     r.gauge('pegasus_memory_used_bytes', 'Bytes of buffered pushed blocks held in memory.', () => svc.budget.used);
     r.gauge('pegasus_memory_budget_bytes', 'The memory budget for buffered blocks.', () => svc.budget.budgetBytes);
     r.gauge('pegasus_memory_waiting_bytes', 'Bytes of pushes waiting for room in the memory budget.', () => svc.budget.waiting);
+    r.gauge('pegasus_memory_inflight_reserve_bytes', 'Budget kept free for pushes the connections\' windows may still send.', () => svc.budget.inflightReserve);
     r.gauge('pegasus_apps', 'Registered applications.', () => svc.appCount());
     r.gauge('pegasus_shuffles', 'Registered shuffles.', () => svc.shuffles().length);
     r.gauge('pegasus_disk_used_bytes', 'Bytes of segment files on disk.', () => svc.diskBytes());

@@ -32,6 +32,8 @@ export class Session {
   closed = false;
   private handshaken = false;
   private inflightPushes = 0;
+  /** Largest push body seen on this connection; window x this is reserved in the budget. */
+  private largestPushBytes = 0;
   private readonly streams = new Map<number, ReadStream>();
 
   constructor(
@@ -132,6 +134,8 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.streams.values()) s.cancel();
+    this.service.budget.adjustReserve(-this.cfg.pushWindow * this.largestPushBytes);
+    this.largestPushBytes = 0;
   }
 
   endStream(requestId: number): void {
@@ -179,6 +183,10 @@ export class Session {
           throw new PegasusError(ErrorCode.FLOW_CONTROL_VIOLATION, `more than ${this.cfg.pushWindow} pushes in flight (push_window)`);
         }
         this.inflightPushes++;
+        if (frame.body.length > this.largestPushBytes) {
+          this.service.budget.adjustReserve(this.cfg.pushWindow * (frame.body.length - this.largestPushBytes));
+          this.largestPushBytes = frame.body.length;
+        }
         // push() checks and copies the frame body synchronously, before uWS reuses it.
         const done = this.service.push(m, frame.body).finally(() => { this.inflightPushes--; });
         this.reply(requestId, done.then(() => ({ type: 'Ack' })));

@@ -1,10 +1,17 @@
 // One memory budget for every pushed byte the server holds. A push's bytes are
-// copied out of the socket buffer at once (uWS reuses it), so a push either
-// reserves room right away or waits in FIFO order holding its copy; both the
-// buffered bytes (`used`) and the waiting copies (`waiting`) count against the
-// budget, so used + waiting stays within it. A flush releases bytes once they
-// are on disk. The wait delays the push's Ack, which is how a slow disk slows
-// writers down instead of growing memory.
+// copied out of the socket buffer at once (uWS cannot pause reading a
+// WebSocket), so a push either gets room right away or waits in FIFO order
+// holding its copy. The wait delays the push's Ack, and a client never has more
+// than its push window unacknowledged, so a slow disk slows writers down.
+//
+// To keep buffered + waiting within the budget, room is kept for what the
+// windows can still send: `inflightReserve` is the sum over connections of
+// window x largest push seen, and buffered bytes may only grow to
+// budget - reserve. The reserve is capped at half the budget so that many
+// connections cannot starve buffering; past that cap (connections x window x
+// push size > budget / 2) waiting copies can exceed the budget by the excess,
+// visible as pegasus_memory_waiting_bytes. A flush releases bytes once they are
+// on disk.
 import assert from 'node:assert/strict';
 import { ErrorCode, PegasusError } from '../errors.js';
 
@@ -18,6 +25,7 @@ export class MemoryBudget {
   readonly budgetBytes: number;
   private usedBytes = 0;
   private waitingBytes = 0;
+  private reserveBytes = 0;
   private readonly waiters: Waiter[] = [];
   private readonly waitersMax: number;
 
@@ -41,9 +49,21 @@ export class MemoryBudget {
     return this.waiters.length;
   }
 
+  /** Room kept for pushes the connections' windows may still send (capped at half the budget). */
+  get inflightReserve(): number {
+    return Math.min(this.reserveBytes, Math.floor(this.budgetBytes / 2));
+  }
+
+  /** Adds (or with a negative delta, removes) a connection's window x largest push. */
+  adjustReserve(deltaBytes: number): void {
+    this.reserveBytes += deltaBytes;
+    assert.ok(this.reserveBytes >= 0, `reserve ${this.reserveBytes} < 0`);
+    this.wake();
+  }
+
   /** Reserves now if there is room and nobody waits ahead; never waits. */
   tryReserve(bytes: number): boolean {
-    if (this.waiters.length === 0 && this.fits(bytes, 0)) {
+    if (this.waiters.length === 0 && this.fits(bytes)) {
       this.usedBytes += bytes;
       return true;
     }
@@ -75,18 +95,16 @@ export class MemoryBudget {
   }
 
   /**
-   * Whether `bytes` more fit beside what is used and what waits. When nothing
-   * is buffered, the head of the queue is let in regardless, so a push larger
-   * than the budget (legal, if the budget is tiny) or a crowd of waiters
-   * larger than it can never wait forever.
+   * Whether `bytes` more may be buffered. When nothing is buffered the push is
+   * let in regardless, so a push larger than the budget (legal, if the budget
+   * is tiny) can never wait forever.
    */
-  private fits(bytes: number, waiting: number): boolean {
-    return this.usedBytes + waiting + bytes <= this.budgetBytes || this.usedBytes === 0;
+  private fits(bytes: number): boolean {
+    return this.usedBytes + bytes <= this.budgetBytes - this.inflightReserve || this.usedBytes === 0;
   }
 
   private wake(): void {
-    // A waiter's bytes are already counted in waitingBytes, hence the 0.
-    while (this.waiters.length > 0 && this.fits(0, this.waitingBytes)) {
+    while (this.waiters.length > 0 && this.fits(this.waiters[0]!.bytes)) {
       const w = this.waiters.shift()!;
       this.waitingBytes -= w.bytes;
       this.usedBytes += w.bytes;
