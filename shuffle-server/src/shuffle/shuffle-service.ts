@@ -38,6 +38,12 @@ export class ShuffleService {
   private pressureFlushes = 0;
   private stopping = false;
   private diskFreeBytes = Number.MAX_SAFE_INTEGER;
+  /**
+   * Set when a flush hit ENOSPC: buffered data cannot leave memory, so pushes
+   * are refused with DISK_FULL (rather than waiting forever for memory) until
+   * the file system again has room for everything buffered plus the reserve.
+   */
+  private diskFull = false;
   private housekeeping: NodeJS.Timeout | null = null;
   private expiry: NodeJS.Timeout | null = null;
 
@@ -258,6 +264,9 @@ export class ShuffleService {
       }
       pos += h.storedLength;
     }
+    if (this.diskFull) {
+      throw new PegasusError(ErrorCode.DISK_FULL, `data directory is full: a flush failed with no space left; ${this.budget.used} bytes wait in memory for room`);
+    }
     if (this.diskFreeBytes < this.cfg.diskReserveBytes) {
       throw new PegasusError(ErrorCode.DISK_FULL, `data directory has ${this.diskFreeBytes} bytes free, below the reserve of ${this.cfg.diskReserveBytes}`);
     }
@@ -279,7 +288,13 @@ export class ShuffleService {
   async commit(m: CommitMap): Promise<CommitOutcome> {
     this.checkRunning();
     const s = this.shuffle(m.appId, m.shuffleId);
-    const outcome = await s.commit(m.mapId, m.attempt, m.batchCount);
+    let outcome: CommitOutcome;
+    try {
+      outcome = await s.commit(m.mapId, m.attempt, m.batchCount);
+    } catch (err) {
+      this.noteFlushError(err);
+      throw err;
+    }
     this.metrics.commits.inc(1, { result: outcome.won ? 'won' : 'lost' });
     return outcome;
   }
@@ -301,6 +316,7 @@ export class ShuffleService {
 
   /** Starts flushes of the shuffles holding the most buffered bytes, up to PRESSURE_FLUSHES_MAX at once. */
   private relievePressure(): void {
+    if (this.diskFull) return; // housekeeping retries once the disk has room again
     const threshold = this.cfg.memoryBudgetBytes * this.cfg.flushThresholdRatio;
     while (this.pressureFlushes < PRESSURE_FLUSHES_MAX && (this.budget.used >= threshold || this.budget.waiterCount > 0)) {
       let biggest: Shuffle | null = null;
@@ -316,6 +332,7 @@ export class ShuffleService {
         .catch((err: unknown) => {
           const code = err instanceof PegasusError ? err.code : 'INTERNAL';
           this.log.error('flush failed', { appId: target.appId, shuffleId: target.shuffleId, code, error: String(err) });
+          if (err instanceof PegasusError && err.wireCode === ErrorCode.DISK_FULL) this.enterDiskFull();
           void this.refreshDiskFree();
         })
         .finally(() => {
@@ -326,9 +343,19 @@ export class ShuffleService {
     }
   }
 
+  private enterDiskFull(): void {
+    if (!this.diskFull) this.log.error('disk full, refusing pushes', { bufferedBytes: this.budget.used, dataDir: this.cfg.dataDir });
+    this.diskFull = true;
+    this.budget.rejectAll(new PegasusError(ErrorCode.DISK_FULL, 'data directory is full; the push was not stored'));
+  }
+
+  /** Any flush that hits ENOSPC (pressure or commit) puts the server in the disk-full state. */
+  noteFlushError(err: unknown): void {
+    if (err instanceof PegasusError && err.wireCode === ErrorCode.DISK_FULL) this.enterDiskFull();
+  }
+
   private housekeep(): void {
-    this.relievePressure();
-    void this.refreshDiskFree();
+    void this.refreshDiskFree().then(() => this.relievePressure());
   }
 
   private async refreshDiskFree(): Promise<void> {
@@ -337,6 +364,11 @@ export class ShuffleService {
       this.diskFreeBytes = st.bavail * st.bsize;
     } catch {
       // Keep the last known value; a vanished data dir surfaces as STORAGE_IO on write.
+      return;
+    }
+    if (this.diskFull && this.diskFreeBytes >= this.cfg.diskReserveBytes + this.budget.used) {
+      this.diskFull = false;
+      this.log.info('disk has room again, taking pushes', { freeBytes: this.diskFreeBytes, bufferedBytes: this.budget.used });
     }
   }
 
