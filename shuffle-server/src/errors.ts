@@ -5,6 +5,10 @@ import { ErrorCode, PegasusError } from '../../schemas/ts/errors.js';
 export { ErrorCode, PegasusError };
 export { errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
 
+export function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
 /** Maps a file system error to DISK_FULL or STORAGE_IO, keeping it as `cause`. */
 export function ioError(err: unknown, what: string): PegasusError {
   if (err instanceof PegasusError) return err;

@@ -13,7 +13,8 @@ import {
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
-import { SegmentLog, listAppDirs, listShuffleDirs, removeAppDir } from '../store/segment-log.js';
+import { SegmentLog } from '../store/segment-log.js';
+import { listAppDirs, listShuffleDirs, removeAppDir } from '../store/shuffle-dirs.js';
 import type { StoredBlock } from '../store/types.js';
 import { boundGarbage } from './garbage-bound.js';
 import { MemoryBudget } from './memory-budget.js';

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { RunEntry, SegmentEntry } from '../index/types.js';
-import { ErrorCode, PegasusError, ioError } from '../errors.js';
+import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
+import { RunCursor, corruptAt } from './run-cursor.js';
 import { READ_CHUNK_BYTES_MAX, SEGMENT_BYTES_MAX } from '../limits.js';
 import {
   BLOCK_HEADER_BYTES,
@@ -71,14 +72,6 @@ interface SegmentWrite {
   sealAfter: boolean;
 }
 
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
-function corruptAt(path: string, offset: number, err: unknown): PegasusError {
-  const detail = err instanceof Error ? err.message : String(err);
-  return new PegasusError(ErrorCode.CORRUPT_DATA, `segment ${path} offset ${offset}: ${detail}`, { cause: err });
-}
 
 /** Makes a directory's entries (new or removed files) durable. */
 async function fsyncDir(dir: string): Promise<void> {
@@ -108,82 +101,6 @@ async function writeAll(fh: FileHandle, buffers: Buffer[], position: number, byt
     let i = 0;
     while (skip >= pending[i]!.length) skip -= pending[i++]!.length;
     pending = [pending[i]!.subarray(skip), ...pending.slice(i + 1)];
-  }
-}
-
-/**
- * Buffered sequential reader over one run's byte range [start, runEnd) of a file.
- * Holds one buffer of chunk size; a block larger than that gets a buffer of its own
- * size and is read whole.
- */
-class RunCursor {
-  private buf: Buffer;
-  private start = 0;
-  private end = 0;
-  private filePos: number;
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly path: string,
-    runOffset: number,
-    private readonly runEnd: number,
-    private readonly chunkBytes: number,
-  ) {
-    this.filePos = runOffset;
-    this.buf = Buffer.allocUnsafe(Math.max(Math.min(chunkBytes, runEnd - runOffset), BLOCK_HEADER_BYTES, RUN_HEADER_BYTES));
-  }
-
-  /** File offset of the first unconsumed byte. */
-  get position(): number {
-    return this.filePos - (this.end - this.start);
-  }
-
-  get buffer(): Buffer {
-    return this.buf;
-  }
-
-  get at(): number {
-    return this.start;
-  }
-
-  consume(n: number): void {
-    assert(n <= this.end - this.start, 'consume past buffered bytes');
-    this.start += n;
-  }
-
-  /** Ensures n unconsumed bytes are buffered at buffer[at..]; views handed out earlier may be overwritten. */
-  async need(n: number, what: string): Promise<void> {
-    const avail = this.end - this.start;
-    if (avail >= n) return;
-    const position = this.position;
-    if (position + n > this.runEnd) {
-      throw corruptAt(this.path, position, new Error(`${what} of ${n} bytes runs past the run end ${this.runEnd}`));
-    }
-    if (this.buf.length - this.start < n) {
-      if (this.buf.length >= n) {
-        this.buf.copyWithin(0, this.start, this.end);
-      } else {
-        const bigger = Buffer.allocUnsafe(n);
-        this.buf.copy(bigger, 0, this.start, this.end);
-        this.buf = bigger;
-      }
-      this.start = 0;
-      this.end = avail;
-    }
-    while (this.end - this.start < n) {
-      const want = Math.min(Math.max(this.chunkBytes, n - (this.end - this.start)), this.buf.length - this.end, this.runEnd - this.filePos);
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await this.fh.read(this.buf, this.end, want, this.filePos));
-      } catch (err) {
-        throw ioError(err, `read segment ${this.path} at ${this.filePos}`);
-      }
-      if (bytesRead === 0) {
-        throw corruptAt(this.path, this.filePos, new Error(`file ends inside ${what} (run ends at ${this.runEnd})`));
-      }
-      this.end += bytesRead;
-      this.filePos += bytesRead;
-    }
   }
 }
 
@@ -570,49 +487,5 @@ export class SegmentLog {
 
   private pathOf(segmentId: number): string {
     return join(this.dir, segmentFileName(segmentId));
-  }
-}
-
-/** Every shuffle directory under the data directory (for orphan cleanup at start). */
-export async function listShuffleDirs(dataDir: string): Promise<Array<{ appId: string; shuffleId: number; dir: string }>> {
-  const out: Array<{ appId: string; shuffleId: number; dir: string }> = [];
-  for (const app of await listAppDirs(dataDir)) {
-    let names;
-    try {
-      names = await fsp.readdir(app.dir, { withFileTypes: true });
-    } catch (err) {
-      if (isNotFound(err)) continue;
-      throw ioError(err, `list application directory ${app.dir}`);
-    }
-    for (const d of names) {
-      const shuffleId = d.isDirectory() ? parseShuffleDirName(d.name) : null;
-      if (shuffleId !== null) out.push({ appId: app.appId, shuffleId, dir: join(app.dir, d.name) });
-    }
-  }
-  return out;
-}
-
-/** Every application directory under the data directory (an app may have none left of its shuffles). */
-export async function listAppDirs(dataDir: string): Promise<Array<{ appId: string; dir: string }>> {
-  const root = shufflesRoot(dataDir);
-  let names;
-  try {
-    names = await fsp.readdir(root, { withFileTypes: true });
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw ioError(err, `list ${root}`);
-  }
-  return names
-    .filter((d) => d.isDirectory() && isAppDirName(d.name))
-    .map((d) => ({ appId: d.name, dir: join(root, d.name) }));
-}
-
-/** Removes an application's directory with every shuffle in it (after its SegmentLogs are closed). */
-export async function removeAppDir(dataDir: string, appId: string): Promise<void> {
-  const dir = appDir(dataDir, appId);
-  try {
-    await fsp.rm(dir, { recursive: true, force: true });
-  } catch (err) {
-    throw ioError(err, `remove application directory ${dir}`);
   }
 }

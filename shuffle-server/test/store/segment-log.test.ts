@@ -12,7 +12,8 @@ import { PegasusError } from '../../src/errors.js';
 import type { RunEntry } from '../../src/index/types.js';
 import { ShuffleIndex } from '../../src/index/shuffle-index.js';
 import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/store/segment-format.js';
-import { SegmentLog, listShuffleDirs, listAppDirs, removeAppDir } from '../../src/store/segment-log.js';
+import { SegmentLog } from '../../src/store/segment-log.js';
+import { listAppDirs, listShuffleDirs, removeAppDir } from '../../src/store/shuffle-dirs.js';
 import { segmentPath, shuffleDir } from '../../src/store/segment-names.js';
 import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/store/types.js';
 
