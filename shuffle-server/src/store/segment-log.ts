@@ -32,9 +32,7 @@ import {
 } from './segment-format.js';
 import {
   appDir,
-  isAppDirName,
   parseSegmentFileName,
-  parseShuffleDirName,
   segmentFileName,
   shuffleDir,
   shufflesRoot,

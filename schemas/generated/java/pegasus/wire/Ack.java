@@ -14,6 +14,7 @@ import com.google.flatbuffers.LongVector;
 import com.google.flatbuffers.ShortVector;
 import com.google.flatbuffers.StringVector;
 import com.google.flatbuffers.Struct;
+import com.google.flatbuffers.Table;
 import com.google.flatbuffers.UnionVector;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,8 +23,8 @@ import java.nio.ByteOrder;
  * Generic success answer (PushBlocks, RegisterShuffle, Unregister*, Heartbeat).
  */
 @SuppressWarnings("unused")
-public final class Ack extends com.google.flatbuffers.Table {
-  public static void ValidateVersion() { Constants.FLATBUFFERS_25_12_19(); }
+public final class Ack extends Table {
+  public static void ValidateVersion() { Constants.FLATBUFFERS_25_2_10(); }
   public static Ack getRootAsAck(ByteBuffer _bb) { return getRootAsAck(_bb, new Ack()); }
   public static Ack getRootAsAck(ByteBuffer _bb, Ack obj) { _bb.order(ByteOrder.LITTLE_ENDIAN); return (obj.__assign(_bb.getInt(_bb.position()) + _bb.position(), _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __reset(_i, _bb); }

@@ -14,13 +14,14 @@ import com.google.flatbuffers.LongVector;
 import com.google.flatbuffers.ShortVector;
 import com.google.flatbuffers.StringVector;
 import com.google.flatbuffers.Struct;
+import com.google.flatbuffers.Table;
 import com.google.flatbuffers.UnionVector;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 @SuppressWarnings("unused")
-public final class Envelope extends com.google.flatbuffers.Table {
-  public static void ValidateVersion() { Constants.FLATBUFFERS_25_12_19(); }
+public final class Envelope extends Table {
+  public static void ValidateVersion() { Constants.FLATBUFFERS_25_2_10(); }
   public static Envelope getRootAsEnvelope(ByteBuffer _bb) { return getRootAsEnvelope(_bb, new Envelope()); }
   public static Envelope getRootAsEnvelope(ByteBuffer _bb, Envelope obj) { _bb.order(ByteOrder.LITTLE_ENDIAN); return (obj.__assign(_bb.getInt(_bb.position()) + _bb.position(), _bb)); }
   public static boolean EnvelopeBufferHasIdentifier(ByteBuffer _bb) { return __has_identifier(_bb, "PGS1"); }
@@ -29,7 +30,7 @@ public final class Envelope extends com.google.flatbuffers.Table {
 
   public long requestId() { int o = __offset(4); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
   public byte messageType() { int o = __offset(6); return o != 0 ? bb.get(o + bb_pos) : 0; }
-  public com.google.flatbuffers.Table message(com.google.flatbuffers.Table obj) { int o = __offset(8); return o != 0 ? __union(obj, o + bb_pos) : null; }
+  public Table message(Table obj) { int o = __offset(8); return o != 0 ? __union(obj, o + bb_pos) : null; }
 
   public static int createEnvelope(FlatBufferBuilder builder,
       long requestId,

@@ -14,13 +14,14 @@ import com.google.flatbuffers.LongVector;
 import com.google.flatbuffers.ShortVector;
 import com.google.flatbuffers.StringVector;
 import com.google.flatbuffers.Struct;
+import com.google.flatbuffers.Table;
 import com.google.flatbuffers.UnionVector;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 @SuppressWarnings("unused")
-public final class HelloAck extends com.google.flatbuffers.Table {
-  public static void ValidateVersion() { Constants.FLATBUFFERS_25_12_19(); }
+public final class HelloAck extends Table {
+  public static void ValidateVersion() { Constants.FLATBUFFERS_25_2_10(); }
   public static HelloAck getRootAsHelloAck(ByteBuffer _bb) { return getRootAsHelloAck(_bb, new HelloAck()); }
   public static HelloAck getRootAsHelloAck(ByteBuffer _bb, HelloAck obj) { _bb.order(ByteOrder.LITTLE_ENDIAN); return (obj.__assign(_bb.getInt(_bb.position()) + _bb.position(), _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __reset(_i, _bb); }

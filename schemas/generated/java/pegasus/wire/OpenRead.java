@@ -14,6 +14,7 @@ import com.google.flatbuffers.LongVector;
 import com.google.flatbuffers.ShortVector;
 import com.google.flatbuffers.StringVector;
 import com.google.flatbuffers.Struct;
+import com.google.flatbuffers.Table;
 import com.google.flatbuffers.UnionVector;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,8 +24,8 @@ import java.nio.ByteOrder;
  * [partition_start, partition_end) from maps [map_start, map_end).
  */
 @SuppressWarnings("unused")
-public final class OpenRead extends com.google.flatbuffers.Table {
-  public static void ValidateVersion() { Constants.FLATBUFFERS_25_12_19(); }
+public final class OpenRead extends Table {
+  public static void ValidateVersion() { Constants.FLATBUFFERS_25_2_10(); }
   public static OpenRead getRootAsOpenRead(ByteBuffer _bb) { return getRootAsOpenRead(_bb, new OpenRead()); }
   public static OpenRead getRootAsOpenRead(ByteBuffer _bb, OpenRead obj) { _bb.order(ByteOrder.LITTLE_ENDIAN); return (obj.__assign(_bb.getInt(_bb.position()) + _bb.position(), _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __reset(_i, _bb); }

@@ -14,6 +14,7 @@ import com.google.flatbuffers.LongVector;
 import com.google.flatbuffers.ShortVector;
 import com.google.flatbuffers.StringVector;
 import com.google.flatbuffers.Struct;
+import com.google.flatbuffers.Table;
 import com.google.flatbuffers.UnionVector;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,8 +23,8 @@ import java.nio.ByteOrder;
  * Blocks of an open read stream; request_id is the OpenRead's.
  */
 @SuppressWarnings("unused")
-public final class ReadData extends com.google.flatbuffers.Table {
-  public static void ValidateVersion() { Constants.FLATBUFFERS_25_12_19(); }
+public final class ReadData extends Table {
+  public static void ValidateVersion() { Constants.FLATBUFFERS_25_2_10(); }
   public static ReadData getRootAsReadData(ByteBuffer _bb) { return getRootAsReadData(_bb, new ReadData()); }
   public static ReadData getRootAsReadData(ByteBuffer _bb, ReadData obj) { _bb.order(ByteOrder.LITTLE_ENDIAN); return (obj.__assign(_bb.getInt(_bb.position()) + _bb.position(), _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __reset(_i, _bb); }
