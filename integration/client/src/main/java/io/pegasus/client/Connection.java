@@ -1,0 +1,912 @@
+package io.pegasus.client;
+
+import io.pegasus.client.Frames.Frame;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpTimeoutException;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.function.IntFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import pegasus.wire.ErrorCode;
+import pegasus.wire.Message;
+
+/**
+ * One WebSocket connection to a Pegasus server (schemas/FRAMING.md), on the JDK's
+ * {@link java.net.http.WebSocket}.
+ *
+ * <p>Requests may be sent from any thread. Answers are matched by request_id on the
+ * WebSocket's receive thread, which completes the futures: dependent stages of a
+ * {@link #push} future run there unless an {@code *Async} variant is used, and must
+ * not block. Memory stays bounded: at most {@code push_window} pushes are unanswered
+ * (more callers block), at most {@link WireLimits#PENDING_REQUESTS_MAX} requests and
+ * {@link WireLimits#STREAMS_MAX} read streams exist, an incoming message larger than
+ * {@link #frameBytesMax()} fails the connection with MESSAGE_TOO_LARGE before its
+ * body is buffered, and read streams buffer at most their credit plus one frame.
+ *
+ * <p>Every request has a timeout counted from the call. A push that times out after
+ * it was sent keeps its window slot until its late answer arrives or the connection
+ * closes, because the server still counts it. An {@code Error} answer fails only its
+ * request; the connection stays usable unless the server closes it.
+ */
+public final class Connection implements AutoCloseable {
+  /** Frames up to this size are sent as one WebSocket frame (copied together). */
+  private static final int SINGLE_PART_BYTES = 64 * 1024;
+  /** Blocks at least this large are sent as their own fragment, without a copy; smaller ones are copied together. */
+  private static final int OWN_PART_BYTES_MIN = 32 * 1024;
+  /** Largest run of small blocks copied into one fragment. */
+  private static final int COALESCED_PART_BYTES_MAX = 1024 * 1024;
+  private static final int HEAD_BYTES_INITIAL = 4096;
+  /** Socket read size asked of the JDK HttpClient (see tuneJdkHttpClient). */
+  private static final int JDK_READ_BUFFER_BYTES = 256 * 1024;
+  private static final int HEAD_BYTES_KEEP = 64 * 1024;
+  private static final byte[] EMPTY = new byte[0];
+  private static final Pattern ADDRESS = Pattern.compile("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})$");
+
+  private static volatile HttpClient sharedHttp;
+
+  /**
+   * The JDK HttpClient reads the socket into fresh 16 KiB heap buffers
+   * ({@code jdk.httpclient.bufsize}), one WebSocket callback each: for 1 MiB ReadData
+   * frames that costs about twice the CPU of 256 KiB reads. The property is JVM-wide
+   * and read once, when the JDK's HttpClient classes load, so it is set here, before
+   * the first client is built, and only if nobody set it. Opt out with
+   * {@code -Dpegasus.client.tuneJdkHttpClient=false}.
+   */
+  private static void tuneJdkHttpClient() {
+    try {
+      if (!Boolean.parseBoolean(System.getProperty("pegasus.client.tuneJdkHttpClient", "true"))) return;
+      if (System.getProperty("jdk.httpclient.bufsize") == null) {
+        System.setProperty("jdk.httpclient.bufsize", Integer.toString(JDK_READ_BUFFER_BYTES));
+      }
+    } catch (SecurityException e) {
+      // keep the JDK default
+    }
+  }
+
+  private static HttpClient http() {
+    HttpClient h = sharedHttp;
+    if (h == null) {
+      synchronized (Connection.class) {
+        h = sharedHttp;
+        if (h == null) {
+          tuneJdkHttpClient();
+          h = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+          sharedHttp = h;
+        }
+      }
+    }
+    return h;
+  }
+
+  private final String address;
+  private final ClientOptions options;
+  private final long requestTimeoutMillis;
+  private volatile WebSocket ws;
+
+  private final ConcurrentHashMap<Integer, Pending<?>> pending = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, ReadStream> streams = new ConcurrentHashMap<>();
+  private final AtomicInteger lastRequestId = new AtomicInteger();
+  private final ReentrantLock sendLock = new ReentrantLock();
+  /** Push window slots; released to push_window after HelloAck. */
+  private final Semaphore window = new Semaphore(0);
+  private final Object closeLock = new Object();
+  private volatile PegasusException closeError;
+  /** An Error with request_id 0: the server's reason for the close that follows. */
+  private volatile PegasusException serverError;
+
+  // From HelloAck.
+  private volatile String serverVersion = "";
+  private volatile int frameBytesMax = WireLimits.FRAME_BYTES_MAX;
+  private volatile int pushWindow = 1;
+  private volatile int readFrameBytes = WireLimits.FRAME_BYTES_MAX;
+
+  private final AtomicLong framesSent = new AtomicLong();
+  private final AtomicLong bytesSent = new AtomicLong();
+  private final AtomicLong framesReceived = new AtomicLong();
+  private final AtomicLong bytesReceived = new AtomicLong();
+  private final AtomicLong lateAnswers = new AtomicLong();
+  private final AtomicLong unmatchedFrames = new AtomicLong();
+
+  // Receive state: touched only by the WebSocket's receive callbacks, which the JDK runs one at a time.
+  private byte[] head = new byte[HEAD_BYTES_INITIAL];
+  private int headLength;
+  private int envelopeLength = -1;
+  private Frame incoming;
+  private byte[] body;
+  private int bodyLength;
+
+  private static final class Pending<T> {
+    final int id;
+    final String what;
+    final byte expect;
+    final boolean isPush;
+    final Function<Frame, T> map;
+    final CompletableFuture<T> future = new CompletableFuture<>();
+    volatile ScheduledFuture<?> timer;
+    /** Handed to the socket: the server may know it. */
+    volatile boolean sent;
+    /** Timed out after it was sent: kept only to hold its id and window slot. */
+    volatile boolean zombie;
+
+    Pending(int id, String what, byte expect, boolean isPush, Function<Frame, T> map) {
+      this.id = id;
+      this.what = what;
+      this.expect = expect;
+      this.isPush = isPush;
+      this.map = map;
+    }
+
+    void cancelTimer() {
+      ScheduledFuture<?> t = timer;
+      if (t != null) t.cancel(false);
+    }
+  }
+
+  private Connection(String address, ClientOptions options) {
+    this.address = address;
+    this.options = options;
+    this.requestTimeoutMillis = options.requestTimeoutMillis();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Opening
+
+  /**
+   * Connects to {@code ws://hostPort/ws} and completes the Hello handshake. Fails with
+   * CONNECTION_CLOSED when the server cannot be reached, TIMEOUT after
+   * connectTimeoutMillis, INVALID_ARGUMENT for an address that is not host:port, or
+   * the server's code (e.g. UNSUPPORTED_VERSION).
+   */
+  public static Connection open(String hostPort, ClientOptions o) throws PegasusException {
+    Objects.requireNonNull(o, "options");
+    URI uri = uri(hostPort);
+    Connection c = new Connection(hostPort, o);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(o.connectTimeoutMillis());
+    CompletableFuture<WebSocket> wsf = http().newWebSocketBuilder()
+        .connectTimeout(Duration.ofMillis(o.connectTimeoutMillis()))
+        .buildAsync(uri, c.new Receiver());
+    try {
+      c.ws = wsf.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      wsf.whenComplete((w, t) -> { if (w != null) w.abort(); });
+      throw new PegasusException(ErrorCode.TIMEOUT, "connecting to " + hostPort + " took more than "
+          + o.connectTimeoutMillis() + " ms");
+    } catch (InterruptedException e) {
+      wsf.whenComplete((w, t) -> { if (w != null) w.abort(); });
+      throw interrupted("connecting to " + hostPort, e);
+    } catch (ExecutionException e) {
+      throw connectFailure(hostPort, o, e.getCause());
+    }
+    try {
+      CompletableFuture<Frame> hello = c.call("Hello", Message.HelloAck,
+          id -> Frames.hello(id, WireLimits.PROTOCOL_VERSION, o.clientName()), List.of(), 0, false,
+          Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())), f -> f);
+      c.acceptHello(c.await(hello));
+      return c;
+    } catch (PegasusException e) {
+      c.fail(e, false);
+      throw e;
+    }
+  }
+
+  private static URI uri(String hostPort) throws PegasusException {
+    Matcher m = hostPort == null ? null : ADDRESS.matcher(hostPort);
+    int port = m != null && m.matches() ? Integer.parseInt(m.group(2)) : -1;
+    if (port < 1 || port > 65535) {
+      throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "server address \"" + hostPort + "\" is not host:port");
+    }
+    return URI.create("ws://" + m.group(1) + ":" + port + "/ws");
+  }
+
+  private static PegasusException connectFailure(String hostPort, ClientOptions o, Throwable cause) {
+    if (cause instanceof HttpTimeoutException) {
+      return new PegasusException(ErrorCode.TIMEOUT, "connecting to " + hostPort + " took more than "
+          + o.connectTimeoutMillis() + " ms", cause);
+    }
+    if (cause instanceof WebSocketHandshakeException) {
+      WebSocketHandshakeException h = (WebSocketHandshakeException) cause;
+      int status = h.getResponse() == null ? 0 : h.getResponse().statusCode();
+      Object b = h.getResponse() == null ? null : h.getResponse().body();
+      String text = b instanceof byte[] ? new String((byte[]) b, java.nio.charset.StandardCharsets.UTF_8) : String.valueOf(b);
+      int code = ErrorCode.CONNECTION_CLOSED;
+      for (int i = 0; i < ErrorCode.names.length; i++) {
+        if (ErrorCode.names[i].equals(text.trim())) code = i;
+      }
+      return new PegasusException(code, "server " + hostPort + " refused the WebSocket upgrade (HTTP " + status
+          + (b == null ? "" : ", " + text) + ")", cause);
+    }
+    return new PegasusException(ErrorCode.CONNECTION_CLOSED, "cannot connect to " + hostPort + ": " + cause, cause);
+  }
+
+  private void acceptHello(Frame ack) throws PegasusException {
+    if (ack.protocolVersion != WireLimits.PROTOCOL_VERSION) {
+      throw new PegasusException(ErrorCode.UNSUPPORTED_VERSION, "server " + address + " speaks protocol "
+          + ack.protocolVersion + ", this client speaks " + WireLimits.PROTOCOL_VERSION);
+    }
+    if (ack.frameBytesMax < WireLimits.SERVER_FRAME_BYTES_MIN) {
+      throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "server " + address + " advertises frame_bytes_max "
+          + ack.frameBytesMax + ", below the client's minimum " + WireLimits.SERVER_FRAME_BYTES_MIN);
+    }
+    if (ack.pushWindow < 1) {
+      throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "server " + address + " advertises push_window " + ack.pushWindow);
+    }
+    serverVersion = ack.serverVersion;
+    frameBytesMax = (int) Math.min(ack.frameBytesMax, WireLimits.FRAME_BYTES_MAX);
+    pushWindow = (int) Math.min(ack.pushWindow, WireLimits.PUSH_WINDOW_MAX);
+    readFrameBytes = ack.readFrameBytes > 0 ? (int) Math.min(ack.readFrameBytes, frameBytesMax) : frameBytesMax;
+    window.release(pushWindow);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Properties
+
+  /** The "host:port" this connection was made to. */
+  public String address() {
+    return address;
+  }
+
+  public ClientOptions options() {
+    return options;
+  }
+
+  /** Most PushBlocks in flight: min(server's push_window, {@link WireLimits#PUSH_WINDOW_MAX}). */
+  public int pushWindow() {
+    return pushWindow;
+  }
+
+  /** Largest frame sent or accepted: min(server's frame_bytes_max, {@link WireLimits#FRAME_BYTES_MAX}). */
+  public int frameBytesMax() {
+    return frameBytesMax;
+  }
+
+  /** The server's target ReadData frame size. */
+  public int readFrameBytes() {
+    return readFrameBytes;
+  }
+
+  public String serverVersion() {
+    return serverVersion;
+  }
+
+  /** False once the connection failed or was closed; every request then fails with CONNECTION_CLOSED. */
+  public boolean isOpen() {
+    return closeError == null;
+  }
+
+  /** Requests waiting for an answer, timed-out pushes included. */
+  public int pendingCount() {
+    return pending.size();
+  }
+
+  /** Read streams registered now. */
+  public int streamCount() {
+    return streams.size();
+  }
+
+  public long framesSent() {
+    return framesSent.get();
+  }
+
+  public long bytesSent() {
+    return bytesSent.get();
+  }
+
+  public long framesReceived() {
+    return framesReceived.get();
+  }
+
+  public long bytesReceived() {
+    return bytesReceived.get();
+  }
+
+  /** Answers that arrived after their request had timed out. */
+  public long lateAnswers() {
+    return lateAnswers.get();
+  }
+
+  /** Frames whose request_id matched nothing (e.g. data of a cancelled stream still in flight). */
+  public long unmatchedFrames() {
+    return unmatchedFrames.get();
+  }
+
+  @Override
+  public String toString() {
+    return "Connection{" + address + (isOpen() ? "" : ", closed") + "}";
+  }
+
+  // ---------------------------------------------------------------------------
+  // Requests
+
+  public void heartbeat(String appId) throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    await(call("Heartbeat", Message.Ack, id -> Frames.heartbeat(id, appId), List.of(), 0, false, requestTimeoutMillis, f -> f));
+  }
+
+  /** Registers the shuffle (and the application). Idempotent; other sizes for an existing shuffle are CONFLICT. */
+  public void registerShuffle(String appId, int shuffleId, int numMaps, int numPartitions) throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    await(call("RegisterShuffle", Message.Ack, id -> Frames.registerShuffle(id, appId, shuffleId, numMaps, numPartitions),
+        List.of(), 0, false, requestTimeoutMillis, f -> f));
+  }
+
+  /** Removes the shuffle's data; an unknown shuffle is not an error. */
+  public void unregisterShuffle(String appId, int shuffleId) throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    await(call("UnregisterShuffle", Message.Ack, id -> Frames.unregisterShuffle(id, appId, shuffleId), List.of(), 0, false,
+        requestTimeoutMillis, f -> f));
+  }
+
+  /** Removes every shuffle of the application. */
+  public void unregisterApp(String appId) throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    await(call("UnregisterApp", Message.Ack, id -> Frames.unregisterApp(id, appId), List.of(), 0, false,
+        requestTimeoutMillis, f -> f));
+  }
+
+  /**
+   * Sends one PushBlocks; the blocks carry their own attempt/map/batch/seq and must be
+   * of one (map, attempt, batch). Blocks the caller while push_window pushes are
+   * unanswered, then until the frame is handed to the socket; after that the blocks'
+   * bytes are no longer needed by this call. The future completes on Ack or fails
+   * with a PegasusException (the server's code, TIMEOUT or CONNECTION_CLOSED).
+   *
+   * @throws PegasusException MESSAGE_TOO_LARGE when the frame would exceed
+   *     {@link #frameBytesMax()}, TIMEOUT when no window slot frees within the request
+   *     timeout, CONNECTION_CLOSED
+   */
+  public CompletableFuture<Void> push(String appId, int shuffleId, List<Block> blocks) throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    if (blocks.size() > WireLimits.BLOCKS_PER_MESSAGE_MAX) {
+      throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "PushBlocks of " + blocks.size() + " blocks exceeds "
+          + WireLimits.BLOCKS_PER_MESSAGE_MAX);
+    }
+    long bodyBytes = 0;
+    for (Block b : blocks) bodyBytes += b.storedLength();
+    long least = WireLimits.FRAME_PREFIX_BYTES + (long) blocks.size() * WireLimits.BLOCK_HEADER_BYTES + bodyBytes;
+    if (least > frameBytesMax) {
+      throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "PushBlocks of " + blocks.size() + " blocks and " + bodyBytes
+          + " stored bytes exceeds the connection's frame limit of " + frameBytesMax + " bytes");
+    }
+    List<Block> copy = List.copyOf(blocks);
+    return call("PushBlocks", Message.Ack, id -> Frames.pushBlocks(id, appId, shuffleId, copy), copy, bodyBytes, true,
+        requestTimeoutMillis, f -> null);
+  }
+
+  /** Seals a map attempt: answered once its blocks are durable. MISSING_BATCHES if batches 0..batchCount-1 did not all arrive. */
+  public CommitResult commit(String appId, int shuffleId, int mapId, long attempt, int batchCount) throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    Frame f = await(call("CommitMap", Message.CommitAck, id -> Frames.commitMap(id, appId, shuffleId, mapId, attempt, batchCount),
+        List.of(), 0, false, requestTimeoutMillis, x -> x));
+    return new CommitResult(f.won, f.winnerAttempt);
+  }
+
+  /**
+   * Opens a read stream of the committed blocks of partitions [partitionStart,
+   * partitionEnd) written by maps [mapStart, mapEnd). Errors the server answers
+   * (UNKNOWN_SHUFFLE, INVALID_ARGUMENT, ...) surface from {@link ReadStream#take()}.
+   */
+  public ReadStream openRead(String appId, int shuffleId, int partitionStart, int partitionEnd, int mapStart, int mapEnd)
+      throws PegasusException {
+    Objects.requireNonNull(appId, "appId");
+    checkOpen();
+    if (streams.size() >= WireLimits.STREAMS_MAX) {
+      throw new PegasusException(ErrorCode.LIMIT_EXCEEDED, streams.size() + " read streams open on the connection to "
+          + address + ", limit " + WireLimits.STREAMS_MAX);
+    }
+    int credit = options.readCreditBytes();
+    int id = nextRequestId();
+    ReadStream s = new ReadStream(this, id, appId, shuffleId, partitionStart, partitionEnd, mapStart, mapEnd, credit,
+        requestTimeoutMillis);
+    streams.put(id, s);
+    try {
+      ByteBuffer frame;
+      try {
+        frame = Frames.openRead(id, appId, shuffleId, partitionStart, partitionEnd, mapStart, mapEnd, credit);
+      } catch (IllegalArgumentException e) {
+        throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "OpenRead: " + e.getMessage(), e);
+      }
+      checkOpen();
+      sendFrame(null, frame, List.of(), 0, deadline(requestTimeoutMillis));
+    } catch (PegasusException e) {
+      streams.remove(id, s);
+      throw e;
+    }
+    return s;
+  }
+
+  /** Fails everything outstanding with CONNECTION_CLOSED and closes the socket. Idempotent. */
+  @Override
+  public void close() {
+    fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection to " + address + " closed by the client"), false);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Read stream support (called by ReadStream)
+
+  /** Grants a read stream more credit; a no-op once the stream or the connection is gone. */
+  void sendCredit(int streamId, int bytes) {
+    if (closeError != null || !streams.containsKey(streamId)) return;
+    try {
+      sendFrame(null, Frames.readCredit(streamId, bytes), List.of(), 0, deadline(requestTimeoutMillis));
+    } catch (PegasusException e) {
+      // The connection has failed and failed the stream with it; take() reports that.
+    }
+  }
+
+  /** Forgets the stream and sends CancelRead; late frames of the stream are dropped. */
+  void cancelRead(int streamId) {
+    if (streams.remove(streamId) == null || closeError != null) return;
+    try {
+      sendFrame(null, Frames.cancelRead(streamId), List.of(), 0, deadline(requestTimeoutMillis));
+    } catch (PegasusException e) {
+      // Nothing to cancel on a failed connection.
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sending
+
+  private static long deadline(long millis) {
+    return System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+  }
+
+  private void checkOpen() throws PegasusException {
+    PegasusException e = closeError;
+    if (e != null) throw new PegasusException(e.code(), e.getMessage(), e);
+  }
+
+  private int nextRequestId() {
+    // request_id 0 is the server's "could not read your frame"; never use it.
+    for (;;) {
+      int id = lastRequestId.incrementAndGet();
+      if (id != 0 && !pending.containsKey(id) && !streams.containsKey(id)) return id;
+    }
+  }
+
+  private <T> CompletableFuture<T> call(String what, byte expect, IntFunction<ByteBuffer> encode, List<Block> blocks,
+      long bodyBytes, boolean isPush, long timeoutMillis, Function<Frame, T> map) throws PegasusException {
+    checkOpen();
+    long deadline = deadline(timeoutMillis);
+    if (isPush) acquireWindow(deadline, timeoutMillis);
+    Pending<T> p = null;
+    try {
+      if (pending.size() >= WireLimits.PENDING_REQUESTS_MAX) {
+        throw new PegasusException(ErrorCode.LIMIT_EXCEEDED, pending.size() + " requests pending on the connection to "
+            + address + ", limit " + WireLimits.PENDING_REQUESTS_MAX);
+      }
+      int id = nextRequestId();
+      p = new Pending<>(id, what, expect, isPush, map);
+      pending.put(id, p);
+      ByteBuffer frame;
+      try {
+        frame = encode.apply(id);
+      } catch (IllegalArgumentException e) {
+        throw new PegasusException(ErrorCode.INVALID_ARGUMENT, what + ": " + e.getMessage(), e);
+      }
+      long frameBytes = frame.remaining() + bodyBytes;
+      if (frameBytes > frameBytesMax) {
+        throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, what + " frame of " + frameBytes
+            + " bytes exceeds the connection's " + frameBytesMax);
+      }
+      checkOpen(); // fail() may have run between the first check and put()
+      long remaining = deadline - System.nanoTime();
+      if (remaining <= 0) throw timeout(what, p.id, timeoutMillis);
+      Pending<T> q = p;
+      p.timer = Timers.schedule(() -> onTimeout(q, timeoutMillis), Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining)));
+      sendFrame(p, frame, blocks, bodyBytes, deadline);
+      return p.future;
+    } catch (PegasusException e) {
+      if (p == null) {
+        if (isPush) window.release();
+      } else if (!p.sent) {
+        p.cancelTimer();
+        if (pending.remove(p.id, p) && isPush) window.release();
+      }
+      throw e;
+    }
+  }
+
+  private void acquireWindow(long deadline, long timeoutMillis) throws PegasusException {
+    try {
+      if (!window.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        throw new PegasusException(ErrorCode.TIMEOUT, "no push window slot on the connection to " + address + " within "
+            + timeoutMillis + " ms (" + pushWindow + " pushes unanswered)");
+      }
+    } catch (InterruptedException e) {
+      throw interrupted("PushBlocks to " + address, e);
+    }
+    PegasusException c = closeError;
+    if (c != null) throw new PegasusException(c.code(), c.getMessage(), c);
+  }
+
+  private PegasusException timeout(String what, int id, long timeoutMillis) {
+    return new PegasusException(ErrorCode.TIMEOUT, what + " (request " + Integer.toUnsignedString(id) + ") to " + address
+        + " got no answer within " + timeoutMillis + " ms");
+  }
+
+  private void onTimeout(Pending<?> p, long timeoutMillis) {
+    if (pending.get(p.id) != p) return;
+    if (p.sent) {
+      p.zombie = true;
+    } else if (pending.remove(p.id, p) && p.isPush) {
+      window.release();
+    }
+    p.future.completeExceptionally(timeout(p.what, p.id, timeoutMillis));
+  }
+
+  static PegasusException interrupted(String what, InterruptedException e) {
+    Thread.currentThread().interrupt();
+    return new PegasusException(ErrorCode.INTERNAL, what + " was interrupted", e);
+  }
+
+  private <T> T await(CompletableFuture<T> f) throws PegasusException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      throw interrupted("waiting for an answer from " + address, e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof PegasusException) {
+        PegasusException pe = (PegasusException) c;
+        throw new PegasusException(pe.code(), pe.getMessage(), pe);
+      }
+      throw new PegasusException(ErrorCode.INTERNAL, "request to " + address + " failed: " + c, c);
+    }
+  }
+
+  /**
+   * Sends one frame: the prefix and envelope in {@code frame}, then the stored bytes
+   * of {@code blocks}, as one WebSocket message. Large blocks go as fragments of
+   * their own (no copy); small ones are copied together. The JDK allows one
+   * outstanding send per WebSocket, so senders take turns; each waits until its
+   * fragments are written, which bounds memory when the peer is slow. A send that
+   * cannot finish before the deadline fails the connection (a partial message
+   * cannot be taken back).
+   */
+  private void sendFrame(Pending<?> p, ByteBuffer frame, List<Block> blocks, long bodyBytes, long deadline)
+      throws PegasusException {
+    List<ByteBuffer> parts = gather(frame, blocks, bodyBytes);
+    try {
+      if (!sendLock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        throw new PegasusException(ErrorCode.TIMEOUT, "could not send to " + address + ": the socket stayed busy");
+      }
+    } catch (InterruptedException e) {
+      throw interrupted("sending to " + address, e);
+    }
+    boolean interrupted = false;
+    try {
+      checkOpen();
+      if (p != null) p.sent = true;
+      WebSocket w = ws;
+      int n = parts.size();
+      long bytes = 0;
+      for (int i = 0; i < n; i++) {
+        ByteBuffer part = parts.get(i);
+        bytes += part.remaining();
+        CompletableFuture<WebSocket> f = w.sendBinary(part, i == n - 1);
+        for (;;) {
+          try {
+            f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            break;
+          } catch (InterruptedException e) {
+            // Finish the message (bounded by the deadline): stopping half way would break the stream.
+            interrupted = true;
+          } catch (TimeoutException e) {
+            PegasusException t = new PegasusException(ErrorCode.TIMEOUT, "sending a frame to " + address
+                + " did not finish in time (the server does not read)");
+            fail(t, true);
+            throw t;
+          } catch (ExecutionException e) {
+            fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "send to " + address + " failed: " + e.getCause(),
+                e.getCause()), true);
+            PegasusException c = closeError;
+            throw new PegasusException(c.code(), c.getMessage(), c);
+          }
+        }
+        PegasusException c = closeError;
+        if (c != null && i < n - 1) throw new PegasusException(c.code(), c.getMessage(), c);
+      }
+      framesSent.incrementAndGet();
+      bytesSent.addAndGet(bytes);
+    } finally {
+      sendLock.unlock();
+      if (interrupted) Thread.currentThread().interrupt();
+    }
+  }
+
+  private static List<ByteBuffer> gather(ByteBuffer frame, List<Block> blocks, long bodyBytes) {
+    if (blocks.isEmpty()) return List.of(frame);
+    long total = frame.remaining() + bodyBytes;
+    if (total <= SINGLE_PART_BYTES) {
+      ByteBuffer all = ByteBuffer.allocate((int) total);
+      all.put(frame.duplicate());
+      for (Block b : blocks) all.put(b.stored());
+      return List.of(all.flip());
+    }
+    List<ByteBuffer> parts = new ArrayList<>();
+    parts.add(frame);
+    int n = blocks.size();
+    int i = 0;
+    while (i < n) {
+      Block b = blocks.get(i);
+      if (b.storedLength() >= OWN_PART_BYTES_MIN) {
+        parts.add(b.stored());
+        i++;
+        continue;
+      }
+      int j = i;
+      int run = 0;
+      while (j < n) {
+        int len = blocks.get(j).storedLength();
+        if (len >= OWN_PART_BYTES_MIN || run + len > COALESCED_PART_BYTES_MAX) break;
+        run += len;
+        j++;
+      }
+      ByteBuffer chunk = ByteBuffer.allocate(run);
+      for (int k = i; k < j; k++) chunk.put(blocks.get(k).stored());
+      parts.add(chunk.flip());
+      i = j;
+    }
+    return parts;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Receiving
+
+  private final class Receiver implements WebSocket.Listener {
+    @Override
+    public void onOpen(WebSocket webSocket) {
+      ws = webSocket;
+      webSocket.request(1);
+    }
+
+    @Override
+    public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+      if (closeError == null) {
+        try {
+          receive(data, last);
+        } catch (PegasusException e) {
+          protocolFailure(e);
+        } catch (RuntimeException e) {
+          protocolFailure(new PegasusException(ErrorCode.INTERNAL, "receiving from " + address + " failed: " + e, e));
+        }
+      }
+      webSocket.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+      protocolFailure(new PegasusException(ErrorCode.MALFORMED_FRAME, "server " + address + " sent a text frame"));
+      webSocket.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+      PegasusException why = serverError;
+      fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection to " + address + " closed by the server (code "
+          + statusCode + (reason == null || reason.isEmpty() ? "" : ", " + reason) + ")"
+          + (why == null ? "" : " after " + why.codeName() + ": " + why.getMessage()), why), false);
+      return null;
+    }
+
+    @Override
+    public void onError(WebSocket webSocket, Throwable error) {
+      PegasusException why = serverError;
+      fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection to " + address + " failed: " + error
+          + (why == null ? "" : " after " + why.codeName() + ": " + why.getMessage()), error), true);
+    }
+  }
+
+  /** The stream of frames from the server cannot be trusted any more. */
+  private void protocolFailure(PegasusException e) {
+    Frame f = incoming;
+    if (f != null) {
+      // The envelope was read: the request it answers fails with the precise code.
+      Pending<?> p = pending.remove(f.requestId);
+      if (p != null) {
+        p.cancelTimer();
+        p.future.completeExceptionally(e);
+      }
+      ReadStream s = streams.remove(f.requestId);
+      if (s != null) s.onError(e);
+    }
+    fail(e, false);
+  }
+
+  private void receive(ByteBuffer data, boolean last) throws PegasusException {
+    bytesReceived.addAndGet(data.remaining());
+    for (;;) {
+      if (incoming == null) {
+        int need = WireLimits.FRAME_PREFIX_BYTES + Math.max(0, envelopeLength);
+        if (headLength < need) {
+          if (!data.hasRemaining()) break;
+          int n = Math.min(need - headLength, data.remaining());
+          data.get(head, headLength, n);
+          headLength += n;
+          continue;
+        }
+        if (envelopeLength < 0) {
+          int e = ByteBuffer.wrap(head, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+          if (e < 0 || e > WireLimits.ENVELOPE_BYTES_MAX) {
+            throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent an envelope of "
+                + Integer.toUnsignedString(e) + " bytes, limit " + WireLimits.ENVELOPE_BYTES_MAX);
+          }
+          if (e < 8) throw Frames.malformed("server " + address + " sent an envelope length of " + e);
+          if (WireLimits.FRAME_PREFIX_BYTES + e > frameBytesMax) {
+            throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a frame larger than "
+                + frameBytesMax + " bytes");
+          }
+          if (head.length < WireLimits.FRAME_PREFIX_BYTES + e) head = Arrays.copyOf(head, WireLimits.FRAME_PREFIX_BYTES + e);
+          envelopeLength = e;
+          continue;
+        }
+        Frame f = Frames.decodeEnvelope(ByteBuffer.wrap(head, WireLimits.FRAME_PREFIX_BYTES, envelopeLength).slice());
+        incoming = f;
+        long frameBytes = (long) WireLimits.FRAME_PREFIX_BYTES + envelopeLength + f.bodyBytes;
+        if (frameBytes > frameBytesMax) {
+          throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a " + f.typeName()
+              + " frame of " + frameBytes + " bytes, limit " + frameBytesMax);
+        }
+        body = f.bodyBytes == 0 ? EMPTY : new byte[f.bodyBytes];
+        bodyLength = 0;
+        continue;
+      }
+      if (bodyLength < body.length) {
+        if (!data.hasRemaining()) break;
+        int n = Math.min(body.length - bodyLength, data.remaining());
+        data.get(body, bodyLength, n);
+        bodyLength += n;
+        continue;
+      }
+      if (data.hasRemaining()) {
+        throw Frames.malformed("server " + address + " sent a " + incoming.typeName() + " frame whose body is longer than the "
+            + body.length + " bytes its headers name");
+      }
+      break;
+    }
+    if (!last) return;
+    Frame f = incoming;
+    if (f == null || bodyLength != body.length) {
+      throw Frames.malformed("server " + address + " sent a message that ends inside its "
+          + (f == null ? "envelope" : "body (" + bodyLength + " of " + body.length + " bytes)"));
+    }
+    byte[] b = body;
+    incoming = null;
+    body = null;
+    bodyLength = 0;
+    headLength = 0;
+    envelopeLength = -1;
+    if (head.length > HEAD_BYTES_KEEP) head = new byte[HEAD_BYTES_INITIAL];
+    Frames.attachBody(f, b);
+    framesReceived.incrementAndGet();
+    dispatch(f);
+  }
+
+  private void dispatch(Frame f) {
+    int id = f.requestId;
+    Pending<?> p = pending.remove(id);
+    if (p != null) {
+      answer(p, f);
+      return;
+    }
+    ReadStream s = streams.get(id);
+    if (s != null) {
+      switch (f.type) {
+        case Message.ReadData:
+          s.onData(f.blocks, f.bodyBytes);
+          break;
+        case Message.ReadEnd:
+          streams.remove(id, s);
+          s.onEnd(f.blockCount, f.byteCount);
+          break;
+        case Message.Error:
+          streams.remove(id, s);
+          s.onError(serverError(s.describe(), f));
+          break;
+        default:
+          // An answer type on a stream id: the stream cannot go on. Forgotten here without
+          // a CancelRead (the receive thread never blocks on a send); late frames are dropped.
+          streams.remove(id, s);
+          s.onError(new PegasusException(ErrorCode.UNKNOWN_MESSAGE, s.describe() + ": unexpected " + f.typeName()
+              + " on a read stream"));
+          break;
+      }
+      return;
+    }
+    if (id == 0 && f.type == Message.Error) {
+      serverError = serverError("server " + address, f);
+      return;
+    }
+    unmatchedFrames.incrementAndGet();
+  }
+
+  private <T> void answer(Pending<T> p, Frame f) {
+    p.cancelTimer();
+    if (p.isPush) window.release();
+    if (p.zombie) {
+      lateAnswers.incrementAndGet();
+      return;
+    }
+    if (f.type == Message.Error) {
+      p.future.completeExceptionally(serverError(p.what + " to " + address, f));
+    } else if (f.type != p.expect) {
+      p.future.completeExceptionally(new PegasusException(ErrorCode.UNKNOWN_MESSAGE, "server " + address + " answered "
+          + p.what + " with " + f.typeName()));
+    } else {
+      p.future.complete(p.map.apply(f));
+    }
+  }
+
+  private static PegasusException serverError(String what, Frame f) {
+    return new PegasusException(f.errorCode, what + ": " + PegasusException.codeName(f.errorCode) + ": " + f.errorMessage);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Closing
+
+  /**
+   * Fails everything outstanding and closes the socket. Idempotent. Requests and
+   * streams see CONNECTION_CLOSED (with {@code err} as the cause when it is another code).
+   */
+  private void fail(PegasusException err, boolean abort) {
+    PegasusException e;
+    synchronized (closeLock) {
+      if (closeError != null) return;
+      e = err.code() == ErrorCode.CONNECTION_CLOSED ? err
+          : new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection to " + address + " closed: " + err.codeName() + ": "
+              + err.getMessage(), err);
+      closeError = e;
+    }
+    // Wake every thread waiting for a window slot; they see closeError.
+    window.release(1 << 20);
+    for (Pending<?> p : pending.values()) {
+      if (pending.remove(p.id, p)) {
+        p.cancelTimer();
+        if (!p.zombie) p.future.completeExceptionally(e);
+      }
+    }
+    for (Integer id : streams.keySet()) {
+      ReadStream s = streams.remove(id);
+      if (s != null) s.onError(e);
+    }
+    WebSocket w = ws;
+    if (w == null) return;
+    if (abort) {
+      w.abort();
+      return;
+    }
+    try {
+      w.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((r, t) -> {
+        if (t != null) w.abort();
+      });
+    } catch (RuntimeException ex) {
+      w.abort();
+      return;
+    }
+    // The JDK closes the socket once the server's Close arrives; don't wait for it forever.
+    Timers.schedule(w::abort, WireLimits.CLOSE_TIMEOUT_MILLIS);
+  }
+}

@@ -1,0 +1,60 @@
+package io.pegasus.client;
+
+/**
+ * Protocol-wide limits (schemas/ts/limits.ts, schemas/ts/version.ts) and the bounds this
+ * client chooses for itself (shuffle-client/src/limits.ts has the TypeScript twins).
+ */
+public final class WireLimits {
+  private WireLimits() {}
+
+  private static final int KiB = 1024;
+  private static final int MiB = 1024 * KiB;
+
+  /** Wire protocol version carried in Hello/HelloAck. */
+  public static final int PROTOCOL_VERSION = 1;
+  /** Software version this client reports in its default client name. */
+  public static final String CLIENT_VERSION = "0.1.0";
+
+  /** Largest WebSocket message any peer sends or accepts (envelope + body). */
+  public static final int FRAME_BYTES_MAX = 16 * MiB;
+  /** Largest envelope. */
+  public static final int ENVELOPE_BYTES_MAX = 4 * MiB;
+  /** Most block headers in one PushBlocks or ReadData. */
+  public static final int BLOCKS_PER_MESSAGE_MAX = 65_536;
+  /** Largest single block, stored or raw bytes. */
+  public static final int BLOCK_BYTES_MAX = 8 * MiB;
+  /** Bytes of one BlockHeader struct in an envelope. */
+  public static final int BLOCK_HEADER_BYTES = 40;
+  /** Bytes of the u32le envelope-length prefix of a frame. */
+  public static final int FRAME_PREFIX_BYTES = 4;
+  /** Bytes of the u32le raw-length prefix of an LZ4 block. */
+  public static final int LZ4_PREFIX_BYTES = 4;
+  /** Longest string field. */
+  public static final int STRING_BYTES_MAX = 4096;
+  /** Most batches one map attempt may push. */
+  public static final int BATCHES_PER_ATTEMPT_MAX = 1_000_000;
+
+  // Client-side choices.
+
+  /** Envelope bytes of a PushBlocks besides its block headers (tables, app id); generous on purpose. */
+  public static final int PUSH_ENVELOPE_BYTES_BASE = 8 * KiB;
+  /** Smallest frame_bytes_max a server may advertise. */
+  public static final int SERVER_FRAME_BYTES_MIN = 256 * KiB;
+  /** Client-side cap on the server's push_window. */
+  public static final int PUSH_WINDOW_MAX = 64;
+  /** Most requests waiting for an answer on one connection, timed-out ones included. */
+  public static final int PENDING_REQUESTS_MAX = 4_096;
+  /** Most read streams open on one connection (the server allows 64). */
+  public static final int STREAMS_MAX = 64;
+  /** Bounds of the read credit; credit_bytes is a u32 on the wire. */
+  public static final int READ_CREDIT_BYTES_MIN = 64 * KiB;
+  public static final int READ_CREDIT_BYTES_MAX = 256 * MiB;
+  /** Longest timeout a caller may configure. */
+  public static final long TIMEOUT_MILLIS_MAX = 3_600_000L;
+  /** Most reconnects a writer may be configured to make. */
+  public static final int RETRIES_MAX = 100;
+  /** Longest wait between two reconnects. */
+  public static final long RETRY_WAIT_MILLIS_MAX = 30_000L;
+  /** Time close() waits for the server's close frame before dropping the socket. */
+  public static final long CLOSE_TIMEOUT_MILLIS = 2_000L;
+}

@@ -1,0 +1,144 @@
+package org.apache.spark.shuffle.pegasus;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.pegasus.client.Block;
+import io.pegasus.client.BlockCodec;
+import io.pegasus.client.CommitResult;
+import io.pegasus.client.ConnectionPool;
+import io.pegasus.client.MapAttemptWriter;
+import io.pegasus.client.PegasusException;
+
+/**
+ * Sends the sealed blocks of one map attempt to the servers that hold their partitions:
+ * compresses and checksums each block, groups blocks per server into batches of about
+ * {@code batchBytes}, and commits the attempt on every server it pushed to. Counts the
+ * stored bytes per partition for the MapStatus. One instance belongs to one task thread.
+ */
+final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
+  /** schemas/ts/limits.ts BLOCKS_PER_MESSAGE_MAX. */
+  private static final int BLOCKS_PER_MESSAGE_MAX = 65_536;
+
+  private final ConnectionPool pool;
+  private final PegasusShuffleHandle<?, ?, ?> handle;
+  private final int mapIndex;
+  private final long attempt;
+  private final PegasusConf conf;
+  private final long[] partitionLengths;
+  private final MapAttemptWriter[] writers;
+  private final List<List<Block>> pending;
+  private final long[] pendingBytes;
+  private long blockCount;
+  private long storedBytes;
+  private long rawBytes;
+  private long waitNanos;
+
+  BlockPusher(ConnectionPool pool, PegasusShuffleHandle<?, ?, ?> handle, int mapIndex, long attempt, PegasusConf conf) {
+    this.pool = pool;
+    this.handle = handle;
+    this.mapIndex = mapIndex;
+    this.attempt = attempt;
+    this.conf = conf;
+    this.partitionLengths = new long[handle.numPartitions];
+    int n = handle.placement.serverCount();
+    this.writers = new MapAttemptWriter[n];
+    this.pending = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) pending.add(new ArrayList<>());
+    this.pendingBytes = new long[n];
+  }
+
+  @Override
+  public void accept(int partition, byte[] raw, int off, int len) throws IOException {
+    Block b = BlockCodec.encode(partition, raw, off, len, conf.compress);
+    int server = handle.placement.serverOf(partition);
+    MapAttemptWriter w = writer(server);
+    if (pendingBytes[server] + b.storedLength() > w.maxBatchBytes()) flush(server);
+    pending.get(server).add(b);
+    pendingBytes[server] += b.storedLength();
+    partitionLengths[partition] += b.storedLength();
+    storedBytes += b.storedLength();
+    rawBytes += len;
+    blockCount++;
+    if (pendingBytes[server] >= conf.writerBatchBytes || pending.get(server).size() >= BLOCKS_PER_MESSAGE_MAX) {
+      flush(server);
+    }
+  }
+
+  /** Sends what is pending, waits for every acknowledgement and commits on each server pushed to. */
+  void commit() throws IOException {
+    for (int s = 0; s < writers.length; s++) flush(s);
+    long start = System.nanoTime();
+    try {
+      for (MapAttemptWriter w : writers) {
+        if (w == null) continue;
+        CommitResult r = w.commit();
+        // A lost race (another attempt of this map committed first) is not an error: the
+        // winner's output is what readers get, and it holds the same records.
+        if (!r.won()) lostTo = r.winnerAttempt();
+      }
+    } finally {
+      waitNanos += System.nanoTime() - start;
+    }
+  }
+
+  /** The attempt that won instead of this one on some server, or -1. */
+  long lostTo = -1;
+
+  long[] partitionLengths() {
+    return partitionLengths;
+  }
+
+  long storedBytes() {
+    return storedBytes;
+  }
+
+  long rawBytes() {
+    return rawBytes;
+  }
+
+  long blockCount() {
+    return blockCount;
+  }
+
+  long waitNanos() {
+    return waitNanos;
+  }
+
+  private void flush(int server) throws PegasusException {
+    List<Block> blocks = pending.get(server);
+    if (blocks.isEmpty()) return;
+    long start = System.nanoTime();
+    try {
+      writer(server).push(blocks);
+    } finally {
+      waitNanos += System.nanoTime() - start;
+    }
+    pending.set(server, new ArrayList<>());
+    pendingBytes[server] = 0;
+  }
+
+  private MapAttemptWriter writer(int server) throws PegasusException {
+    MapAttemptWriter w = writers[server];
+    if (w == null) {
+      String address = handle.placement.server(server);
+      // Registering is idempotent and cheap. Doing it from every writer lets a shuffle that a
+      // server lost (restart with a wiped disk, an operator's cleanup) come back when Spark
+      // recomputes its map outputs.
+      ServerCall.on(pool, address, c -> c.registerShuffle(handle.appId, handle.shuffleId(), handle.numMaps,
+          handle.numPartitions));
+      w = new MapAttemptWriter(pool, address, handle.appId, handle.shuffleId(), mapIndex, attempt, conf.clientOptions);
+      writers[server] = w;
+    }
+    return w;
+  }
+
+  @Override
+  public void close() {
+    for (int s = 0; s < writers.length; s++) {
+      if (writers[s] != null) writers[s].close();
+      writers[s] = null;
+    }
+  }
+}
