@@ -181,10 +181,13 @@ final class PartitionBuffers {
       retainedBytes += cap;
       used = ChunkFormat.HEADER_BYTES;
     } else if (used + len > buf.length) {
-      long want = Math.max((long) used + len, Math.min(2L * buf.length, (long) blockBytes + ChunkFormat.HEADER_BYTES + len));
-      if (want > Integer.MAX_VALUE - 16) {
+      // Always at least double: a large record arrives in many small writes (Java
+      // serialization writes 1 KiB blocks), and growing by each write would copy O(n^2).
+      long need = (long) used + len;
+      if (need > Integer.MAX_VALUE - 16) {
         throw new IllegalStateException("a record of partition " + p + " passes 2 GiB serialized");
       }
+      long want = Math.min(Math.max(need, 2L * buf.length), Integer.MAX_VALUE - 16);
       byte[] grown = Arrays.copyOf(buf, (int) want);
       retainedBytes += grown.length - buf.length;
       buf = grown;
