@@ -5,7 +5,7 @@ import java.util.Objects;
 /** Client settings. Immutable: every {@code withX} returns a copy. Out-of-range values throw IllegalArgumentException. */
 public final class ClientOptions {
   private static final ClientOptions DEFAULTS = new ClientOptions(
-      10_000L, 120_000L, 8 * 1024 * 1024, 3, 500L, "pegasus-java/" + WireLimits.CLIENT_VERSION, 8, 60_000L);
+      10_000L, 120_000L, 8 * 1024 * 1024, 3, 500L, "pegasus-java", 8, 60_000L);
 
   private final long connectTimeoutMillis;
   private final long requestTimeoutMillis;
@@ -30,7 +30,7 @@ public final class ClientOptions {
 
   /**
    * connectTimeoutMillis 10 000, requestTimeoutMillis 120 000, readCreditBytes 8 MiB,
-   * retries 3, retryWaitMillis 500, clientName "pegasus-java/0.1.0",
+   * retries 3, retryWaitMillis 500, clientName "pegasus-java",
    * poolMaxIdlePerServer 8, poolIdleMillis 60 000.
    */
   public static ClientOptions defaults() {

@@ -546,11 +546,13 @@ public final class Connection implements AutoCloseable {
   }
 
   private void onTimeout(Pending<?> p, long timeoutMillis) {
-    if (pending.get(p.id) != p) return;
-    if (p.sent) {
-      p.zombie = true;
-    } else if (pending.remove(p.id, p) && p.isPush) {
-      window.release();
+    synchronized (p) { // against sendFrame marking it sent
+      if (pending.get(p.id) != p) return;
+      if (p.sent) {
+        p.zombie = true;
+      } else if (pending.remove(p.id, p) && p.isPush) {
+        window.release();
+      }
     }
     p.future.completeExceptionally(timeout(p.what, p.id, timeoutMillis));
   }
@@ -597,7 +599,16 @@ public final class Connection implements AutoCloseable {
     boolean interrupted = false;
     try {
       checkOpen();
-      if (p != null) p.sent = true;
+      if (p != null) {
+        synchronized (p) {
+          // Timed out while waiting for the socket: it was never sent, and must not be now.
+          if (pending.get(p.id) != p) {
+            throw new PegasusException(ErrorCode.TIMEOUT, p.what + " to " + address
+                + " could not be sent in time (the socket stayed busy)");
+          }
+          p.sent = true;
+        }
+      }
       WebSocket w = ws;
       int n = parts.size();
       long bytes = 0;

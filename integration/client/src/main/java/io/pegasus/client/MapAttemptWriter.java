@@ -16,14 +16,14 @@ import pegasus.wire.ErrorCode;
  * Pushes the blocks of one map attempt to one server and commits them.
  *
  * <p>Batches are numbered 0, 1, 2, ... with no gaps; one {@link #push} is one batch is
- * one PushBlocks message. Every batch is kept until the server acknowledges it. When
- * the connection fails (CONNECTION_CLOSED or TIMEOUT) the writer waits (backoff
- * starting at {@link ClientOptions#retryWaitMillis()}, doubling), borrows a new
- * connection and resends every unacknowledged batch with its original number, in
- * order; the server stores a repeated (map, attempt, batch) once. After
- * {@link ClientOptions#retries()} reconnects without an acknowledged push in between
- * it fails with the last error. Other codes (DISK_FULL, UNKNOWN_SHUFFLE, ...) fail at
- * once: they would fail again.
+ * one PushBlocks message (a list too large for one frame is split into several). Every
+ * batch is kept until the server acknowledges it. When the connection fails
+ * (CONNECTION_CLOSED or TIMEOUT) the writer waits (backoff starting at
+ * {@link ClientOptions#retryWaitMillis()}, doubling), borrows a new connection and
+ * resends every unacknowledged batch with its original number, in order; the server
+ * stores a repeated (map, attempt, batch) once. After {@link ClientOptions#retries()}
+ * reconnects without an acknowledged push in between it fails with the last error.
+ * Other codes (DISK_FULL, UNKNOWN_SHUFFLE, ...) fail at once: they would fail again.
  *
  * <p>Recovery runs on the calling thread, inside push() and commit(); failures seen by
  * the receive thread only mark the connection broken. After a failure every call
@@ -88,8 +88,12 @@ public final class MapAttemptWriter implements AutoCloseable {
    * blocking while the push window is full. The blocks' bytes are kept until the batch
    * is acknowledged, for a resend. An empty list is ignored.
    *
-   * @throws PegasusException MESSAGE_TOO_LARGE if the batch does not fit one frame (the
-   *     writer stays usable and the batch number is not used); any error after retries
+   * <p>A list that does not fit one frame ({@link #fits}) is not refused: it is split, in
+   * order, into consecutive batches that do, so a caller that counts only stored bytes
+   * against {@link #maxBatchBytes()} is safe with any number of blocks.
+   *
+   * @throws PegasusException MESSAGE_TOO_LARGE if a single block cannot fit a frame
+   *     (nothing is sent and the writer stays usable); any error after retries
    */
   public synchronized void push(List<Block> blocks) throws PegasusException {
     checkUsable();
@@ -97,9 +101,32 @@ public final class MapAttemptWriter implements AutoCloseable {
       throw new PegasusException(ErrorCode.INVALID_ARGUMENT, describe() + " is committed; no more pushes");
     }
     if (blocks.isEmpty()) return;
+    int frame = ready().frameBytesMax();
+    for (Block b : blocks) {
+      if (!fitsFrame(frame, 1, b.storedLength())) {
+        throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, describe() + ": a block of " + b.storedLength()
+            + " stored bytes does not fit a frame of " + frame + " bytes");
+      }
+    }
+    int n = blocks.size();
+    int first = 0;
+    long bytes = 0;
+    for (int i = 0; i < n; i++) {
+      int len = blocks.get(i).storedLength();
+      if (i > first && !fitsFrame(frame, i - first + 1, bytes + len)) {
+        pushBatch(blocks.subList(first, i));
+        first = i;
+        bytes = 0;
+      }
+      bytes += len;
+    }
+    pushBatch(blocks.subList(first, n));
+  }
+
+  private void pushBatch(List<Block> blocks) throws PegasusException {
     if (nextBatch >= WireLimits.BATCHES_PER_ATTEMPT_MAX) {
-      throw new PegasusException(ErrorCode.LIMIT_EXCEEDED, describe() + " needs more than "
-          + WireLimits.BATCHES_PER_ATTEMPT_MAX + " batches; push larger batches");
+      throw fail(new PegasusException(ErrorCode.LIMIT_EXCEEDED, describe() + " needs more than "
+          + WireLimits.BATCHES_PER_ATTEMPT_MAX + " batches; push larger batches"));
     }
     int number = nextBatch;
     List<Block> stamped = new ArrayList<>(blocks.size());
@@ -130,12 +157,18 @@ public final class MapAttemptWriter implements AutoCloseable {
     bytesPushed += bytes;
   }
 
+  private boolean fitsFrame(int frame, int blockCount, long storedBytes) {
+    return blockCount <= WireLimits.BLOCKS_PER_MESSAGE_MAX
+        && storedBytes + WireLimits.FRAME_PREFIX_BYTES + Frames.pushEnvelopeBytes(appId, blockCount) <= frame;
+  }
+
   /**
-   * Largest sum of stored bytes a batch may have: the connection's frame limit minus
-   * room for the envelope (good for up to ~200 blocks; each further block header takes
-   * {@link WireLimits#BLOCK_HEADER_BYTES}, see {@link #fits}). Opens the connection if
-   * needed, to learn the server's limit; if that fails the protocol maximum is assumed
-   * (and the failure surfaces from the next push).
+   * Stored bytes a caller may gather for one push: the connection's frame limit minus
+   * room for the envelope. Such a list is one batch if it has up to about 200 blocks
+   * (each further block header takes {@link WireLimits#BLOCK_HEADER_BYTES}, see
+   * {@link #fits}); with more blocks push() splits it. Opens the connection if needed,
+   * to learn the server's limit; if that fails the protocol maximum is assumed (and the
+   * failure surfaces from the next push).
    */
   public synchronized int maxBatchBytes() {
     if (conn == null && failure == null && !closed) {
@@ -151,9 +184,7 @@ public final class MapAttemptWriter implements AutoCloseable {
 
   /** True if a batch of {@code blockCount} blocks with {@code storedBytes} in total fits one frame. */
   public synchronized boolean fits(int blockCount, long storedBytes) {
-    int frame = conn != null ? conn.frameBytesMax() : WireLimits.FRAME_BYTES_MAX;
-    return blockCount <= WireLimits.BLOCKS_PER_MESSAGE_MAX && storedBytes + WireLimits.FRAME_PREFIX_BYTES
-        + Frames.pushEnvelopeBytes(appId, blockCount) <= frame;
+    return fitsFrame(conn != null ? conn.frameBytesMax() : WireLimits.FRAME_BYTES_MAX, blockCount, storedBytes);
   }
 
   /**

@@ -26,6 +26,8 @@ class FlowControlTest {
       c.registerShuffle("app-flow", 0, 1, partitions);
       pool.release(c);
 
+      MetricsSampler sampler = new MetricsSampler(server.address());
+      sampler.start();
       long t0 = System.nanoTime();
       try (MapAttemptWriter w = new MapAttemptWriter(pool, server.address(), "app-flow", 0, 0, 0, opts)) {
         List<Block> batch = new ArrayList<>();
@@ -46,6 +48,7 @@ class FlowControlTest {
         assertEquals((long) blocks * MiB, w.bytesPushed());
       }
       long t1 = System.nanoTime();
+      sampler.stop();
 
       c = pool.borrow(server.address());
       int n = 0;
@@ -64,9 +67,13 @@ class FlowControlTest {
       long t2 = System.nanoTime();
       assertEquals(blocks, n);
       for (int p = 0; p < partitions; p++) assertEquals(blocks / partitions, perPartition[p]);
-      System.out.printf("flow control: pushed 200 MiB in %d ms (%.0f MB/s), read back in %d ms (%.0f MB/s)%n",
+      System.out.printf("flow control: pushed 200 MiB in %d ms (%.0f MB/s), read back in %d ms (%.0f MB/s); "
+          + "server memory used at most %.1f MiB, pushes waiting for budget at most %.1f MiB (%d samples)%n",
           (t1 - t0) / 1_000_000, blocks * (double) MiB / ((t1 - t0) / 1e9) / 1e6,
-          (t2 - t1) / 1_000_000, blocks * (double) MiB / ((t2 - t1) / 1e9) / 1e6);
+          (t2 - t1) / 1_000_000, blocks * (double) MiB / ((t2 - t1) / 1e9) / 1e6,
+          sampler.maxUsed / (double) MiB, sampler.maxWaiting / (double) MiB, sampler.samples);
+      // The budget held: buffered blocks never exceeded it (plus one frame per connection in flight).
+      assertTrue(sampler.maxUsed <= 64L * MiB + 16L * MiB, "used " + sampler.maxUsed);
     }
   }
 
@@ -91,6 +98,52 @@ class FlowControlTest {
         }
         assertEquals(blocks, n);
       }
+    }
+  }
+
+  /** Polls the server's /metrics for its memory gauges while a test runs. */
+  static final class MetricsSampler {
+    private final java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    private final java.net.URI uri;
+    private volatile boolean running = true;
+    private Thread thread;
+    volatile long maxUsed;
+    volatile long maxWaiting;
+    volatile int samples;
+
+    MetricsSampler(String address) {
+      uri = java.net.URI.create("http://" + address + "/metrics");
+    }
+
+    void start() {
+      thread = new Thread(() -> {
+        while (running) {
+          try {
+            String text = http.send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            maxUsed = Math.max(maxUsed, gauge(text, "pegasus_memory_used_bytes"));
+            maxWaiting = Math.max(maxWaiting, gauge(text, "pegasus_memory_waiting_bytes"));
+            samples++;
+            Thread.sleep(5);
+          } catch (InterruptedException e) {
+            return;
+          } catch (Exception e) {
+            // server busy or gone; try again
+          }
+        }
+      }, "metrics-sampler");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void stop() throws InterruptedException {
+      running = false;
+      thread.join(5_000);
+    }
+
+    private static long gauge(String text, String name) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + name + " (\\S+)").matcher(text);
+      return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
     }
   }
 }

@@ -293,31 +293,59 @@ class RoundTripTest {
   }
 
   @Test
-  void writerRefusesOversizedBatchesAndPushesAfterCommit() throws Exception {
-    String app = "app-writer-misuse";
+  void writerSplitsListsTooLargeForOneFrame() throws Exception {
+    String app = "app-writer-split";
     Connection c = pool.borrow(server.address());
-    c.registerShuffle(app, 0, 1, 1);
+    c.registerShuffle(app, 0, 1, 2);
     pool.release(c);
     try (MapAttemptWriter w = new MapAttemptWriter(pool, server.address(), app, 0, 0, 3, OPTS)) {
       assertEquals(16 * 1024 * 1024 - 4 - 8 * 1024, w.maxBatchBytes());
       Block big = BlockCodec.encode(0, TestData.random(1, 8 * 1024 * 1024), false);
-      assertFalse(w.fits(3, 3L * big.storedLength()));
-      PegasusException e = assertThrows(PegasusException.class, () -> w.push(List.of(big, big, big)));
-      assertEquals(ErrorCode.MESSAGE_TOO_LARGE, e.code());
-      assertEquals(0, w.batches()); // the batch number was not used
-      w.push(List.of(big));
-      w.push(List.of(BlockCodec.encode(0, content(3, 0, 0, 1), true)));
-      assertEquals(2, w.batches());
+      assertFalse(w.fits(2, 2L * big.storedLength()));
+      w.push(List.of(big, big, big)); // three 8 MiB blocks: one batch each
+      assertEquals(3, w.batches());
+      // 5000 blocks of 3350 bytes: within maxBatchBytes by stored bytes, but the headers
+      // (40 bytes each) do not fit the envelope headroom, so the list becomes two batches.
+      List<Block> small = new ArrayList<>();
+      for (int i = 0; i < 5000; i++) small.add(BlockCodec.encode(1, TestData.random(10_000 + i, 3350), false));
+      long stored = small.stream().mapToLong(Block::storedLength).sum();
+      assertTrue(stored <= w.maxBatchBytes());
+      assertFalse(w.fits(small.size(), stored));
+      w.push(small);
+      assertEquals(5, w.batches());
+      // A block that can never fit a frame is refused; nothing is sent, the writer goes on.
+      Block huge = new Block(0, 0, 0, 0, 0, 17 << 20, 0, (byte) Codec.NONE, java.nio.ByteBuffer.allocate(17 << 20));
+      assertEquals(ErrorCode.MESSAGE_TOO_LARGE, assertThrows(PegasusException.class, () -> w.push(List.of(huge))).code());
+      assertEquals(5, w.batches());
       assertTrue(w.commit().won());
       assertTrue(w.commit().won()); // the same answer again
       assertEquals(ErrorCode.INVALID_ARGUMENT,
           assertThrows(PegasusException.class, () -> w.push(List.of(big))).code());
     }
-    List<Block> all = read(app, 0, 0, 1, 0, 1);
-    assertEquals(2, all.size());
-    assertEquals(8 * 1024 * 1024, BlockCodec.decode(all.get(0)).length);
+    List<Block> p0 = read(app, 0, 0, 1, 0, 1);
+    assertEquals(3, p0.size());
+    assertEquals(8 * 1024 * 1024, BlockCodec.decode(p0.get(0)).length);
+    List<Block> p1 = read(app, 0, 1, 2, 0, 1);
+    assertEquals(5000, p1.size());
+    for (int i = 0; i < p1.size(); i++) {
+      // Stored order of the partition is push order, across the split.
+      assertArrayEquals(TestData.random(10_000 + i, 3350), BlockCodec.decode(p1.get(i)));
+    }
     c = pool.borrow(server.address());
     c.unregisterApp(app);
     pool.release(c);
+  }
+
+  @Test
+  void pushEnvelopeBoundHolds() {
+    for (String app : new String[] {"a", "app-with-a-longer-name-" + "x".repeat(100)}) {
+      for (int n : new int[] {0, 1, 2, 3, 7, 100, 4096, 65_536}) {
+        List<Block> blocks = new ArrayList<>();
+        Block b = BlockCodec.encode(0, new byte[0], false);
+        for (int i = 0; i < n; i++) blocks.add(b);
+        int envelope = Frames.pushBlocks(123456, app, 1, blocks).remaining() - 4;
+        assertTrue(envelope <= Frames.pushEnvelopeBytes(app, n), n + " blocks: " + envelope);
+      }
+    }
   }
 }

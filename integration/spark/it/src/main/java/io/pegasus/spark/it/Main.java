@@ -48,6 +48,8 @@ public final class Main {
   private Path repo;
   private Path workDir;
   private long timeoutMs = 180_000;
+  /** True when the harness made its work dir itself: removed at the end if everything passed. */
+  private boolean ownWorkDir;
   private boolean kryo = true;
   private final Path itJar;
 
@@ -100,6 +102,7 @@ public final class Main {
     r.only.addAll(m.only);
     r.pluginJar = m.pluginJar;
     r.repo = m.repo != null ? m.repo : findRepo();
+    r.ownWorkDir = m.workDir == null;
     r.workDir = m.workDir != null ? m.workDir : Files.createTempDirectory("pegasus-spark-it-");
     r.timeoutMs = m.timeoutMs;
     r.kryo = m.kryo;
@@ -142,6 +145,8 @@ public final class Main {
     } finally {
       if (server != null) server.close();
     }
+    if (ownWorkDir && failedTotal == 0) deleteQuietly(workDir);
+    else System.out.println("# work dir (server data and log, executor logs): " + workDir);
     return failedTotal;
   }
 
@@ -220,69 +225,129 @@ public final class Main {
     return null;
   }
 
-  private void runGroup(String master, boolean cluster, Group group, String mode, List<Scenario> scenarios,
-                        Map<String, List<Outcome>> outcomes, Reporter reporter) {
-    String tag = sanitize(master) + "-" + group.name().toLowerCase(Locale.ROOT) + "-" + mode;
-    Path localDir = workDir.resolve("local-" + tag);
-    TwoHostCluster twoHosts = null;
-    SparkSession spark = null;
-    Probe probe = new Probe();
-    String startError = null;
-    String startTrace = "";
-    long t0 = System.nanoTime();
-    try {
+  /** One SparkSession of a (master, group, mode), with its listener and, for speculation, its cluster. */
+  private final class Session {
+    final String master;
+    final boolean cluster;
+    final Group group;
+    final String mode;
+    final Path localDir;
+    final Probe probe = new Probe();
+    TwoHostCluster twoHosts;
+    SparkSession spark;
+
+    Session(String master, boolean cluster, Group group, String mode, Path localDir) {
+      this.master = master;
+      this.cluster = cluster;
+      this.group = group;
+      this.mode = mode;
+      this.localDir = localDir;
+    }
+
+    String label() {
+      return master + " " + group.name().toLowerCase(Locale.ROOT) + " " + mode;
+    }
+
+    void start() throws Exception {
+      long t0 = System.nanoTime();
       Files.createDirectories(localDir);
       SparkConf conf = conf(master, group, mode, localDir);
       if (group == Group.SPECULATION) {
-        twoHosts = new TwoHostCluster(2, 1, 1024, conf, workDir.resolve("cluster-" + tag));
+        twoHosts = new TwoHostCluster(2, 1, 1024, conf, workDir.resolve("cluster-" + localDir.getFileName()));
         conf.setMaster(twoHosts.masterUrl).set("spark.cores.max", "2");
       }
       SparkSession.clearActiveSession();
       SparkSession.clearDefaultSession();
+      // Spark caches spark.local.dir per JVM: without this, a later session (and the executors
+      // of an in-process local-cluster) would keep using the first session's directory.
+      org.apache.spark.util.Utils$.MODULE$.clearLocalRootDirs();
       spark = SparkSession.builder().config(conf).getOrCreate();
       spark.sparkContext().addSparkListener(probe);
-      if (cluster) awaitExecutors(spark, 2, 60_000);
-      System.out.printf("# %s %s %s session started in %.1f s (app %s, %s, shuffle manager %s)%n", master,
-          group.name().toLowerCase(Locale.ROOT), mode, (System.nanoTime() - t0) / 1e9, spark.sparkContext().applicationId(),
+      if (cluster || group == Group.SPECULATION) awaitExecutors(spark, 2, 60_000);
+      System.out.printf("# %s session started in %.1f s (app %s, %s, shuffle manager %s)%n", label(),
+          (System.nanoTime() - t0) / 1e9, spark.sparkContext().applicationId(),
           spark.sparkContext().getConf().get("spark.serializer").replaceAll(".*\\.", ""),
           spark.sparkContext().getConf().get("spark.shuffle.manager", "sort"));
-    } catch (Throwable e) {
-      startError = "session did not start: " + e;
-      startTrace = trace(e);
     }
-    boolean wedged = false;
+
+    /** Stops the session; gives up waiting after 60 s (a wedged task must not hang the run). */
+    void stop() {
+      long t0 = System.nanoTime();
+      SparkSession s = spark;
+      TwoHostCluster c = twoHosts;
+      spark = null;
+      twoHosts = null;
+      Thread stopper = new Thread(() -> {
+        try {
+          if (s != null) s.stop();
+        } catch (Throwable e) {
+          System.out.println("# stopping the session failed: " + e);
+        }
+        try {
+          if (c != null) c.close();
+        } catch (Throwable e) {
+          System.out.println("# stopping the two-host cluster failed: " + e);
+        }
+      }, "session-stopper");
+      stopper.setDaemon(true);
+      stopper.start();
+      try {
+        stopper.join(60_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      SparkSession.clearActiveSession();
+      SparkSession.clearDefaultSession();
+      System.out.printf("# %s session stopped in %.1f s%s%n", label(), (System.nanoTime() - t0) / 1e9,
+          stopper.isAlive() ? " (gave up waiting)" : "");
+    }
+  }
+
+  private void runGroup(String master, boolean cluster, Group group, String mode, List<Scenario> scenarios,
+                        Map<String, List<Outcome>> outcomes, Reporter reporter) {
+    String tag = sanitize(master) + "-" + group.name().toLowerCase(Locale.ROOT) + "-" + mode;
+    int generation = 0;
+    Session session = null;
+    String startError = null;
+    String startTrace = "";
     for (Scenario s : scenarios) {
+      if (session == null && startError == null) {
+        session = new Session(master, cluster, group, mode, workDir.resolve("local-" + tag + (generation++ == 0 ? "" : "-" + generation)));
+        try {
+          session.start();
+        } catch (Throwable e) {
+          startError = "session did not start: " + e;
+          startTrace = trace(e);
+          session.stop();
+          session = null;
+        }
+      }
       Outcome o;
       if (startError != null) {
         o = new Outcome(mode, List.of(), startError, startTrace, 0);
         startError = "session did not start (see " + s.name() + ")";
         startTrace = "";
-      } else if (wedged) {
-        o = new Outcome(mode, List.of(), "not run: an earlier scenario of this session timed out and did not stop", "", 0);
       } else {
-        Ctx ctx = new Ctx(spark, probe, mode, cluster || group == Group.SPECULATION, localDir,
+        Ctx ctx = new Ctx(session.spark, session.probe, mode, cluster || group == Group.SPECULATION, session.localDir,
             mode.equals("pegasus") ? new PegasusAdmin(server.address()) : null);
         o = runOne(s, ctx);
-        if (o.error != null && o.error.startsWith("timed out") && o.trace.contains("still running")) wedged = true;
+        if (o.error != null && o.error.startsWith("timed out")) {
+          // Tasks that ignored the cancellation would hold the session's task slots (and delay
+          // every later scenario): the next scenario gets a fresh session.
+          System.out.println("# " + s.name() + " timed out: restarting the session");
+          session.stop();
+          deleteQuietly(session.localDir);
+          session = null;
+        }
       }
       System.out.printf("# %-28s %-8s %6.1f s%s%n", s.name(), mode, o.millis / 1000.0, o.error == null ? "" : "  FAILED");
       outcomes.get(s.name()).add(o);
       if (reporter != null) reporter.report(s, outcomes.get(s.name()));
     }
-    long t1 = System.nanoTime();
-    if (spark != null) {
-      try {
-        spark.stop();
-      } catch (Throwable e) {
-        System.out.println("# stopping the session failed: " + e);
-      }
+    if (session != null) {
+      session.stop();
+      deleteQuietly(session.localDir);
     }
-    SparkSession.clearActiveSession();
-    SparkSession.clearDefaultSession();
-    if (twoHosts != null) twoHosts.close();
-    System.out.printf("# %s %s %s session stopped in %.1f s%n", master, group.name().toLowerCase(Locale.ROOT), mode,
-        (System.nanoTime() - t1) / 1e9);
-    deleteQuietly(localDir);
   }
 
   private SparkConf conf(String master, Group group, String mode, Path localDir) {
@@ -366,12 +431,13 @@ public final class Main {
     try {
       t.join(timeoutMs);
       if (t.isAlive()) {
+        String stuck = taskThreadStacks();
         ctx.jsc.cancelJobGroup(jobGroup);
         t.interrupt();
         t.join(30_000);
         long ms = (System.nanoTime() - t0) / 1_000_000L;
-        return new Outcome(ctx.mode, List.of(), "timed out after " + timeoutMs / 1000 + " s",
-            t.isAlive() ? "#   (the scenario thread is still running after its jobs were cancelled)" : "", ms);
+        String note = t.isAlive() ? "#   (the scenario thread is still running after its jobs were cancelled)\n" : "";
+        return new Outcome(ctx.mode, List.of(), "timed out after " + timeoutMs / 1000 + " s", note + stuck, ms);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -383,6 +449,23 @@ public final class Main {
     }
     if (result.get() == null) return new Outcome(ctx.mode, List.of(), "returned no result", "", ms);
     return new Outcome(ctx.mode, result.get(), null, "", ms);
+  }
+
+  /**
+   * Where the driver JVM's task threads are (local mode runs the tasks here; for local-cluster
+   * see the executors' stderr under the work dir): the first frames of each, as comment lines.
+   */
+  static String taskThreadStacks() {
+    StringBuilder sb = new StringBuilder();
+    Thread.getAllStackTraces().forEach((th, st) -> {
+      String n = th.getName();
+      if (!n.startsWith("Executor task launch") && !n.startsWith("scenario-")) return;
+      for (StackTraceElement e : st) if (e.getMethodName().equals("getTask")) return; // an idle pool thread
+      sb.append("#   thread \"").append(n).append("\" ").append(th.getState()).append('\n');
+      for (int i = 0; i < Math.min(12, st.length); i++) sb.append("#     at ").append(st[i]).append('\n');
+    });
+    if (sb.length() > 0) sb.setLength(sb.length() - 1);
+    return sb.toString();
   }
 
   /** A short stack trace as TAP comment lines: a few frames of the error and of each cause. */
