@@ -27,5 +27,21 @@ failed=$((failed + ts_fail))
 [ "$ts_fail" -gt 0 ] && status=1
 echo "TypeScript: $ts_pass passed, $ts_fail failed"
 
+echo "== JVM tests (Java client JUnit + real Spark jobs, scripts/test-jvm.sh)"
+bash scripts/test-jvm.sh 2>&1 | tee "$logdir/jvm.log"
+jvm_line=$(grep -E '^JVM: [0-9]+ passed, [0-9]+ failed$' "$logdir/jvm.log" | tail -1)
+if [ -n "$jvm_line" ]; then
+  jvm_pass=$(sed -E 's/^JVM: ([0-9]+) passed, ([0-9]+) failed$/\1/' <<<"$jvm_line")
+  jvm_fail=$(sed -E 's/^JVM: ([0-9]+) passed, ([0-9]+) failed$/\2/' <<<"$jvm_line")
+else
+  echo "the JVM suite printed no summary line; counting it as a failure"
+  jvm_pass=0
+  jvm_fail=1
+fi
+passed=$((passed + jvm_pass))
+failed=$((failed + jvm_fail))
+[ "$jvm_fail" -gt 0 ] && status=1
+
+echo "TypeScript: $ts_pass passed, $ts_fail failed; JVM: $jvm_pass passed, $jvm_fail failed"
 echo "$passed passed, $failed failed"
 exit $status

@@ -53,9 +53,9 @@ if [ ! -f dist/shuffle-server/src/main.js ]; then
   if [ -d node_modules ]; then npx --no-install tsc -p tsconfig.json; else bash scripts/setup.sh; fi || {
     echo "test-jvm: could not build dist/"; failed=$((failed + 1)); finish; }
 fi
-if ! command -v mvn >/dev/null 2>&1; then
-  echo "== installing Maven"
-  { apt-get update -qq && apt-get install -y -qq maven; } >/dev/null 2>&1 || true
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  echo "== installing Java 17 and Maven from apt"
+  { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven; } >/dev/null 2>&1 || true
 fi
 if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
   echo "test-jvm: java and mvn are required"; failed=$((failed + 1)); finish
