@@ -91,6 +91,7 @@ for job in "${job_list[@]}"; do
         echo "{\"job\":\"$job\",\"mode\":\"$mode\",\"seconds\":null,\"shuffleBytes\":0,\"check\":\"failed\"}" >>"$results"
         continue; }
     grep -E '^\{"job"' <<<"$out" | tail -1 >>"$results"
+    log "  $(grep -E '^\{"job"' <<<"$out" | tail -1)"
     rm -rf "$run_dir"
   done
 done
@@ -116,6 +117,7 @@ for j in jobs:
     fmt = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "-"
     print(f"{j:<16} {fmt(bs):>10} {fmt(ps):>10} {fmt(ratio) if ratio is None else f'{ratio:.3f}':>7} "
           f"{sb / 2**30:>12.2f} {(p.get('shuffleBytes') or 0) / 2**30:>12.2f}  {b.get('check')} / {p.get('check')} ({same})")
+    print(f"{'':<16} stage seconds (id:s)  builtin: {b.get('stageSeconds', '-')}  pegasus: {p.get('stageSeconds', '-')}")
     out.append({"job": j, "builtinSeconds": bs, "pegasusSeconds": ps, "ratio": ratio, "shuffleBytes": sb})
 if as_json:
     for o in out:

@@ -122,8 +122,8 @@ public final class Bench {
         double seconds = (System.nanoTime() - t0) / 1e9;
         Thread.sleep(500); // let the listener bus deliver the last task ends
         System.out.println(String.format(Locale.ROOT,
-            "{\"job\":\"%s\",\"mode\":\"%s\",\"master\":\"%s\",\"seconds\":%.2f,\"shuffleBytes\":%d,\"shuffleRecords\":%d,\"records\":%d,\"check\":\"%s\"}",
-            job, mode, master, seconds, meter.bytes.get(), meter.records.get(), records, check));
+            "{\"job\":\"%s\",\"mode\":\"%s\",\"master\":\"%s\",\"seconds\":%.2f,\"shuffleBytes\":%d,\"shuffleRecords\":%d,\"records\":%d,\"check\":\"%s\",\"stageSeconds\":\"%s\"}",
+            job, mode, master, seconds, meter.bytes.get(), meter.records.get(), records, check, String.join(" ", meter.stages)));
       } finally {
         spark.stop();
       }
@@ -210,9 +210,22 @@ public final class Bench {
     final AtomicLong bytes = new AtomicLong();
     final AtomicLong records = new AtomicLong();
 
+    /** "stageId:seconds" of every stage completed since the last reset, in completion order. */
+    final List<String> stages = java.util.Collections.synchronizedList(new ArrayList<>());
+
     void reset() {
       bytes.set(0);
       records.set(0);
+      stages.clear();
+    }
+
+    @Override
+    public void onStageCompleted(org.apache.spark.scheduler.SparkListenerStageCompleted e) {
+      var info = e.stageInfo();
+      if (info.submissionTime().isDefined() && info.completionTime().isDefined()) {
+        long ms = (Long) info.completionTime().get() - (Long) info.submissionTime().get();
+        stages.add(String.format(Locale.ROOT, "%d:%.1f", info.stageId(), ms / 1000.0));
+      }
     }
 
     @Override
