@@ -6,7 +6,6 @@ import java.util.List;
 
 import io.pegasus.client.Block;
 import io.pegasus.client.BlockCodec;
-import io.pegasus.client.CommitResult;
 import io.pegasus.client.ConnectionPool;
 import io.pegasus.client.MapAttemptWriter;
 import io.pegasus.client.PegasusException;
@@ -73,18 +72,14 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
     try {
       for (MapAttemptWriter w : writers) {
         if (w == null) continue;
-        CommitResult r = w.commit();
-        // A lost race (another attempt of this map committed first) is not an error: the
-        // winner's output is what readers get, and it holds the same records.
-        if (!r.won()) lostTo = r.winnerAttempt();
+        // A lost race (won == false: another attempt of this map committed first) is not an
+        // error: the winner's output is what readers get, and it holds the same records.
+        w.commit();
       }
     } finally {
       waitNanos += System.nanoTime() - start;
     }
   }
-
-  /** The attempt that won instead of this one on some server, or -1. */
-  long lostTo = -1;
 
   long[] partitionLengths() {
     return partitionLengths;

@@ -1,7 +1,5 @@
 package org.apache.spark.shuffle.pegasus;
 
-import java.util.List;
-
 import io.pegasus.client.ConnectionPool;
 import org.apache.spark.ShuffleDependency;
 import org.apache.spark.SparkConf;
@@ -40,16 +38,13 @@ public final class PegasusShuffleManager implements ShuffleManager {
   private final ShuffleBlockResolver resolver = new PegasusBlockResolver();
   private volatile DriverSession driver;
 
+  /** Spark's SparkEnv calls this constructor (it tries (SparkConf, boolean) first). */
   public PegasusShuffleManager(SparkConf sparkConf, boolean isDriver) {
     this.sparkConf = sparkConf;
     this.isDriver = isDriver;
     this.conf = new PegasusConf(sparkConf);
     this.pool = new ConnectionPool(conf.clientOptions);
     LOG.info("Pegasus shuffle manager started ({}, {})", isDriver ? "driver" : "executor", conf);
-  }
-
-  public PegasusShuffleManager(SparkConf sparkConf) {
-    this(sparkConf, SparkEnv.get() == null || "driver".equals(SparkEnv.get().executorId()));
   }
 
   PegasusConf conf() {
@@ -135,9 +130,5 @@ public final class PegasusShuffleManager implements ShuffleManager {
     DriverSession d = driver;
     if (d != null) d.stop();
     pool.close();
-  }
-
-  List<String> servers() {
-    return conf.servers;
   }
 }
