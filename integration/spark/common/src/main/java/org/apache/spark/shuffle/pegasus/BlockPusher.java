@@ -9,6 +9,7 @@ import io.pegasus.client.BlockCodec;
 import io.pegasus.client.ConnectionPool;
 import io.pegasus.client.MapAttemptWriter;
 import io.pegasus.client.PegasusException;
+import io.pegasus.client.WireLimits;
 
 /**
  * Sends the sealed blocks of one map attempt to the servers that hold their partitions:
@@ -17,9 +18,6 @@ import io.pegasus.client.PegasusException;
  * stored bytes per partition for the MapStatus. One instance belongs to one task thread.
  */
 final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
-  /** schemas/ts/limits.ts BLOCKS_PER_MESSAGE_MAX. */
-  private static final int BLOCKS_PER_MESSAGE_MAX = 65_536;
-
   private final ConnectionPool pool;
   private final PegasusShuffleHandle<?, ?, ?> handle;
   private final int mapIndex;
@@ -29,9 +27,7 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
   private final MapAttemptWriter[] writers;
   private final List<List<Block>> pending;
   private final long[] pendingBytes;
-  private long blockCount;
   private long storedBytes;
-  private long rawBytes;
   private long waitNanos;
 
   BlockPusher(ConnectionPool pool, PegasusShuffleHandle<?, ?, ?> handle, int mapIndex, long attempt, PegasusConf conf) {
@@ -58,9 +54,7 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
     pendingBytes[server] += b.storedLength();
     partitionLengths[partition] += b.storedLength();
     storedBytes += b.storedLength();
-    rawBytes += len;
-    blockCount++;
-    if (pendingBytes[server] >= conf.writerBatchBytes || pending.get(server).size() >= BLOCKS_PER_MESSAGE_MAX) {
+    if (pendingBytes[server] >= conf.writerBatchBytes || pending.get(server).size() >= WireLimits.BLOCKS_PER_MESSAGE_MAX) {
       flush(server);
     }
   }
@@ -87,14 +81,6 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
 
   long storedBytes() {
     return storedBytes;
-  }
-
-  long rawBytes() {
-    return rawBytes;
-  }
-
-  long blockCount() {
-    return blockCount;
   }
 
   long waitNanos() {

@@ -49,7 +49,7 @@ final class DriverSession {
   void registerShuffle(int shuffleId, int numMaps, int numPartitions) {
     for (String server : servers) {
       try {
-        call(server, c -> c.registerShuffle(appId, shuffleId, numMaps, numPartitions));
+        ServerCall.on(pool, server, c -> c.registerShuffle(appId, shuffleId, numMaps, numPartitions));
       } catch (PegasusException e) {
         throw new IllegalStateException("Pegasus: registering shuffle " + shuffleId + " (" + numMaps + " maps, "
             + numPartitions + " partitions) on " + server + " failed: " + e.codeName() + ": " + e.getMessage(), e);
@@ -63,7 +63,7 @@ final class DriverSession {
     timer.execute(() -> {
       for (String server : servers) {
         try {
-          call(server, c -> c.unregisterShuffle(appId, shuffleId));
+          ServerCall.on(pool, server, c -> c.unregisterShuffle(appId, shuffleId));
         } catch (PegasusException e) {
           // The server's expiry reclaims it with the application if this never gets through.
           LOG.warn("Pegasus: unregistering shuffle {} on {} failed: {}: {}", shuffleId, server, e.codeName(),
@@ -77,7 +77,7 @@ final class DriverSession {
     for (String server : servers) {
       if (stopped) return;
       try {
-        call(server, c -> c.heartbeat(appId));
+        ServerCall.on(pool, server, c -> c.heartbeat(appId));
       } catch (PegasusException e) {
         LOG.warn("Pegasus: heartbeat to {} failed: {}: {}", server, e.codeName(), e.getMessage());
       } catch (RuntimeException e) {
@@ -97,15 +97,11 @@ final class DriverSession {
     }
     for (String server : servers) {
       try {
-        call(server, c -> c.unregisterApp(appId));
+        ServerCall.on(pool, server, c -> c.unregisterApp(appId));
       } catch (PegasusException e) {
         LOG.warn("Pegasus: removing application {} from {} failed: {}: {}", appId, server, e.codeName(), e.getMessage());
       }
     }
     shuffles.clear();
-  }
-
-  private void call(String server, ServerCall call) throws PegasusException {
-    ServerCall.on(pool, server, call);
   }
 }

@@ -97,10 +97,6 @@ final class PartitionBuffers {
     return recordCount;
   }
 
-  long retainedBytes() {
-    return retainedBytes;
-  }
-
   /** Seals every partition that holds records. */
   void finish() throws IOException {
     closeShared();

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import io.pegasus.client.ClientOptions;
+import io.pegasus.client.WireLimits;
 import org.apache.spark.SparkConf;
 
 /**
@@ -48,8 +49,8 @@ public final class PegasusConf {
       WRITER_BATCH_BYTES, COMPRESS, READER_CREDIT_BYTES, CONNECT_TIMEOUT, REQUEST_TIMEOUT, RETRIES, RETRY_WAIT,
       HEARTBEAT_INTERVAL);
 
-  /** Largest block a server accepts (schemas/ts/limits.ts BLOCK_BYTES_MAX), minus a chunk header. */
-  static final long BLOCK_BYTES_MAX = 8L * 1024 * 1024 - ChunkFormat.HEADER_BYTES;
+  /** Largest block a server accepts, minus a chunk header. */
+  static final long BLOCK_BYTES_MAX = WireLimits.BLOCK_BYTES_MAX - ChunkFormat.HEADER_BYTES;
 
   public final List<String> servers;
   public final String appIdOverride;
@@ -67,12 +68,12 @@ public final class PegasusConf {
     this.writerBlockBytes = (int) bytes(conf, WRITER_BLOCK_BYTES, 1L << 10, BLOCK_BYTES_MAX);
     this.writerBatchBytes = (int) bytes(conf, WRITER_BATCH_BYTES, 1L << 10, 12L << 20);
     this.compress = conf.getBoolean(COMPRESS.name(), Boolean.parseBoolean(COMPRESS.defaultValue()));
-    long creditBytes = bytes(conf, READER_CREDIT_BYTES, 64L << 10, 1L << 30);
+    long creditBytes = bytes(conf, READER_CREDIT_BYTES, WireLimits.READ_CREDIT_BYTES_MIN, WireLimits.READ_CREDIT_BYTES_MAX);
     long connectMs = millis(conf, CONNECT_TIMEOUT, 100, 600_000);
     long requestMs = millis(conf, REQUEST_TIMEOUT, 100, 3_600_000);
     long retries = conf.getInt(RETRIES.name(), Integer.parseInt(RETRIES.defaultValue()));
     check(RETRIES, retries, 0, 20);
-    long retryWaitMs = millis(conf, RETRY_WAIT, 0, 60_000);
+    long retryWaitMs = millis(conf, RETRY_WAIT, 0, WireLimits.RETRY_WAIT_MILLIS_MAX);
     this.heartbeatIntervalMs = millis(conf, HEARTBEAT_INTERVAL, 100, 3_600_000);
     this.clientOptions = ClientOptions.defaults()
         .withConnectTimeoutMillis(connectMs)
