@@ -103,7 +103,15 @@ test("Error answers carry the server's code and leave the connection usable", as
 
 test('answers are matched to their requests by request_id, also when they arrive out of order', async (t) => {
   const app = 'conn-matching';
-  const conn = await connectFor(t, server.address);
+  // Commits here carry no blocks, so only the group-commit delay holds them back; on a loaded
+  // machine 2 ms let them overtake the heartbeats. A server of its own with a long delay makes
+  // the order certain.
+  const slow = await startServer({ args: ['--commit-flush-delay-ms', '300'] });
+  t.teardown(async () => {
+    await stopServer(slow);
+    await removeDir(slow.dataDir);
+  });
+  const conn = await connectFor(t, slow.address);
   await registerShuffle(conn, { appId: app, shuffleId: 1, numMaps: 8, numPartitions: 1 });
   const order: string[] = [];
   const track = <T>(name: string, p: Promise<T>): Promise<T> => p.then((v) => {
