@@ -7,7 +7,7 @@
 //   baselines: sequential disk write with fdatasync, loopback TCP
 // and prints the ratios. With --json it prints only the JSON object on stdout.
 import { spawn } from 'node:child_process';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../native/ts/crc32c.js';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';

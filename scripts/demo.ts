@@ -8,7 +8,7 @@
 // may be read back. Each partition's records are checked as a multiset (count,
 // sum and xor of per-record CRC32C) against the winning attempts' records.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../native/ts/crc32c.js';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';

@@ -8,7 +8,7 @@
 // they were sealed, or a reader would see that partition's records reordered
 // (Spark's sorted map outputs depend on it). Results wait at the head of the
 // queue until every earlier block is done.
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../native/ts/crc32c.js';
 import { toPegasusError, type PegasusError } from '../../schemas/ts/errors.js';
 import type { SealedBlock } from './batch-builder.js';
 import { compressBlock, compressBlockAsync, type CodecName, type StoredBlock } from './compression.js';

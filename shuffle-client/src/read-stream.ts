@@ -16,7 +16,7 @@
 //
 // Cancellation: return() (a `break` out of for-await) sends CancelRead and the
 // connection forgets the stream; late frames of it are dropped.
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../native/ts/crc32c.js';
 import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
 import type { Frame, OpenRead, ReadData } from '../../schemas/ts/messages.js';
 import { decompressBlock } from './compression.js';

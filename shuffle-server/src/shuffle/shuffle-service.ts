@@ -2,7 +2,7 @@
 // one memory budget, expiry and recovery. The network layer calls only this.
 import { rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../../native/ts/crc32c.js';
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { CommitMap, OpenRead, PushBlocks, RegisterShuffle } from '../../../schemas/ts/messages.js';
 import type { ServerConfig } from '../config.js';

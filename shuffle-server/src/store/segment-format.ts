@@ -40,7 +40,7 @@
 //  40  u32  CRC32C of the stored bytes (the writer's, checked by readers, not here)
 //  44  u32  CRC32C of bytes 0..44
 import assert from 'node:assert/strict';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../../native/ts/crc32c.js';
 
 import { Codec, type BlockHeader } from '../../../schemas/ts/messages.js';
 import { ErrorCode, PegasusError } from '../errors.js';

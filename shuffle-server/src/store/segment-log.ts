@@ -454,6 +454,34 @@ export class SegmentLog {
     }
   }
 
+  /**
+   * Seals the active segment after any append in flight, so that every indexed
+   * byte is in a sealed, immutable file (the UCX read path maps and registers
+   * only sealed segments). The next append starts a new segment.
+   */
+  async sealActive(): Promise<void> {
+    await this.inFlight;
+    const s = this.active;
+    if (s === null) return;
+    this.active = null;
+    s.sealed = true;
+    const fh = s.handle;
+    s.handle = null;
+    // The bytes are already synced; a failing close loses nothing.
+    await fh?.close().catch(() => undefined);
+  }
+
+  /** Whether a segment exists and is sealed; its durable length. */
+  segmentState(segmentId: number): { sealed: boolean; durableBytes: number } | null {
+    const s = this.segments.get(segmentId);
+    return s === undefined ? null : { sealed: s.sealed, durableBytes: s.durableBytes };
+  }
+
+  /** The file of a segment. */
+  segmentPath(segmentId: number): string {
+    return this.pathOf(segmentId);
+  }
+
   /** Closes file handles after any append in flight; idempotent. Reads keep their own handles. */
   close(): Promise<void> {
     if (this.closed === null) {

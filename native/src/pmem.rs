@@ -1,0 +1,1 @@
+//! PMem segment files through libpmem2 (filled in by the PMem work).

@@ -1,0 +1,1 @@
+//! UCX one-sided read path (filled in by the UCX work).
