@@ -6,7 +6,7 @@ import { Codec, type Message } from '../ts/messages.js';
 
 const samples: Message[] = [
   { type: 'Hello', protocolVersion: 1, client: 'test' },
-  { type: 'HelloAck', protocolVersion: 1, serverVersion: '0.1.0', frameBytesMax: 1 << 24, pushWindow: 8, readFrameBytes: 1 << 20 },
+  { type: 'HelloAck', protocolVersion: 1, serverVersion: '0.1.0', frameBytesMax: 1 << 24, pushWindow: 8, readFrameBytes: 1 << 20, ucxPort: 40123 },
   { type: 'Heartbeat', appId: 'app-1' },
   { type: 'RegisterShuffle', appId: 'app-1', shuffleId: 3, numMaps: 10, numPartitions: 200 },
   { type: 'UnregisterShuffle', appId: 'app-1', shuffleId: 3 },
@@ -19,6 +19,16 @@ const samples: Message[] = [
   { type: 'CancelRead' },
   { type: 'Ack' },
   { type: 'Error', code: ErrorCode.CHECKSUM_MISMATCH, message: 'bad crc' },
+  { type: 'PlanRead', appId: 'a', shuffleId: 1, partitionStart: 2, partitionEnd: 9, mapStart: 0, mapEnd: 4 },
+  {
+    type: 'ReadPlan', leaseId: 2 ** 33 + 1, regions: [Buffer.from([1, 2, 3]), Buffer.alloc(200, 7)],
+    runs: [
+      { remoteAddress: 0x7f00_1234_5678n, length: 2 ** 33, partition: 3, region: 1, blockCount: 9, mapMin: 0, mapMax: 7, crc32c: 0xdeadbeef },
+      { remoteAddress: 0xffff_ffff_ffff_fff0n, length: 80, partition: 4, region: 0, blockCount: 1, mapMin: 2, mapMax: 2, crc32c: null },
+    ],
+    commits: [{ mapId: 0, attempt: 2 ** 40, batchCount: 3 }, { mapId: 7, attempt: 1, batchCount: 0 }],
+  },
+  { type: 'ReleaseRead', leaseId: 12 },
 ];
 
 test('every message survives an encode/decode round trip', (t) => {
@@ -81,4 +91,14 @@ test('app ids that look like paths are INVALID_ID', (t) => {
     t.is(codeOf(() => checkAppId(bad)), 'INVALID_ID', bad);
   }
   for (const good of ['app-20261125-0001', 'local-1700000000', 'a.b_c-d', 'X']) t.is(checkAppId(good), good);
+});
+
+test('a ReadPlan naming a region it does not carry is refused', (t) => {
+  const m: Message = {
+    type: 'ReadPlan', leaseId: 1, regions: [Buffer.from([1])],
+    runs: [{ remoteAddress: 4096n, length: 80, partition: 0, region: 1, blockCount: 1, mapMin: 0, mapMax: 0, crc32c: null }],
+    commits: [],
+  };
+  const err = t.throws(() => decodeFrame(encodeFrame(1, m)));
+  t.true(PegasusError.is(err, ErrorCode.INVALID_ARGUMENT));
 });

@@ -21,9 +21,22 @@ import { ReadEnd as FbReadEnd } from '../generated/ts/pegasus/wire/read-end.js';
 import { RegisterShuffle as FbRegisterShuffle } from '../generated/ts/pegasus/wire/register-shuffle.js';
 import { UnregisterApp as FbUnregisterApp } from '../generated/ts/pegasus/wire/unregister-app.js';
 import { UnregisterShuffle as FbUnregisterShuffle } from '../generated/ts/pegasus/wire/unregister-shuffle.js';
+import { MapCommit as FbMapCommit } from '../generated/ts/pegasus/wire/map-commit.js';
+import { PlanRead as FbPlanRead } from '../generated/ts/pegasus/wire/plan-read.js';
+import { ReadPlan as FbReadPlan } from '../generated/ts/pegasus/wire/read-plan.js';
+import { RegionKey as FbRegionKey } from '../generated/ts/pegasus/wire/region-key.js';
+import { ReleaseRead as FbReleaseRead } from '../generated/ts/pegasus/wire/release-read.js';
+import { RunLocation as FbRunLocation } from '../generated/ts/pegasus/wire/run-location.js';
 import { ErrorCode, PegasusError, isErrorCode } from './errors.js';
-import { BLOCKS_PER_MESSAGE_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX, STRING_BYTES_MAX } from './limits.js';
-import { BLOCK_HEADER_WIRE_BYTES, Codec, type BlockHeader, type Frame, type Message } from './messages.js';
+import {
+  BLOCKS_PER_MESSAGE_MAX, COMMITS_PER_PLAN_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX, REGIONS_PER_PLAN_MAX, RKEY_BYTES_MAX,
+  RUNS_PER_PLAN_MAX, STRING_BYTES_MAX,
+} from './limits.js';
+import { BLOCK_HEADER_WIRE_BYTES, Codec, type BlockHeader, type Frame, type Message, type ReadPlan } from './messages.js';
+
+/** Sizes of the ReadPlan structs on the wire (see pegasus.fbs). */
+const RUN_LOCATION_WIRE_BYTES = 48;
+const MAP_COMMIT_WIRE_BYTES = 16;
 
 /** Bytes of the envelope-length prefix. */
 export const FRAME_PREFIX_BYTES = 4;
@@ -54,6 +67,30 @@ function str(b: flatbuffers.Builder, s: string): flatbuffers.Offset {
   return b.createString(s);
 }
 
+function buildReadPlan(b: flatbuffers.Builder, m: ReadPlan): flatbuffers.Offset {
+  const keys = m.regions.map((rkey) => FbRegionKey.createRegionKey(b, FbRegionKey.createRkeyVector(b, rkey)));
+  const regions = FbReadPlan.createRegionsVector(b, keys);
+  FbReadPlan.startRunsVector(b, m.runs.length);
+  for (let i = m.runs.length - 1; i >= 0; i--) {
+    const r = m.runs[i]!;
+    FbRunLocation.createRunLocation(
+      b, r.remoteAddress, BigInt(r.length), r.partition, r.region, r.blockCount, r.mapMin, r.mapMax, r.crc32c ?? 0, r.crc32c !== null);
+  }
+  const runs = b.endVector();
+  FbReadPlan.startCommitsVector(b, m.commits.length);
+  for (let i = m.commits.length - 1; i >= 0; i--) {
+    const c = m.commits[i]!;
+    FbMapCommit.createMapCommit(b, BigInt(c.attempt), c.mapId, c.batchCount);
+  }
+  const commits = b.endVector();
+  FbReadPlan.startReadPlan(b);
+  FbReadPlan.addLeaseId(b, BigInt(m.leaseId));
+  FbReadPlan.addRegions(b, regions);
+  FbReadPlan.addRuns(b, runs);
+  FbReadPlan.addCommits(b, commits);
+  return FbReadPlan.endReadPlan(b);
+}
+
 /** Builds the message table; returns its union tag and offset. */
 function buildMessage(b: flatbuffers.Builder, m: Message): [FbMessage, flatbuffers.Offset] {
   switch (m.type) {
@@ -61,7 +98,7 @@ function buildMessage(b: flatbuffers.Builder, m: Message): [FbMessage, flatbuffe
       return [FbMessage.Hello, FbHello.createHello(b, m.protocolVersion, str(b, m.client))];
     case 'HelloAck':
       return [FbMessage.HelloAck, FbHelloAck.createHelloAck(
-        b, m.protocolVersion, str(b, m.serverVersion), m.frameBytesMax, m.pushWindow, m.readFrameBytes)];
+        b, m.protocolVersion, str(b, m.serverVersion), m.frameBytesMax, m.pushWindow, m.readFrameBytes, m.ucxPort)];
     case 'Heartbeat':
       return [FbMessage.Heartbeat, FbHeartbeat.createHeartbeat(b, str(b, m.appId))];
     case 'RegisterShuffle':
@@ -98,6 +135,13 @@ function buildMessage(b: flatbuffers.Builder, m: Message): [FbMessage, flatbuffe
       return [FbMessage.Ack, FbAck.endAck(b)];
     case 'Error':
       return [FbMessage.Error, FbError.createError(b, m.code, str(b, m.message))];
+    case 'PlanRead':
+      return [FbMessage.PlanRead, FbPlanRead.createPlanRead(
+        b, str(b, m.appId), m.shuffleId, m.partitionStart, m.partitionEnd, m.mapStart, m.mapEnd)];
+    case 'ReadPlan':
+      return [FbMessage.ReadPlan, buildReadPlan(b, m)];
+    case 'ReleaseRead':
+      return [FbMessage.ReleaseRead, FbReleaseRead.createReleaseRead(b, BigInt(m.leaseId))];
   }
 }
 
@@ -182,6 +226,44 @@ function checkVector(bb: flatbuffers.ByteBuffer, count: number, elemBytes: numbe
   if (count * elemBytes > bb.capacity()) throw malformed(`${what}: ${count} entries do not fit in the envelope`);
 }
 
+function decodeReadPlan(bb: flatbuffers.ByteBuffer, m: FbReadPlan): ReadPlan {
+  const regionCount = m.regionsLength();
+  checkVector(bb, regionCount, 4, 'ReadPlan.regions', REGIONS_PER_PLAN_MAX);
+  const regions: Buffer[] = new Array(regionCount);
+  const key = new FbRegionKey();
+  for (let i = 0; i < regionCount; i++) {
+    const k = m.regions(i, key);
+    const bytes = k?.rkeyArray() ?? null;
+    if (bytes === null || bytes.length === 0) throw malformed(`ReadPlan region ${i} has no rkey`);
+    if (bytes.length > RKEY_BYTES_MAX) throw new PegasusError(ErrorCode.MESSAGE_TOO_LARGE, `ReadPlan region ${i} rkey of ${bytes.length} bytes, limit ${RKEY_BYTES_MAX}`);
+    regions[i] = Buffer.from(bytes); // a copy: the frame's buffer is reused
+  }
+  const runCount = m.runsLength();
+  checkVector(bb, runCount, RUN_LOCATION_WIRE_BYTES, 'ReadPlan.runs', RUNS_PER_PLAN_MAX);
+  const runs: ReadPlan['runs'] = new Array(runCount);
+  const loc = new FbRunLocation();
+  for (let i = 0; i < runCount; i++) {
+    const r = m.runs(i, loc);
+    if (r === null || r.bb_pos + RUN_LOCATION_WIRE_BYTES > bb.capacity()) throw malformed(`ReadPlan run ${i} out of bounds`);
+    const region = r.region();
+    if (region >= regionCount) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `ReadPlan run ${i} names region ${region} of ${regionCount}`);
+    runs[i] = {
+      remoteAddress: r.remoteAddress(), length: readU64(r.length(), 'length'), partition: r.partition(), region,
+      blockCount: r.blockCount(), mapMin: r.mapMin(), mapMax: r.mapMax(), crc32c: r.hasCrc32c() ? r.crc32c() : null,
+    };
+  }
+  const commitCount = m.commitsLength();
+  checkVector(bb, commitCount, MAP_COMMIT_WIRE_BYTES, 'ReadPlan.commits', COMMITS_PER_PLAN_MAX);
+  const commits: ReadPlan['commits'] = new Array(commitCount);
+  const mc = new FbMapCommit();
+  for (let i = 0; i < commitCount; i++) {
+    const c = m.commits(i, mc);
+    if (c === null || c.bb_pos + MAP_COMMIT_WIRE_BYTES > bb.capacity()) throw malformed(`ReadPlan commit ${i} out of bounds`);
+    commits[i] = { mapId: c.mapId(), attempt: readU64(c.attempt(), 'attempt'), batchCount: c.batchCount() };
+  }
+  return { type: 'ReadPlan', leaseId: readU64(m.leaseId(), 'lease_id'), regions, runs, commits };
+}
+
 function decodeMessage(bb: flatbuffers.ByteBuffer, env: FbEnvelope): Message {
   const tag = env.messageType();
   switch (tag) {
@@ -193,7 +275,7 @@ function decodeMessage(bb: flatbuffers.ByteBuffer, env: FbEnvelope): Message {
       const m = env.message(new FbHelloAck()) as FbHelloAck;
       return {
         type: 'HelloAck', protocolVersion: m.protocolVersion(), serverVersion: readString(bb, m.serverVersion(), 'server_version', false),
-        frameBytesMax: m.frameBytesMax(), pushWindow: m.pushWindow(), readFrameBytes: m.readFrameBytes(),
+        frameBytesMax: m.frameBytesMax(), pushWindow: m.pushWindow(), readFrameBytes: m.readFrameBytes(), ucxPort: m.ucxPort(),
       };
     }
     case FbMessage.Heartbeat: {
@@ -268,6 +350,19 @@ function decodeMessage(bb: flatbuffers.ByteBuffer, env: FbEnvelope): Message {
         type: 'Error', code: isErrorCode(code) ? code : ErrorCode.INTERNAL,
         message: readString(bb, m.message(), 'message', false),
       };
+    }
+    case FbMessage.PlanRead: {
+      const m = env.message(new FbPlanRead()) as FbPlanRead;
+      return {
+        type: 'PlanRead', appId: readString(bb, m.appId(), 'app_id'), shuffleId: m.shuffleId(),
+        partitionStart: m.partitionStart(), partitionEnd: m.partitionEnd(), mapStart: m.mapStart(), mapEnd: m.mapEnd(),
+      };
+    }
+    case FbMessage.ReadPlan:
+      return decodeReadPlan(bb, env.message(new FbReadPlan()) as FbReadPlan);
+    case FbMessage.ReleaseRead: {
+      const m = env.message(new FbReleaseRead()) as FbReleaseRead;
+      return { type: 'ReleaseRead', leaseId: readU64(m.leaseId(), 'lease_id') };
     }
     default:
       throw new PegasusError(ErrorCode.UNKNOWN_MESSAGE, `unknown message type ${tag as number}`);

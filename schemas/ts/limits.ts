@@ -22,5 +22,17 @@ export const MAPS_PER_SHUFFLE_MAX = 10_000_000;
 /** Most batches one map attempt may push. */
 export const BATCHES_PER_ATTEMPT_MAX = 1_000_000;
 
+/** Most runs one ReadPlan names (48 bytes each on the wire). */
+export const RUNS_PER_PLAN_MAX = 49_152;
+/** Most segments (regions) one ReadPlan names. */
+export const REGIONS_PER_PLAN_MAX = 2_048;
+/** Longest packed UCX remote key. */
+export const RKEY_BYTES_MAX = 512;
+/** Most map commits one ReadPlan carries (16 bytes each); a larger map range is LIMIT_EXCEEDED. */
+export const COMMITS_PER_PLAN_MAX = 32_768;
+
 if (BLOCKS_PER_MESSAGE_MAX * 40 > ENVELOPE_BYTES_MAX) throw new Error('limits: block headers exceed the envelope bound');
+if (RUNS_PER_PLAN_MAX * 48 + REGIONS_PER_PLAN_MAX * (RKEY_BYTES_MAX + 16) + COMMITS_PER_PLAN_MAX * 16 + 64 * 1024 > ENVELOPE_BYTES_MAX) {
+  throw new Error('limits: a largest ReadPlan exceeds the envelope bound');
+}
 if (BLOCK_BYTES_MAX >= FRAME_BYTES_MAX) throw new Error('limits: a block must fit in a frame');

@@ -32,6 +32,8 @@ export interface HelloAck {
   frameBytesMax: number;
   pushWindow: number;
   readFrameBytes: number;
+  /** Port of the server's UCX listener on the same host; 0 when it has none. */
+  ucxPort: number;
 }
 export interface Heartbeat { type: 'Heartbeat'; appId: string }
 export interface RegisterShuffle {
@@ -69,6 +71,40 @@ export interface ReadEnd { type: 'ReadEnd'; blockCount: number; byteCount: numbe
 export interface CancelRead { type: 'CancelRead' }
 export interface Ack { type: 'Ack' }
 export interface ErrorMessage { type: 'Error'; code: ErrorCode; message: string }
+export interface PlanRead {
+  type: 'PlanRead';
+  appId: string;
+  shuffleId: number;
+  partitionStart: number;
+  partitionEnd: number;
+  mapStart: number;
+  mapEnd: number;
+}
+/** One run to fetch with a one-sided get (FRAMING.md, "UCX reads"). */
+export interface RunLocation {
+  /** Remote virtual address of the run's first byte (u64). */
+  remoteAddress: bigint;
+  length: number;
+  partition: number;
+  /** Index into ReadPlan.regions. */
+  region: number;
+  blockCount: number;
+  mapMin: number;
+  mapMax: number;
+  /** CRC32C of the run's bytes, or null when the index has none for it. */
+  crc32c: number | null;
+}
+/** The winning attempt of one map. */
+export interface MapCommit { mapId: number; attempt: number; batchCount: number }
+export interface ReadPlan {
+  type: 'ReadPlan';
+  leaseId: number;
+  /** Packed UCX remote keys, one per registered segment. */
+  regions: Buffer[];
+  runs: RunLocation[];
+  commits: MapCommit[];
+}
+export interface ReleaseRead { type: 'ReleaseRead'; leaseId: number }
 
 export type Message =
   | Hello
@@ -86,7 +122,10 @@ export type Message =
   | ReadEnd
   | CancelRead
   | Ack
-  | ErrorMessage;
+  | ErrorMessage
+  | PlanRead
+  | ReadPlan
+  | ReleaseRead;
 
 export type MessageType = Message['type'];
 

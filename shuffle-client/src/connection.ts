@@ -19,8 +19,8 @@ import { WebSocket, type RawData } from 'ws';
 import { decodeFrame, encodeFrame } from '../../schemas/ts/codec.js';
 import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
 import type {
-  Ack, CancelRead, CommitAck, CommitMap, Frame, Heartbeat, Hello, HelloAck, Message, OpenRead, PushBlocks,
-  ReadCredit, RegisterShuffle, UnregisterApp, UnregisterShuffle,
+  Ack, CancelRead, CommitAck, CommitMap, Frame, Heartbeat, Hello, HelloAck, Message, OpenRead, PlanRead, PushBlocks,
+  ReadCredit, ReadPlan, RegisterShuffle, ReleaseRead, UnregisterApp, UnregisterShuffle,
 } from '../../schemas/ts/messages.js';
 import { FRAME_BYTES_MAX } from '../../schemas/ts/limits.js';
 import { PROTOCOL_VERSION } from '../../schemas/ts/version.js';
@@ -32,7 +32,7 @@ import {
 } from './limits.js';
 
 /** Requests a caller may send with request(); each has exactly one answer. */
-export type RequestMessage = Heartbeat | RegisterShuffle | UnregisterShuffle | UnregisterApp | PushBlocks | CommitMap;
+export type RequestMessage = Heartbeat | RegisterShuffle | UnregisterShuffle | UnregisterApp | PushBlocks | CommitMap | PlanRead | ReleaseRead;
 
 interface AnswerMap {
   Hello: HelloAck;
@@ -42,6 +42,8 @@ interface AnswerMap {
   UnregisterApp: Ack;
   PushBlocks: Ack;
   CommitMap: CommitAck;
+  PlanRead: ReadPlan;
+  ReleaseRead: Ack;
 }
 
 /** The successful answer to a request type. */
@@ -55,6 +57,8 @@ const ANSWER_TYPE: { [K in keyof AnswerMap]: AnswerMap[K]['type'] } = {
   UnregisterApp: 'Ack',
   PushBlocks: 'Ack',
   CommitMap: 'CommitAck',
+  PlanRead: 'ReadPlan',
+  ReleaseRead: 'Ack',
 };
 
 export interface ConnectionOptions {
@@ -137,6 +141,8 @@ export class Connection {
   pushWindow = 1;
   /** The server's target ReadData frame size. */
   readFrameBytes = 0;
+  /** Port of the server's UCX listener; 0 when it has none. */
+  ucxPort = 0;
 
   private readonly socket: WebSocket;
   private readonly requestTimeoutMs: number;
@@ -230,6 +236,17 @@ export class Connection {
     this.frameBytesMax = Math.min(ack.frameBytesMax, FRAME_BYTES_MAX);
     this.pushWindow = Math.min(ack.pushWindow, PUSH_WINDOW_MAX);
     this.readFrameBytes = ack.readFrameBytes > 0 ? Math.min(ack.readFrameBytes, this.frameBytesMax) : this.frameBytesMax;
+    this.ucxPort = ack.ucxPort;
+  }
+
+  /** Host part of the server address (where its UCX listener is too). */
+  get host(): string {
+    return new URL(serverUrl(this.address)).hostname.replace(/^\[|\]$/g, '');
+  }
+
+  /** Resolves once the socket is closed (after close(), a failure, or the server closing it). */
+  whenClosed(): Promise<void> {
+    return this.closedPromise;
   }
 
   /** True once the socket is closed or closing; every request then fails. */

@@ -112,6 +112,15 @@ export const READ_CREDIT_GRANT_DIVISOR = 4;
 /** Time a reader waits for the next frame of its stream before failing with TIMEOUT. */
 export const READ_IDLE_TIMEOUT_MS_DEFAULT = 120_000;
 
+/** Most bytes of one UCX get (a run longer than this is fetched in pieces). */
+export const UCX_PIECE_BYTES = 8 * MiB;
+/** Most bytes fetched by one native get call (several runs or pieces, back to back). */
+export const UCX_BATCH_BYTES = 16 * MiB;
+/** Most ranges in one native get call. */
+export const UCX_BATCH_READS_MAX = 1024;
+/** Get calls in flight per UCX read: one being parsed, the rest prefetching. Bounds a read's memory. */
+export const UCX_BATCHES_IN_FLIGHT = 2;
+
 // ---------------------------------------------------------------------------
 // Control
 
@@ -137,5 +146,6 @@ check(SERVER_FRAME_BYTES_MIN > 4 + PUSH_ENVELOPE_BYTES_BASE + BLOCK_HEADER_WIRE_
 check(SEND_BUFFER_BYTES_HIGH >= 1 * MiB, 'send buffer holds at least a batch');
 check(READ_CREDIT_BYTES_MIN <= READ_CREDIT_BYTES_DEFAULT && READ_CREDIT_BYTES_DEFAULT <= READ_CREDIT_BYTES_MAX, 'default credit within bounds');
 check(READ_CREDIT_BYTES_MAX <= 0xffff_ffff, 'credit fits a u32');
+check(UCX_PIECE_BYTES <= UCX_BATCH_BYTES && UCX_BATCH_READS_MAX >= 1 && UCX_BATCHES_IN_FLIGHT >= 1, 'UCX batch bounds');
 check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
 check(0 < MEMORY_RELIEF_TARGET_RATIO && MEMORY_RELIEF_TARGET_RATIO < 1, 'relief ratio is a fraction');

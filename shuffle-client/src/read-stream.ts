@@ -16,10 +16,9 @@
 //
 // Cancellation: return() (a `break` out of for-await) sends CancelRead and the
 // connection forgets the stream; late frames of it are dropped.
-import { crc32c } from '../../native/ts/crc32c.js';
 import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
 import type { Frame, OpenRead, ReadData } from '../../schemas/ts/messages.js';
-import { decompressBlock } from './compression.js';
+import { checkBlock } from './block-check.js';
 import type { Connection, StreamHandler } from './connection.js';
 import { READ_CREDIT_GRANT_DIVISOR } from './limits.js';
 
@@ -240,16 +239,7 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
     }
     this.queuedBytes -= h.storedLength;
     this.grantCredit();
-    const crc = crc32c(stored) >>> 0;
-    if (crc !== h.crc32c >>> 0) {
-      throw new PegasusError(ErrorCode.CHECKSUM_MISMATCH, `${this.describe()}: block (partition ${h.partition}, map ${h.mapId}, ` +
-        `attempt ${h.attempt}, batch ${h.batch}, seq ${h.seq}) has CRC32C ${crc.toString(16)}, header says ${(h.crc32c >>> 0).toString(16)}`);
-    }
-    const data = decompressBlock(stored, h.codec, h.rawLength);
-    this.counters.blocks++;
-    this.counters.storedBytes += h.storedLength;
-    this.counters.rawBytes += h.rawLength;
-    return { partition: h.partition, mapId: h.mapId, attempt: h.attempt, data };
+    return checkBlock(h, stored, this.counters, this.describe());
   }
 
   private grantCredit(): void {

@@ -12,7 +12,10 @@ import { MAPS_PER_SHUFFLE_MAX, PARTITIONS_PER_SHUFFLE_MAX } from '../../schemas/
 import { checkInt, checkRange, U32_MAX } from './argument-checks.js';
 import type { Connection } from './connection.js';
 import { READ_CREDIT_BYTES_DEFAULT, READ_CREDIT_BYTES_MAX, READ_CREDIT_BYTES_MIN, READ_IDLE_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX } from './limits.js';
-import { ReadStream, type ReadBlock, type ReadRange } from './read-stream.js';
+import { ReadStream, type ReadBlock, type ReadCounters, type ReadRange } from './read-stream.js';
+import { ucxUnavailable } from './ucx-endpoint.js';
+import { UcxReadStream } from './ucx-read-stream.js';
+import { ErrorCode, PegasusError } from '../../schemas/ts/errors.js';
 import { decodeRecords } from './record-codec.js';
 
 export interface ReaderOptions {
@@ -20,7 +23,20 @@ export interface ReaderOptions {
   creditBytes?: number;
   /** Longest wait for the next frame while the consumer waits. Default 120 s. */
   idleTimeoutMs?: number;
+  /**
+   * How blocks travel. 'websocket' (default): the server streams them.
+   * 'ucx': one-sided UCX gets from the server's registered segment memory
+   * (RDMA where the hardware has it); TRANSPORT_UNAVAILABLE when the server or
+   * this process has no UCX. 'auto': UCX when both sides have it, else WebSocket.
+   * Every transport yields the same blocks in the same order.
+   */
+  transport?: ReadTransport;
 }
+
+export type ReadTransport = 'websocket' | 'ucx' | 'auto';
+
+/** What readBlocks() returns on any transport. */
+export type BlockStream = AsyncIterableIterator<ReadBlock> & { readonly counters: ReadCounters };
 
 export interface ShuffleReaderInit {
   connection: Connection;
@@ -49,6 +65,7 @@ export class ShuffleReader {
   private readonly range: ReadRange;
   private readonly creditBytes: number;
   private readonly idleTimeoutMs: number;
+  private readonly transport: ReadTransport;
 
   constructor(init: ShuffleReaderInit) {
     checkRange(init.partitionStart, init.partitionEnd, PARTITIONS_PER_SHUFFLE_MAX, 'partition');
@@ -65,6 +82,11 @@ export class ShuffleReader {
     const o = init.options ?? {};
     this.creditBytes = checkInt(o.creditBytes ?? READ_CREDIT_BYTES_DEFAULT, READ_CREDIT_BYTES_MIN, READ_CREDIT_BYTES_MAX, 'creditBytes');
     this.idleTimeoutMs = checkInt(o.idleTimeoutMs ?? READ_IDLE_TIMEOUT_MS_DEFAULT, 1, REQUEST_TIMEOUT_MS_MAX, 'idleTimeoutMs');
+    const transport = o.transport ?? 'websocket';
+    if (transport !== 'websocket' && transport !== 'ucx' && transport !== 'auto') {
+      throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `transport must be websocket, ucx or auto, got ${String(transport)}`);
+    }
+    this.transport = transport;
   }
 
   /**
@@ -72,8 +94,13 @@ export class ShuffleReader {
    * partition's blocks in stored order. The stream opens on the first next();
    * breaking out of the loop cancels it on the server.
    */
-  readBlocks(): ReadStream {
-    return new ReadStream(this.conn, this.range, { creditBytes: this.creditBytes, idleTimeoutMs: this.idleTimeoutMs });
+  readBlocks(): BlockStream {
+    const ws = (): ReadStream => new ReadStream(this.conn, this.range, { creditBytes: this.creditBytes, idleTimeoutMs: this.idleTimeoutMs });
+    if (this.transport === 'websocket' || (this.transport === 'auto' && ucxUnavailable(this.conn) !== null)) return ws();
+    return new UcxReadStream(this.conn, this.range, {
+      timeoutMs: this.idleTimeoutMs,
+      ...(this.transport === 'auto' ? { fallback: ws } : {}),
+    });
   }
 
   /** Streams the records of every block, in block order. A corrupt block yields none of its records. */

@@ -15,6 +15,8 @@ interface KeyDecl<T> {
   doc: string;
   /** Allowed values for kind 'enum'. */
   values?: readonly string[];
+  /** A 'string' key that may be empty (meaning "not set"). */
+  allowEmpty?: boolean;
   min?: number;
   max?: number;
 }
@@ -39,6 +41,10 @@ export const CONFIG_KEYS = {
   expiryCheckIntervalMs: { kind: 'ms', default: 5_000, min: 100, max: 3600_000, doc: 'How often expired applications are looked for.' },
   diskReserveBytes: { kind: 'bytes', default: 256 * MiB, min: 0, max: 1024 * GiB, doc: 'Free space kept on the data directory file system; pushes fail with DISK_FULL below it.' },
   idleTimeoutMs: { kind: 'ms', default: 120_000, min: 8_000, max: 960_000, doc: 'A WebSocket connection with no traffic for this long is closed.' },
+  ucx: { kind: 'enum', default: 'auto', values: ['auto', 'on', 'off'], doc: 'UCX (RDMA) read path beside the WebSocket port. auto: on when the native module loads and UCX starts, else WebSocket only (logged, shown in /healthz); on: refuse to start without it; off: never.' },
+  ucxHost: { kind: 'string', default: '', doc: 'Address of the UCX listener. Empty: the same as host.', allowEmpty: true },
+  ucxPort: { kind: 'int', default: 0, min: 0, max: 65535, doc: 'TCP port of the UCX listener (connection setup; data moves over RDMA where present). 0 picks a free port; clients learn it in the handshake.' },
+  ucxRegisteredBytesMax: { kind: 'bytes', default: 16 * GiB, min: 16 * MiB, max: 1024 * GiB, doc: 'Most bytes of sealed segments mapped and registered with UCX at once (pinned memory on RDMA hardware). Unused registrations are dropped least recently used first.' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], doc: 'winston log level.' },
   logFormat: { kind: 'enum', default: 'json', values: ['json', 'text'], doc: 'Log line format on stderr.' },
 } as const satisfies Record<string, KeyDecl<unknown>>;
@@ -63,7 +69,7 @@ function parseValue(key: ConfigKey, raw: unknown, source: string): string | numb
     throw new ConfigError(`config ${key} from ${source}: ${why} (got ${JSON.stringify(raw)})`);
   };
   if (decl.kind === 'string' || decl.kind === 'enum') {
-    if (typeof raw !== 'string' || raw.length === 0) bad('expected a non-empty string');
+    if (typeof raw !== 'string' || (raw.length === 0 && decl.allowEmpty !== true)) bad('expected a non-empty string');
     const s = raw as string;
     if (decl.kind === 'enum' && !decl.values!.includes(s)) bad(`expected one of ${decl.values!.join(', ')}`);
     return s;

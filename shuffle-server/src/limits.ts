@@ -8,6 +8,16 @@ export const BLOCK_BYTES_MAX = wire.BLOCK_BYTES_MAX;
 export const PARTITIONS_PER_SHUFFLE_MAX = wire.PARTITIONS_PER_SHUFFLE_MAX;
 export const MAPS_PER_SHUFFLE_MAX = wire.MAPS_PER_SHUFFLE_MAX;
 export const BATCHES_PER_ATTEMPT_MAX = wire.BATCHES_PER_ATTEMPT_MAX;
+export const RUNS_PER_PLAN_MAX = wire.RUNS_PER_PLAN_MAX;
+export const REGIONS_PER_PLAN_MAX = wire.REGIONS_PER_PLAN_MAX;
+export const COMMITS_PER_PLAN_MAX = wire.COMMITS_PER_PLAN_MAX;
+
+/** Most UCX read leases (planned, not yet released reads) open at once on one connection. */
+export const READ_LEASES_PER_CONNECTION_MAX = 64;
+/** Most sealed segments registered with UCX at once. */
+export const UCX_REGIONS_MAX = 65_536;
+/** How often regions of removed shuffles are released (and their disk space given back). */
+export const UCX_SWEEP_INTERVAL_MS = 1_000;
 
 /** Most applications registered at once. */
 export const APPS_MAX = 10_000;

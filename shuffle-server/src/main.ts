@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const server = await PegasusServer.start(cfg, log);
   log.info('listening', { host: cfg.host, port: server.port, dataDir: cfg.dataDir, memoryBudgetBytes: cfg.memoryBudgetBytes, startMs: Date.now() - started, version: PEGASUS_VERSION, pid: process.pid });
-  process.stdout.write(`${JSON.stringify({ event: 'listening', host: cfg.host, port: server.port, dataDir: cfg.dataDir, pid: process.pid })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "listening", host: cfg.host, port: server.port, ucxPort: server.ucxState.port, dataDir: cfg.dataDir, pid: process.pid })}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -15,10 +15,10 @@ extern crate alloc;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ERROR_CODE: u16 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ERROR_CODE: u16 = 25;
+pub const ENUM_MAX_ERROR_CODE: u16 = 26;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 26] = [
+pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 27] = [
   ErrorCode::NONE,
   ErrorCode::MALFORMED_FRAME,
   ErrorCode::UNKNOWN_MESSAGE,
@@ -45,6 +45,7 @@ pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 26] = [
   ErrorCode::DECOMMISSIONING,
   ErrorCode::NOT_FOUND,
   ErrorCode::UNAUTHORIZED,
+  ErrorCode::TRANSPORT_UNAVAILABLE,
 ];
 
 /// Stable error codes shared by the server, the TypeScript client, the JVM
@@ -105,9 +106,12 @@ impl ErrorCode {
   pub const NOT_FOUND: Self = Self(24);
   /// The caller is not allowed to perform the request (admin token).
   pub const UNAUTHORIZED: Self = Self(25);
+  /// The requested transport (UCX) is not available on this server or client:
+  /// the native module is not loaded, or UCX is disabled or failed to start.
+  pub const TRANSPORT_UNAVAILABLE: Self = Self(26);
 
   pub const ENUM_MIN: u16 = 0;
-  pub const ENUM_MAX: u16 = 25;
+  pub const ENUM_MAX: u16 = 26;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::MALFORMED_FRAME,
@@ -135,6 +139,7 @@ impl ErrorCode {
     Self::DECOMMISSIONING,
     Self::NOT_FOUND,
     Self::UNAUTHORIZED,
+    Self::TRANSPORT_UNAVAILABLE,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -165,6 +170,7 @@ impl ErrorCode {
       Self::DECOMMISSIONING => Some("DECOMMISSIONING"),
       Self::NOT_FOUND => Some("NOT_FOUND"),
       Self::UNAUTHORIZED => Some("UNAUTHORIZED"),
+      Self::TRANSPORT_UNAVAILABLE => Some("TRANSPORT_UNAVAILABLE"),
       _ => None,
     }
   }
@@ -306,10 +312,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for Codec {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_MESSAGE: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_MESSAGE: u8 = 16;
+pub const ENUM_MAX_MESSAGE: u8 = 19;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_MESSAGE: [Message; 17] = [
+pub const ENUM_VALUES_MESSAGE: [Message; 20] = [
   Message::NONE,
   Message::Hello,
   Message::HelloAck,
@@ -327,6 +333,9 @@ pub const ENUM_VALUES_MESSAGE: [Message; 17] = [
   Message::CancelRead,
   Message::Ack,
   Message::Error,
+  Message::PlanRead,
+  Message::ReadPlan,
+  Message::ReleaseRead,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -351,9 +360,12 @@ impl Message {
   pub const CancelRead: Self = Self(14);
   pub const Ack: Self = Self(15);
   pub const Error: Self = Self(16);
+  pub const PlanRead: Self = Self(17);
+  pub const ReadPlan: Self = Self(18);
+  pub const ReleaseRead: Self = Self(19);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 16;
+  pub const ENUM_MAX: u8 = 19;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::Hello,
@@ -372,6 +384,9 @@ impl Message {
     Self::CancelRead,
     Self::Ack,
     Self::Error,
+    Self::PlanRead,
+    Self::ReadPlan,
+    Self::ReleaseRead,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -393,6 +408,9 @@ impl Message {
       Self::CancelRead => Some("CancelRead"),
       Self::Ack => Some("Ack"),
       Self::Error => Some("Error"),
+      Self::PlanRead => Some("PlanRead"),
+      Self::ReadPlan => Some("ReadPlan"),
+      Self::ReleaseRead => Some("ReleaseRead"),
       _ => None,
     }
   }
@@ -804,6 +822,521 @@ impl<'a> BlockHeader {
 
 }
 
+/// One run to fetch with a one-sided get: `length` bytes at `remote_address` of
+/// region `region` (an index into ReadPlan.regions). The bytes are a run as laid
+/// out in a segment file (SEGMENT_FORMAT.md): run header, then block records.
+// struct RunLocation, aligned to 8
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct RunLocation(pub [u8; 48]);
+impl Default for RunLocation { 
+  fn default() -> Self { 
+    Self([0; 48])
+  }
+}
+impl ::core::fmt::Debug for RunLocation {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("RunLocation")
+      .field("remote_address", &self.remote_address())
+      .field("length", &self.length())
+      .field("partition", &self.partition())
+      .field("region", &self.region())
+      .field("block_count", &self.block_count())
+      .field("map_min", &self.map_min())
+      .field("map_max", &self.map_max())
+      .field("crc32c", &self.crc32c())
+      .field("has_crc32c", &self.has_crc32c())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for RunLocation {}
+impl<'a> ::flatbuffers::Follow<'a> for RunLocation {
+  type Inner = &'a RunLocation;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a RunLocation>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a RunLocation {
+  type Inner = &'a RunLocation;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<RunLocation>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for RunLocation {
+    type Output = RunLocation;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const RunLocation as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(8)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for RunLocation {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> RunLocation {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    remote_address: u64,
+    length: u64,
+    partition: u32,
+    region: u32,
+    block_count: u32,
+    map_min: u32,
+    map_max: u32,
+    crc32c: u32,
+    has_crc32c: bool,
+  ) -> Self {
+    let mut s = Self([0; 48]);
+    s.set_remote_address(remote_address);
+    s.set_length(length);
+    s.set_partition(partition);
+    s.set_region(region);
+    s.set_block_count(block_count);
+    s.set_map_min(map_min);
+    s.set_map_max(map_max);
+    s.set_crc32c(crc32c);
+    s.set_has_crc32c(has_crc32c);
+    s
+  }
+
+  pub fn remote_address(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_remote_address(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn length(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_length(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn partition(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[16..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_partition(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[16..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn region(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[20..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_region(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[20..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn block_count(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[24..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_block_count(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[24..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn map_min(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[28..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_map_min(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[28..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn map_max(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[32..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_map_max(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[32..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// CRC32C of the run's `length` bytes; valid only when has_crc32c.
+  pub fn crc32c(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[36..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_crc32c(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[36..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn has_crc32c(&self) -> bool {
+    let mut mem = ::core::mem::MaybeUninit::<<bool as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[40..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<bool as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_has_crc32c(&mut self, x: bool) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[40..].as_mut_ptr(),
+        ::core::mem::size_of::<<bool as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+}
+
+/// The winning attempt of one map, and how many of its batches count.
+// struct MapCommit, aligned to 8
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct MapCommit(pub [u8; 16]);
+impl Default for MapCommit { 
+  fn default() -> Self { 
+    Self([0; 16])
+  }
+}
+impl ::core::fmt::Debug for MapCommit {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("MapCommit")
+      .field("attempt", &self.attempt())
+      .field("map_id", &self.map_id())
+      .field("batch_count", &self.batch_count())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for MapCommit {}
+impl<'a> ::flatbuffers::Follow<'a> for MapCommit {
+  type Inner = &'a MapCommit;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a MapCommit>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a MapCommit {
+  type Inner = &'a MapCommit;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<MapCommit>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for MapCommit {
+    type Output = MapCommit;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const MapCommit as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(8)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for MapCommit {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> MapCommit {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    attempt: u64,
+    map_id: u32,
+    batch_count: u32,
+  ) -> Self {
+    let mut s = Self([0; 16]);
+    s.set_attempt(attempt);
+    s.set_map_id(map_id);
+    s.set_batch_count(batch_count);
+    s
+  }
+
+  pub fn attempt(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_attempt(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn map_id(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_map_id(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn batch_count(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[12..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_batch_count(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[12..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+}
+
 pub enum HelloOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -938,6 +1471,7 @@ impl<'a> HelloAck<'a> {
   pub const VT_FRAME_BYTES_MAX: ::flatbuffers::VOffsetT = 8;
   pub const VT_PUSH_WINDOW: ::flatbuffers::VOffsetT = 10;
   pub const VT_READ_FRAME_BYTES: ::flatbuffers::VOffsetT = 12;
+  pub const VT_UCX_PORT: ::flatbuffers::VOffsetT = 14;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -953,6 +1487,7 @@ impl<'a> HelloAck<'a> {
     builder.add_push_window(args.push_window);
     builder.add_frame_bytes_max(args.frame_bytes_max);
     if let Some(x) = args.server_version { builder.add_server_version(x); }
+    builder.add_ucx_port(args.ucx_port);
     builder.add_protocol_version(args.protocol_version);
     builder.finish()
   }
@@ -993,6 +1528,15 @@ impl<'a> HelloAck<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u32>(HelloAck::VT_READ_FRAME_BYTES, Some(0)).unwrap()}
   }
+  /// Port of the server's UCX listener (same host as the WebSocket), 0 when the
+  /// server has no UCX transport. Readers may then use PlanRead.
+  #[inline]
+  pub fn ucx_port(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(HelloAck::VT_UCX_PORT, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for HelloAck<'_> {
@@ -1006,6 +1550,7 @@ impl ::flatbuffers::Verifiable for HelloAck<'_> {
      .visit_field::<u32>("frame_bytes_max", Self::VT_FRAME_BYTES_MAX, false)?
      .visit_field::<u32>("push_window", Self::VT_PUSH_WINDOW, false)?
      .visit_field::<u32>("read_frame_bytes", Self::VT_READ_FRAME_BYTES, false)?
+     .visit_field::<u16>("ucx_port", Self::VT_UCX_PORT, false)?
      .finish();
     Ok(())
   }
@@ -1016,6 +1561,7 @@ pub struct HelloAckArgs<'a> {
     pub frame_bytes_max: u32,
     pub push_window: u32,
     pub read_frame_bytes: u32,
+    pub ucx_port: u16,
 }
 impl<'a> Default for HelloAckArgs<'a> {
   #[inline]
@@ -1026,6 +1572,7 @@ impl<'a> Default for HelloAckArgs<'a> {
       frame_bytes_max: 0,
       push_window: 0,
       read_frame_bytes: 0,
+      ucx_port: 0,
     }
   }
 }
@@ -1056,6 +1603,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> HelloAckBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<u32>(HelloAck::VT_READ_FRAME_BYTES, read_frame_bytes, 0);
   }
   #[inline]
+  pub fn add_ucx_port(&mut self, ucx_port: u16) {
+    self.fbb_.push_slot::<u16>(HelloAck::VT_UCX_PORT, ucx_port, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> HelloAckBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     HelloAckBuilder {
@@ -1078,6 +1629,7 @@ impl ::core::fmt::Debug for HelloAck<'_> {
       ds.field("frame_bytes_max", &self.frame_bytes_max());
       ds.field("push_window", &self.push_window());
       ds.field("read_frame_bytes", &self.read_frame_bytes());
+      ds.field("ucx_port", &self.ucx_port());
       ds.finish()
   }
 }
@@ -2532,6 +3084,538 @@ impl ::core::fmt::Debug for CancelRead<'_> {
       ds.finish()
   }
 }
+pub enum PlanReadOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Asks for the locations of the committed runs of partitions
+/// [partition_start, partition_end) from maps [map_start, map_end), for one-sided
+/// reads over UCX (FRAMING.md, "UCX reads"). Answered with ReadPlan. The server
+/// keeps the named segments registered until ReleaseRead or until the connection
+/// closes (the lease).
+pub struct PlanRead<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for PlanRead<'a> {
+  type Inner = PlanRead<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> PlanRead<'a> {
+  pub const VT_APP_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_SHUFFLE_ID: ::flatbuffers::VOffsetT = 6;
+  pub const VT_PARTITION_START: ::flatbuffers::VOffsetT = 8;
+  pub const VT_PARTITION_END: ::flatbuffers::VOffsetT = 10;
+  pub const VT_MAP_START: ::flatbuffers::VOffsetT = 12;
+  pub const VT_MAP_END: ::flatbuffers::VOffsetT = 14;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    PlanRead { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args PlanReadArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<PlanRead<'bldr>> {
+    let mut builder = PlanReadBuilder::new(_fbb);
+    builder.add_map_end(args.map_end);
+    builder.add_map_start(args.map_start);
+    builder.add_partition_end(args.partition_end);
+    builder.add_partition_start(args.partition_start);
+    builder.add_shuffle_id(args.shuffle_id);
+    if let Some(x) = args.app_id { builder.add_app_id(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn app_id(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(PlanRead::VT_APP_ID, None)}
+  }
+  #[inline]
+  pub fn shuffle_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(PlanRead::VT_SHUFFLE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn partition_start(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(PlanRead::VT_PARTITION_START, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn partition_end(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(PlanRead::VT_PARTITION_END, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn map_start(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(PlanRead::VT_MAP_START, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn map_end(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(PlanRead::VT_MAP_END, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for PlanRead<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("app_id", Self::VT_APP_ID, false)?
+     .visit_field::<u32>("shuffle_id", Self::VT_SHUFFLE_ID, false)?
+     .visit_field::<u32>("partition_start", Self::VT_PARTITION_START, false)?
+     .visit_field::<u32>("partition_end", Self::VT_PARTITION_END, false)?
+     .visit_field::<u32>("map_start", Self::VT_MAP_START, false)?
+     .visit_field::<u32>("map_end", Self::VT_MAP_END, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct PlanReadArgs<'a> {
+    pub app_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub shuffle_id: u32,
+    pub partition_start: u32,
+    pub partition_end: u32,
+    pub map_start: u32,
+    pub map_end: u32,
+}
+impl<'a> Default for PlanReadArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    PlanReadArgs {
+      app_id: None,
+      shuffle_id: 0,
+      partition_start: 0,
+      partition_end: 0,
+      map_start: 0,
+      map_end: 0,
+    }
+  }
+}
+
+pub struct PlanReadBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> PlanReadBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_app_id(&mut self, app_id: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(PlanRead::VT_APP_ID, app_id);
+  }
+  #[inline]
+  pub fn add_shuffle_id(&mut self, shuffle_id: u32) {
+    self.fbb_.push_slot::<u32>(PlanRead::VT_SHUFFLE_ID, shuffle_id, 0);
+  }
+  #[inline]
+  pub fn add_partition_start(&mut self, partition_start: u32) {
+    self.fbb_.push_slot::<u32>(PlanRead::VT_PARTITION_START, partition_start, 0);
+  }
+  #[inline]
+  pub fn add_partition_end(&mut self, partition_end: u32) {
+    self.fbb_.push_slot::<u32>(PlanRead::VT_PARTITION_END, partition_end, 0);
+  }
+  #[inline]
+  pub fn add_map_start(&mut self, map_start: u32) {
+    self.fbb_.push_slot::<u32>(PlanRead::VT_MAP_START, map_start, 0);
+  }
+  #[inline]
+  pub fn add_map_end(&mut self, map_end: u32) {
+    self.fbb_.push_slot::<u32>(PlanRead::VT_MAP_END, map_end, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> PlanReadBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    PlanReadBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<PlanRead<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for PlanRead<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("PlanRead");
+      ds.field("app_id", &self.app_id());
+      ds.field("shuffle_id", &self.shuffle_id());
+      ds.field("partition_start", &self.partition_start());
+      ds.field("partition_end", &self.partition_end());
+      ds.field("map_start", &self.map_start());
+      ds.field("map_end", &self.map_end());
+      ds.finish()
+  }
+}
+pub enum RegionKeyOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A registered, sealed segment: its packed UCX remote key.
+pub struct RegionKey<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for RegionKey<'a> {
+  type Inner = RegionKey<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> RegionKey<'a> {
+  pub const VT_RKEY: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    RegionKey { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args RegionKeyArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<RegionKey<'bldr>> {
+    let mut builder = RegionKeyBuilder::new(_fbb);
+    if let Some(x) = args.rkey { builder.add_rkey(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn rkey(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(RegionKey::VT_RKEY, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for RegionKey<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("rkey", Self::VT_RKEY, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct RegionKeyArgs<'a> {
+    pub rkey: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+}
+impl<'a> Default for RegionKeyArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    RegionKeyArgs {
+      rkey: None,
+    }
+  }
+}
+
+pub struct RegionKeyBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RegionKeyBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_rkey(&mut self, rkey: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(RegionKey::VT_RKEY, rkey);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RegionKeyBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    RegionKeyBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<RegionKey<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for RegionKey<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("RegionKey");
+      ds.field("rkey", &self.rkey());
+      ds.finish()
+  }
+}
+pub enum ReadPlanOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Answer to PlanRead: the runs in the order a read stream would send their
+/// blocks, the regions they lie in, and the commits that decide which blocks of
+/// the runs a reader keeps (FRAMING.md, "UCX reads").
+pub struct ReadPlan<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ReadPlan<'a> {
+  type Inner = ReadPlan<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ReadPlan<'a> {
+  pub const VT_LEASE_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_REGIONS: ::flatbuffers::VOffsetT = 6;
+  pub const VT_RUNS: ::flatbuffers::VOffsetT = 8;
+  pub const VT_COMMITS: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ReadPlan { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ReadPlanArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<ReadPlan<'bldr>> {
+    let mut builder = ReadPlanBuilder::new(_fbb);
+    builder.add_lease_id(args.lease_id);
+    if let Some(x) = args.commits { builder.add_commits(x); }
+    if let Some(x) = args.runs { builder.add_runs(x); }
+    if let Some(x) = args.regions { builder.add_regions(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn lease_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(ReadPlan::VT_LEASE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn regions(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RegionKey<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RegionKey>>>>(ReadPlan::VT_REGIONS, None)}
+  }
+  #[inline]
+  pub fn runs(&self) -> Option<::flatbuffers::Vector<'a, RunLocation>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, RunLocation>>>(ReadPlan::VT_RUNS, None)}
+  }
+  #[inline]
+  pub fn commits(&self) -> Option<::flatbuffers::Vector<'a, MapCommit>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, MapCommit>>>(ReadPlan::VT_COMMITS, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ReadPlan<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("lease_id", Self::VT_LEASE_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<RegionKey>>>>("regions", Self::VT_REGIONS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, RunLocation>>>("runs", Self::VT_RUNS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, MapCommit>>>("commits", Self::VT_COMMITS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ReadPlanArgs<'a> {
+    pub lease_id: u64,
+    pub regions: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RegionKey<'a>>>>>,
+    pub runs: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, RunLocation>>>,
+    pub commits: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, MapCommit>>>,
+}
+impl<'a> Default for ReadPlanArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ReadPlanArgs {
+      lease_id: 0,
+      regions: None,
+      runs: None,
+      commits: None,
+    }
+  }
+}
+
+pub struct ReadPlanBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ReadPlanBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_lease_id(&mut self, lease_id: u64) {
+    self.fbb_.push_slot::<u64>(ReadPlan::VT_LEASE_ID, lease_id, 0);
+  }
+  #[inline]
+  pub fn add_regions(&mut self, regions: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<RegionKey<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ReadPlan::VT_REGIONS, regions);
+  }
+  #[inline]
+  pub fn add_runs(&mut self, runs: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , RunLocation>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ReadPlan::VT_RUNS, runs);
+  }
+  #[inline]
+  pub fn add_commits(&mut self, commits: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , MapCommit>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ReadPlan::VT_COMMITS, commits);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ReadPlanBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ReadPlanBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ReadPlan<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ReadPlan<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ReadPlan");
+      ds.field("lease_id", &self.lease_id());
+      ds.field("regions", &self.regions());
+      ds.field("runs", &self.runs());
+      ds.field("commits", &self.commits());
+      ds.finish()
+  }
+}
+pub enum ReleaseReadOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Ends a lease. Answered with Ack when the shuffle was intact for the whole
+/// lease, or with Error UNKNOWN_SHUFFLE when it was removed meanwhile (the reader
+/// must then discard what it read).
+pub struct ReleaseRead<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ReleaseRead<'a> {
+  type Inner = ReleaseRead<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ReleaseRead<'a> {
+  pub const VT_LEASE_ID: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ReleaseRead { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ReleaseReadArgs
+  ) -> ::flatbuffers::WIPOffset<ReleaseRead<'bldr>> {
+    let mut builder = ReleaseReadBuilder::new(_fbb);
+    builder.add_lease_id(args.lease_id);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn lease_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(ReleaseRead::VT_LEASE_ID, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ReleaseRead<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("lease_id", Self::VT_LEASE_ID, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ReleaseReadArgs {
+    pub lease_id: u64,
+}
+impl<'a> Default for ReleaseReadArgs {
+  #[inline]
+  fn default() -> Self {
+    ReleaseReadArgs {
+      lease_id: 0,
+    }
+  }
+}
+
+pub struct ReleaseReadBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ReleaseReadBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_lease_id(&mut self, lease_id: u64) {
+    self.fbb_.push_slot::<u64>(ReleaseRead::VT_LEASE_ID, lease_id, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ReleaseReadBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ReleaseReadBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ReleaseRead<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ReleaseRead<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ReleaseRead");
+      ds.field("lease_id", &self.lease_id());
+      ds.finish()
+  }
+}
 pub enum AckOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -3022,6 +4106,51 @@ impl<'a> Envelope<'a> {
     }
   }
 
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_plan_read(&self) -> Option<PlanRead<'a>> {
+    if self.message_type() == Message::PlanRead {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { PlanRead::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_read_plan(&self) -> Option<ReadPlan<'a>> {
+    if self.message_type() == Message::ReadPlan {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { ReadPlan::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_release_read(&self) -> Option<ReleaseRead<'a>> {
+    if self.message_type() == Message::ReleaseRead {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { ReleaseRead::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
 }
 
 impl ::flatbuffers::Verifiable for Envelope<'_> {
@@ -3049,6 +4178,9 @@ impl ::flatbuffers::Verifiable for Envelope<'_> {
           Message::CancelRead => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<CancelRead>>("Message::CancelRead", pos),
           Message::Ack => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Ack>>("Message::Ack", pos),
           Message::Error => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Error>>("Message::Error", pos),
+          Message::PlanRead => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<PlanRead>>("Message::PlanRead", pos),
+          Message::ReadPlan => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ReadPlan>>("Message::ReadPlan", pos),
+          Message::ReleaseRead => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ReleaseRead>>("Message::ReleaseRead", pos),
           _ => Ok(()),
         }
      })?
@@ -3217,6 +4349,27 @@ impl ::core::fmt::Debug for Envelope<'_> {
         },
         Message::Error => {
           if let Some(x) = self.message_as_error() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::PlanRead => {
+          if let Some(x) = self.message_as_plan_read() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::ReadPlan => {
+          if let Some(x) = self.message_as_read_plan() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::ReleaseRead => {
+          if let Some(x) = self.message_as_release_read() {
             ds.field("message", &x)
           } else {
             ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")

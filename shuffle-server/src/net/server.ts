@@ -7,7 +7,10 @@ import { CONNECTIONS_MAX, FRAME_BYTES_MAX, SOCKET_BACKPRESSURE_BYTES_MAX } from 
 import type { Logger } from '../logger.js';
 import { ServerMetrics } from '../metrics.js';
 import { ShuffleService } from '../shuffle/shuffle-service.js';
+import { nativeStatus } from '../../../native/ts/index.js';
+import { crc32cImplementation } from '../../../native/ts/crc32c.js';
 import { Session, type SessionData } from './session.js';
+import { UcxTransport, type UcxState } from './ucx-transport.js';
 import { loadUws } from './uws.js';
 
 export class PegasusServer {
@@ -22,20 +25,50 @@ export class PegasusServer {
     private readonly uws: ReturnType<typeof loadUws>,
     readonly service: ShuffleService,
     readonly metrics: ServerMetrics,
+    private readonly ucx: UcxTransport | null,
+    readonly ucxState: UcxState,
   ) {}
 
   static async start(cfg: ServerConfig, log: Logger): Promise<PegasusServer> {
     const uws = loadUws();
     const metrics = new ServerMetrics();
+    const native = nativeStatus();
+    // Said once, here: everything else reads nativeStatus() and ucxState.
+    if (native.loaded) log.info('native module loaded', { path: native.path, crc32c: crc32cImplementation });
+    else log.warn('native module not loaded; running over WebSocket only with portable CRC32C', { reason: native.reason });
     const service = await ShuffleService.open(cfg, log.child({ component: 'shuffle' }), metrics);
-    const server = new PegasusServer(cfg, log, uws, service, metrics);
+    let ucx: { transport: UcxTransport | null; state: UcxState };
+    try {
+      ucx = UcxTransport.start(cfg, log.child({ component: 'ucx' }), metrics);
+    } catch (err) {
+      await service.stop();
+      throw err;
+    }
+    if (ucx.transport !== null) log.info('UCX listener started', { port: ucx.state.port });
+    else if (cfg.ucx !== 'off') log.warn('UCX read path unavailable; readers use WebSocket', { reason: ucx.state.reason });
+    const server = new PegasusServer(cfg, log, uws, service, metrics, ucx.transport, ucx.state);
     server.registerGauges();
-    await server.listen();
+    try {
+      await server.listen();
+    } catch (err) {
+      await ucx.transport?.close();
+      await service.stop();
+      throw err;
+    }
     return server;
   }
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** What /healthz says about the native module and UCX. */
+  private transportHealth(): Record<string, unknown> {
+    const native = nativeStatus();
+    return {
+      native: { loaded: native.loaded, reason: native.reason, crc32c: crc32cImplementation },
+      ucx: { enabled: this.ucxState.enabled, port: this.ucxState.port, reason: this.ucxState.reason },
+    };
   }
 
   private registerGauges(): void {
@@ -80,7 +113,7 @@ export class PegasusServer {
         );
       },
       open: (ws) => {
-        const session = new Session(ws, this.service, this.cfg, this.metrics, this.log.child({ component: 'net' }));
+        const session = new Session(ws, this.service, this.cfg, this.metrics, this.log.child({ component: 'net' }), this.ucx);
         ws.getUserData().session = session;
         this.sessions.add(session);
       },
@@ -102,7 +135,7 @@ export class PegasusServer {
       const ok = !this.service.isStopping;
       res.writeStatus(ok ? '200 OK' : '503 Service Unavailable')
         .writeHeader('Content-Type', 'application/json')
-        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping', version: PEGASUS_VERSION }));
+        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping', version: PEGASUS_VERSION, ...this.transportHealth() }));
     });
     app.get('/metrics', (res) => {
       res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').end(this.metrics.registry.render());
@@ -134,6 +167,7 @@ export class PegasusServer {
       await this.service.stop();
       for (const s of this.sessions) s.onClose();
       this.sessions.clear();
+      await this.ucx?.close();
     })();
     return this.stopped;
   }

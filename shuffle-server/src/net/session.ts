@@ -12,7 +12,9 @@ import { FRAME_BYTES_MAX, READ_STREAMS_PER_CONNECTION_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ShuffleService } from '../shuffle/shuffle-service.js';
+import { ReadLeases } from './read-leases.js';
 import { ReadStream } from './read-stream.js';
+import type { UcxTransport } from './ucx-transport.js';
 
 export interface SessionData {
   session: Session | null;
@@ -35,6 +37,8 @@ export class Session {
   /** Largest push body seen on this connection; window x this is reserved in the budget. */
   private largestPushBytes = 0;
   private readonly streams = new Map<number, ReadStream>();
+  /** UCX read leases; null when the server has no UCX transport. */
+  private readonly leases: ReadLeases | null;
 
   constructor(
     private readonly ws: Uws.WebSocket<SessionData>,
@@ -42,7 +46,10 @@ export class Session {
     private readonly cfg: ServerConfig,
     readonly metrics: ServerMetrics,
     private readonly log: Logger,
-  ) {}
+    private readonly ucx: UcxTransport | null,
+  ) {
+    this.leases = ucx === null ? null : new ReadLeases(ucx, service, metrics);
+  }
 
   // ---------------------------------------------------------------------------
   // Sending
@@ -134,6 +141,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.streams.values()) s.cancel();
+    this.leases?.close();
     this.service.budget.adjustReserve(-this.cfg.pushWindow * this.largestPushBytes);
     this.largestPushBytes = 0;
   }
@@ -164,6 +172,7 @@ export class Session {
         this.answer(requestId, {
           type: 'HelloAck', protocolVersion: PROTOCOL_VERSION, serverVersion: PEGASUS_VERSION,
           frameBytesMax: FRAME_BYTES_MAX, pushWindow: this.cfg.pushWindow, readFrameBytes: this.cfg.readFrameBytes,
+          ucxPort: this.ucx?.port ?? 0,
         });
         return;
       case 'Heartbeat':
@@ -213,6 +222,21 @@ export class Session {
       case 'CancelRead':
         this.streams.get(requestId)?.cancel();
         return;
+      case 'PlanRead': {
+        const leases = this.leases;
+        if (leases === null) {
+          throw new PegasusError(ErrorCode.TRANSPORT_UNAVAILABLE, 'this server has no UCX transport (see /healthz); read over WebSocket with OpenRead');
+        }
+        this.reply(requestId, leases.plan(m));
+        return;
+      }
+      case 'ReleaseRead': {
+        const leases = this.leases;
+        if (leases === null) throw new PegasusError(ErrorCode.TRANSPORT_UNAVAILABLE, 'this server has no UCX transport');
+        leases.release(m.leaseId);
+        this.answer(requestId, { type: 'Ack' });
+        return;
+      }
       default:
         throw new PegasusError(ErrorCode.UNKNOWN_MESSAGE, `${m.type} is not a request a server accepts`);
     }

@@ -4,12 +4,12 @@ import { rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../../../native/ts/crc32c.js';
 import { checkAppId } from '../../../schemas/ts/ids.js';
-import type { CommitMap, OpenRead, PushBlocks, RegisterShuffle } from '../../../schemas/ts/messages.js';
+import type { CommitMap, OpenRead, PlanRead, PushBlocks, RegisterShuffle } from '../../../schemas/ts/messages.js';
 import type { ServerConfig } from '../config.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import { ShuffleIndex } from '../index/shuffle-index.js';
 import {
-  APPS_MAX, BLOCK_BYTES_MAX, CONNECTIONS_MAX, MAPS_PER_SHUFFLE_MAX, PARTITIONS_PER_SHUFFLE_MAX, PUSH_WINDOW_MAX, SHUFFLES_MAX,
+  APPS_MAX, BLOCK_BYTES_MAX, COMMITS_PER_PLAN_MAX, CONNECTIONS_MAX, REGIONS_PER_PLAN_MAX, RUNS_PER_PLAN_MAX, MAPS_PER_SHUFFLE_MAX, PARTITIONS_PER_SHUFFLE_MAX, PUSH_WINDOW_MAX, SHUFFLES_MAX,
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -300,8 +300,8 @@ export class ShuffleService {
     return outcome;
   }
 
-  /** Validates a read and returns the stream of its blocks. */
-  openRead(m: OpenRead): AsyncGenerator<StoredBlock> {
+  /** The shuffle a read names, after checking its ranges. */
+  private readTarget(m: OpenRead | PlanRead): Shuffle {
     const s = this.shuffle(m.appId, m.shuffleId);
     if (m.partitionStart > m.partitionEnd || m.partitionEnd > s.numPartitions) {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `partition range [${m.partitionStart}, ${m.partitionEnd}) not within [0, ${s.numPartitions})`);
@@ -309,7 +309,26 @@ export class ShuffleService {
     if (m.mapStart > m.mapEnd || m.mapEnd > s.numMaps) {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `map range [${m.mapStart}, ${m.mapEnd}) not within [0, ${s.numMaps})`);
     }
+    return s;
+  }
+
+  /** Validates a read and returns the stream of its blocks. */
+  openRead(m: OpenRead): AsyncGenerator<StoredBlock> {
+    const s = this.readTarget(m);
     return s.readBlocks(m.partitionStart, m.partitionEnd, m.mapStart, m.mapEnd, this.cfg.readAheadBytes);
+  }
+
+  /** Validates a one-sided read and plans it (Shuffle.planRuns), within the ReadPlan limits. */
+  async planRead(m: PlanRead): Promise<{ shuffle: Shuffle } & Awaited<ReturnType<Shuffle['planRuns']>>> {
+    const s = this.readTarget(m);
+    const plan = await s.planRuns(m.partitionStart, m.partitionEnd, m.mapStart, m.mapEnd);
+    const over = (what: string, n: number, max: number): never => {
+      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `a UCX read of partitions [${m.partitionStart}, ${m.partitionEnd}) maps [${m.mapStart}, ${m.mapEnd}) needs ${n} ${what}, limit ${max} per ReadPlan; read a smaller range or over WebSocket`);
+    };
+    if (plan.runs.length > RUNS_PER_PLAN_MAX) over('runs', plan.runs.length, RUNS_PER_PLAN_MAX);
+    if (plan.segments.length > REGIONS_PER_PLAN_MAX) over('segments', plan.segments.length, REGIONS_PER_PLAN_MAX);
+    if (plan.commits.length > COMMITS_PER_PLAN_MAX) over('map commits', plan.commits.length, COMMITS_PER_PLAN_MAX);
+    return { shuffle: s, ...plan };
   }
 
   // ---------------------------------------------------------------------------

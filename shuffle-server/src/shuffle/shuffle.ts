@@ -9,10 +9,11 @@
 // blocks and written the commit record to the index with sync. Commits that
 // arrive close together share one flush (group commit).
 import assert from 'node:assert/strict';
+import { CommittedBlockFilter } from '../../../schemas/ts/committed-blocks.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
 import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
 import type { ShuffleIndex } from '../index/shuffle-index.js';
-import type { CommitEntry, ShuffleEntry } from '../index/types.js';
+import type { CommitEntry, RunEntry, ShuffleEntry } from '../index/types.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { SegmentLog } from '../store/segment-log.js';
 import type { BufferedBlock, PendingRun, StoredBlock } from '../store/types.js';
@@ -260,29 +261,54 @@ export class Shuffle {
    */
   async *readBlocks(pStart: number, pEnd: number, mStart: number, mEnd: number, chunkBytes: number): AsyncGenerator<StoredBlock> {
     if (this.removed) throw this.gone();
-    const committed = new Map(this.committed);
+    const filter = new CommittedBlockFilter(this.committed.values(), mStart, mEnd);
     const runs = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
-    let partition = -1;
-    const seen = new Set<string>();
     for (const run of runs) {
       if (run.mapMax < mStart || run.mapMin >= mEnd) continue;
       if (this.removed) throw this.gone();
-      if (run.partition !== partition) {
-        partition = run.partition;
-        seen.clear();
-      }
       for await (const block of this.log.readRun(run, chunkBytes)) {
-        const h = block.header;
-        if (h.mapId < mStart || h.mapId >= mEnd) continue;
-        const c = committed.get(h.mapId);
-        if (c === undefined || c.attempt !== h.attempt || h.batch >= c.batchCount) continue;
-        const key = `${h.mapId}:${h.batch}:${h.seq}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        yield block;
+        if (filter.accept(block.header)) yield block;
       }
     }
     this.lastActivityMs = Date.now();
+  }
+
+  /**
+   * What a one-sided (UCX) read of partitions [pStart, pEnd) from maps
+   * [mStart, mEnd) needs: the runs that may hold such blocks, in the order
+   * readBlocks() reads them, the sealed segments they lie in, and the commits
+   * that decide which of their blocks count (readers apply the same rule as
+   * readBlocks(): map in range, winning attempt, batch below the count, each
+   * (map, batch, seq) once per partition). The active segment is sealed first,
+   * so every run lies in an immutable file.
+   */
+  async planRuns(pStart: number, pEnd: number, mStart: number, mEnd: number): Promise<{
+    runs: RunEntry[];
+    segments: Array<{ segmentId: number; path: string; length: number }>;
+    commits: CommitEntry[];
+  }> {
+    if (this.removed) throw this.gone();
+    const commits: CommitEntry[] = [];
+    for (const c of this.committed.values()) if (c.mapId >= mStart && c.mapId < mEnd) commits.push(c);
+    commits.sort((a, b) => a.mapId - b.mapId);
+    const all = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+    if (this.removed) throw this.gone();
+    const runs = all.filter((r) => !(r.mapMax < mStart || r.mapMin >= mEnd));
+    await this.log.sealActive();
+    if (this.removed) throw this.gone();
+    const segments: Array<{ segmentId: number; path: string; length: number }> = [];
+    const seen = new Set<number>();
+    for (const r of runs) {
+      if (seen.has(r.segmentId)) continue;
+      seen.add(r.segmentId);
+      const state = this.log.segmentState(r.segmentId);
+      if (state === null || !state.sealed || r.offset + r.length > state.durableBytes) {
+        throw new PegasusError(ErrorCode.INTERNAL, `run at ${r.offset}+${r.length} of segment ${r.segmentId} is not in a sealed durable segment (${JSON.stringify(state)})`);
+      }
+      segments.push({ segmentId: r.segmentId, path: this.log.segmentPath(r.segmentId), length: state.durableBytes });
+    }
+    this.lastActivityMs = Date.now();
+    return { runs, segments, commits };
   }
 
   /** Removes the shuffle: index entries first (so nothing points at files), then files. */

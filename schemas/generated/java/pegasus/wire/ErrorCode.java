@@ -110,8 +110,13 @@ public final class ErrorCode {
    * The caller is not allowed to perform the request (admin token).
    */
   public static final int UNAUTHORIZED = 25;
+  /**
+   * The requested transport (UCX) is not available on this server or client:
+   * the native module is not loaded, or UCX is disabled or failed to start.
+   */
+  public static final int TRANSPORT_UNAVAILABLE = 26;
 
-  public static final String[] names = { "NONE", "MALFORMED_FRAME", "UNKNOWN_MESSAGE", "MESSAGE_TOO_LARGE", "UNSUPPORTED_VERSION", "HANDSHAKE_REQUIRED", "INVALID_ID", "UNKNOWN_APP", "UNKNOWN_SHUFFLE", "INVALID_ARGUMENT", "CHECKSUM_MISMATCH", "DISK_FULL", "STORAGE_IO", "CORRUPT_DATA", "MISSING_BATCHES", "FLOW_CONTROL_VIOLATION", "LIMIT_EXCEEDED", "SHUTTING_DOWN", "UNKNOWN_STREAM", "CONNECTION_CLOSED", "TIMEOUT", "CONFLICT", "INTERNAL", "DECOMMISSIONING", "NOT_FOUND", "UNAUTHORIZED", };
+  public static final String[] names = { "NONE", "MALFORMED_FRAME", "UNKNOWN_MESSAGE", "MESSAGE_TOO_LARGE", "UNSUPPORTED_VERSION", "HANDSHAKE_REQUIRED", "INVALID_ID", "UNKNOWN_APP", "UNKNOWN_SHUFFLE", "INVALID_ARGUMENT", "CHECKSUM_MISMATCH", "DISK_FULL", "STORAGE_IO", "CORRUPT_DATA", "MISSING_BATCHES", "FLOW_CONTROL_VIOLATION", "LIMIT_EXCEEDED", "SHUTTING_DOWN", "UNKNOWN_STREAM", "CONNECTION_CLOSED", "TIMEOUT", "CONFLICT", "INTERNAL", "DECOMMISSIONING", "NOT_FOUND", "UNAUTHORIZED", "TRANSPORT_UNAVAILABLE", };
 
   public static String name(int e) { return names[e]; }
 }

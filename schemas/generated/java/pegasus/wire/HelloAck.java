@@ -34,28 +34,36 @@ public final class HelloAck extends Table {
   public long frameBytesMax() { int o = __offset(8); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
   public long pushWindow() { int o = __offset(10); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
   public long readFrameBytes() { int o = __offset(12); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
+  /**
+   * Port of the server's UCX listener (same host as the WebSocket), 0 when the
+   * server has no UCX transport. Readers may then use PlanRead.
+   */
+  public int ucxPort() { int o = __offset(14); return o != 0 ? bb.getShort(o + bb_pos) & 0xFFFF : 0; }
 
   public static int createHelloAck(FlatBufferBuilder builder,
       int protocolVersion,
       int serverVersionOffset,
       long frameBytesMax,
       long pushWindow,
-      long readFrameBytes) {
-    builder.startTable(5);
+      long readFrameBytes,
+      int ucxPort) {
+    builder.startTable(6);
     HelloAck.addReadFrameBytes(builder, readFrameBytes);
     HelloAck.addPushWindow(builder, pushWindow);
     HelloAck.addFrameBytesMax(builder, frameBytesMax);
     HelloAck.addServerVersion(builder, serverVersionOffset);
+    HelloAck.addUcxPort(builder, ucxPort);
     HelloAck.addProtocolVersion(builder, protocolVersion);
     return HelloAck.endHelloAck(builder);
   }
 
-  public static void startHelloAck(FlatBufferBuilder builder) { builder.startTable(5); }
+  public static void startHelloAck(FlatBufferBuilder builder) { builder.startTable(6); }
   public static void addProtocolVersion(FlatBufferBuilder builder, int protocolVersion) { builder.addShort(0, (short) protocolVersion, (short) 0); }
   public static void addServerVersion(FlatBufferBuilder builder, int serverVersionOffset) { builder.addOffset(1, serverVersionOffset, 0); }
   public static void addFrameBytesMax(FlatBufferBuilder builder, long frameBytesMax) { builder.addInt(2, (int) frameBytesMax, (int) 0L); }
   public static void addPushWindow(FlatBufferBuilder builder, long pushWindow) { builder.addInt(3, (int) pushWindow, (int) 0L); }
   public static void addReadFrameBytes(FlatBufferBuilder builder, long readFrameBytes) { builder.addInt(4, (int) readFrameBytes, (int) 0L); }
+  public static void addUcxPort(FlatBufferBuilder builder, int ucxPort) { builder.addShort(5, (short) ucxPort, (short) 0); }
   public static int endHelloAck(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

@@ -22,8 +22,11 @@ public final class Message {
   public static final byte CancelRead = 14;
   public static final byte Ack = 15;
   public static final byte Error = 16;
+  public static final byte PlanRead = 17;
+  public static final byte ReadPlan = 18;
+  public static final byte ReleaseRead = 19;
 
-  public static final String[] names = { "NONE", "Hello", "HelloAck", "Heartbeat", "RegisterShuffle", "UnregisterShuffle", "UnregisterApp", "PushBlocks", "CommitMap", "CommitAck", "OpenRead", "ReadData", "ReadCredit", "ReadEnd", "CancelRead", "Ack", "Error", };
+  public static final String[] names = { "NONE", "Hello", "HelloAck", "Heartbeat", "RegisterShuffle", "UnregisterShuffle", "UnregisterApp", "PushBlocks", "CommitMap", "CommitAck", "OpenRead", "ReadData", "ReadCredit", "ReadEnd", "CancelRead", "Ack", "Error", "PlanRead", "ReadPlan", "ReleaseRead", };
 
   public static String name(int e) { return names[e]; }
 }

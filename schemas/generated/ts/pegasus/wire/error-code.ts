@@ -132,5 +132,11 @@ export enum ErrorCode {
   /**
    * The caller is not allowed to perform the request (admin token).
    */
-  UNAUTHORIZED = 25
+  UNAUTHORIZED = 25,
+
+  /**
+   * The requested transport (UCX) is not available on this server or client:
+   * the native module is not loaded, or UCX is disabled or failed to start.
+   */
+  TRANSPORT_UNAVAILABLE = 26
 }

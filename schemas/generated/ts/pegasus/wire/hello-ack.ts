@@ -49,8 +49,17 @@ readFrameBytes():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Port of the server's UCX listener (same host as the WebSocket), 0 when the
+ * server has no UCX transport. Readers may then use PlanRead.
+ */
+ucxPort():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
 static startHelloAck(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -73,18 +82,23 @@ static addReadFrameBytes(builder:flatbuffers.Builder, readFrameBytes:number) {
   builder.addFieldInt32(4, readFrameBytes, 0);
 }
 
+static addUcxPort(builder:flatbuffers.Builder, ucxPort:number) {
+  builder.addFieldInt16(5, ucxPort, 0);
+}
+
 static endHelloAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHelloAck(builder:flatbuffers.Builder, protocolVersion:number, serverVersionOffset:flatbuffers.Offset, frameBytesMax:number, pushWindow:number, readFrameBytes:number):flatbuffers.Offset {
+static createHelloAck(builder:flatbuffers.Builder, protocolVersion:number, serverVersionOffset:flatbuffers.Offset, frameBytesMax:number, pushWindow:number, readFrameBytes:number, ucxPort:number):flatbuffers.Offset {
   HelloAck.startHelloAck(builder);
   HelloAck.addProtocolVersion(builder, protocolVersion);
   HelloAck.addServerVersion(builder, serverVersionOffset);
   HelloAck.addFrameBytesMax(builder, frameBytesMax);
   HelloAck.addPushWindow(builder, pushWindow);
   HelloAck.addReadFrameBytes(builder, readFrameBytes);
+  HelloAck.addUcxPort(builder, ucxPort);
   return HelloAck.endHelloAck(builder);
 }
 }

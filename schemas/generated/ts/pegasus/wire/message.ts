@@ -11,11 +11,14 @@ import { Heartbeat } from './heartbeat.js';
 import { Hello } from './hello.js';
 import { HelloAck } from './hello-ack.js';
 import { OpenRead } from './open-read.js';
+import { PlanRead } from './plan-read.js';
 import { PushBlocks } from './push-blocks.js';
 import { ReadCredit } from './read-credit.js';
 import { ReadData } from './read-data.js';
 import { ReadEnd } from './read-end.js';
+import { ReadPlan } from './read-plan.js';
 import { RegisterShuffle } from './register-shuffle.js';
+import { ReleaseRead } from './release-read.js';
 import { UnregisterApp } from './unregister-app.js';
 import { UnregisterShuffle } from './unregister-shuffle.js';
 
@@ -37,13 +40,16 @@ export enum Message {
   ReadEnd = 13,
   CancelRead = 14,
   Ack = 15,
-  Error = 16
+  Error = 16,
+  PlanRead = 17,
+  ReadPlan = 18,
+  ReleaseRead = 19
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PushBlocks|ReadCredit|ReadData|ReadEnd|RegisterShuffle|UnregisterApp|UnregisterShuffle) => Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PushBlocks|ReadCredit|ReadData|ReadEnd|RegisterShuffle|UnregisterApp|UnregisterShuffle|null
-): Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PushBlocks|ReadCredit|ReadData|ReadEnd|RegisterShuffle|UnregisterApp|UnregisterShuffle|null {
+  accessor: (obj:Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle) => Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null
+): Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -62,15 +68,18 @@ export function unionToMessage(
     case 'CancelRead': return accessor(new CancelRead())! as CancelRead;
     case 'Ack': return accessor(new Ack())! as Ack;
     case 'Error': return accessor(new Error())! as Error;
+    case 'PlanRead': return accessor(new PlanRead())! as PlanRead;
+    case 'ReadPlan': return accessor(new ReadPlan())! as ReadPlan;
+    case 'ReleaseRead': return accessor(new ReleaseRead())! as ReleaseRead;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PushBlocks|ReadCredit|ReadData|ReadEnd|RegisterShuffle|UnregisterApp|UnregisterShuffle) => Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PushBlocks|ReadCredit|ReadData|ReadEnd|RegisterShuffle|UnregisterApp|UnregisterShuffle|null, 
+  accessor: (index: number, obj:Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle) => Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null, 
   index: number
-): Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PushBlocks|ReadCredit|ReadData|ReadEnd|RegisterShuffle|UnregisterApp|UnregisterShuffle|null {
+): Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -89,6 +98,9 @@ export function unionListToMessage(
     case 'CancelRead': return accessor(index, new CancelRead())! as CancelRead;
     case 'Ack': return accessor(index, new Ack())! as Ack;
     case 'Error': return accessor(index, new Error())! as Error;
+    case 'PlanRead': return accessor(index, new PlanRead())! as PlanRead;
+    case 'ReadPlan': return accessor(index, new ReadPlan())! as ReadPlan;
+    case 'ReleaseRead': return accessor(index, new ReleaseRead())! as ReleaseRead;
     default: return null;
   }
 }
