@@ -3,7 +3,11 @@
 //   ingest: concurrent writers pushing pre-built 256 KiB blocks (CRC32C, codec
 //           none, so the client's compression is not what is measured) into one
 //           server, each map committed; time from first push to last commit ack
-//   read:   concurrent readers streaming every partition back (CRC checked)
+//   read:   concurrent readers streaming every partition back (CRC checked),
+//           once over WebSocket and once over UCX (one-sided gets; over TCP and
+//           shared memory here, RDMA where the hardware has it)
+//   pmem:   segment writes through the pmem tier (libpmem2) against plain file
+//           writes with fdatasync
 //   baselines: sequential disk write with fdatasync, loopback TCP
 // and prints the ratios. With --json it prints only the JSON object on stdout.
 import { spawn } from 'node:child_process';
@@ -16,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { Codec, type BlockHeader } from '../schemas/ts/messages.js';
 import { Connection } from '../shuffle-client/src/connection.js';
 import { registerShuffle } from '../shuffle-client/src/control.js';
-import { ShuffleReader } from '../shuffle-client/src/reader.js';
+import { ShuffleReader, type ReadTransport } from '../shuffle-client/src/reader.js';
 import { diskWriteMBps, loopbackMBps } from './bench/baselines.js';
 
 const MiB = 1024 * 1024;
@@ -96,7 +100,7 @@ async function ingest(address: string, appId: string): Promise<number> {
   return (pushesPerWriter * WRITERS * BLOCKS_PER_PUSH * BLOCK_BYTES) / 1e6 / seconds;
 }
 
-async function read(address: string, appId: string): Promise<{ mbps: number; bytes: number }> {
+async function read(address: string, appId: string, transport: ReadTransport): Promise<{ mbps: number; bytes: number }> {
   const conns = await Promise.all(Array.from({ length: READERS }, () => Connection.connect(address)));
   const per = Math.ceil(PARTITIONS / READERS);
   let bytes = 0;
@@ -104,7 +108,7 @@ async function read(address: string, appId: string): Promise<{ mbps: number; byt
   await Promise.all(conns.map(async (connection, i) => {
     const reader = new ShuffleReader({
       connection, appId, shuffleId: 0, partitionStart: Math.min(i * per, PARTITIONS), partitionEnd: Math.min((i + 1) * per, PARTITIONS),
-      mapStart: 0, mapEnd: WRITERS, options: { creditBytes: 16 * MiB },
+      mapStart: 0, mapEnd: WRITERS, options: { creditBytes: 16 * MiB, transport },
     });
     for await (const b of reader.readBlocks()) bytes += b.data.length;
   }));
@@ -137,7 +141,12 @@ async function main(): Promise<void> {
   }, 50);
   const ingestMBps = await ingest(address, appId);
   rss.phase = 'read';
-  const r = await read(address, appId);
+  const r = await read(address, appId, 'websocket');
+  const probe = await Connection.connect(address);
+  const ucxAvailable = probe.ucxPort > 0;
+  await probe.close();
+  const u = ucxAvailable ? await read(address, appId, 'ucx') : null;
+  if (u !== null && u.bytes !== r.bytes) throw new Error(`UCX read ${u.bytes} bytes, WebSocket read ${r.bytes}`);
   clearInterval(sampler);
   out(`sampled peak RSS: ingest ${rss.ingest.toFixed(0)} MB, read ${rss.read.toFixed(0)} MB`);
   const peak = peakRssMB(server.pid);
@@ -147,6 +156,7 @@ async function main(): Promise<void> {
   const result = {
     ingestMBps: round(ingestMBps), readMBps: round(r.mbps), diskWriteMBps: round(disk), loopbackMBps: round(loopback),
     ingestRatio: round(ingestMBps / floor, 3), readRatio: round(r.mbps / floor, 3), peakRssMB: round(peak), memoryBudgetMB: MEMORY_BUDGET_MB,
+    wsReadMBps: round(r.mbps), ucxReadMBps: u === null ? null : round(u.mbps), ucxToWsRatio: u === null ? null : round(u.mbps / r.mbps, 3),
   };
   out('');
   out('| measure | MB/s | ratio to min(disk, loopback) |');
@@ -154,7 +164,10 @@ async function main(): Promise<void> {
   out(`| disk write + fdatasync (baseline) | ${result.diskWriteMBps} | ${round(disk / floor, 3)} |`);
   out(`| loopback TCP (baseline) | ${result.loopbackMBps} | ${round(loopback / floor, 3)} |`);
   out(`| Pegasus ingest, ${WRITERS} writers, committed | ${result.ingestMBps} | ${result.ingestRatio} |`);
-  out(`| Pegasus read, ${READERS} readers, CRC checked | ${result.readMBps} | ${result.readRatio} |`);
+  out(`| Pegasus read over WebSocket, ${READERS} readers, CRC checked | ${result.readMBps} | ${result.readRatio} |`);
+  if (u !== null) out(`| Pegasus read over UCX, ${READERS} readers, CRC checked | ${result.ucxReadMBps} | ${round(u.mbps / floor, 3)} |`);
+  else out('| Pegasus read over UCX | (UCX unavailable: native module not loaded or UCX off) | |');
+  if (u !== null) out(`UCX read / WebSocket read: ${result.ucxToWsRatio}`);
   out('');
   out(`server peak RSS ${result.peakRssMB} MB with a ${MEMORY_BUDGET_MB} MB budget (target: at most budget + 150 MB); read back ${(r.bytes / MiB).toFixed(0)} MiB`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -5,7 +5,7 @@ import type { ExecutionContext } from 'ava';
 import { PegasusError } from '../../schemas/ts/errors.js';
 import { Connection, type ConnectionOptions } from '../src/connection.js';
 import { registerShuffle } from '../src/control.js';
-import { ShuffleReader } from '../src/reader.js';
+import { ShuffleReader, type ReadTransport } from '../src/reader.js';
 import { ShuffleWriter, type WriterOptions } from '../src/writer.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -99,13 +99,14 @@ export interface ReadRangeSpec {
   partitions: [number, number];
   maps: [number, number];
   creditBytes?: number;
+  transport?: ReadTransport;
 }
 
 export function readerFor(conn: Connection, appId: string, range: ReadRangeSpec): ShuffleReader {
   return new ShuffleReader({
     connection: conn, appId, shuffleId: SHUFFLE_ID,
     partitionStart: range.partitions[0], partitionEnd: range.partitions[1], mapStart: range.maps[0], mapEnd: range.maps[1],
-    options: { creditBytes: range.creditBytes ?? 64 * 1024 },
+    options: { creditBytes: range.creditBytes ?? 64 * 1024, transport: range.transport ?? 'websocket' },
   });
 }
 
