@@ -13,6 +13,30 @@ logdir=$(mktemp -d)
 echo "== generated schema code is current"
 if node scripts/gen-schemas.mjs --check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
+echo "== generated native binding (native/binding.cjs, binding.d.cts) is current"
+# setup.sh ran napi build, which rewrites both files; they must equal the committed ones.
+if git diff --quiet -- native/binding.cjs native/binding.d.cts 2>/dev/null || [ ! -d .git ]; then
+  passed=$((passed + 1))
+else
+  echo "native/binding.cjs or binding.d.cts differs from the build: commit the regenerated files"
+  git --no-pager diff --stat -- native/binding.cjs native/binding.d.cts
+  failed=$((failed + 1)); status=1
+fi
+
+echo "== Rust tests (cargo test, native/)"
+(cd native && cargo test --release 2>&1) | tee "$logdir/cargo.log" | grep -E '^test |test result' || true
+rs_pass=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed/) n += $i } END { print n + 0 }' "$logdir/cargo.log")
+rs_fail=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/) n += $i } END { print n + 0 }' "$logdir/cargo.log")
+if ! grep -qE '^test result:' "$logdir/cargo.log"; then
+  echo "cargo test printed no result; counting it as a failure"
+  tail -30 "$logdir/cargo.log"
+  rs_fail=1
+fi
+passed=$((passed + rs_pass))
+failed=$((failed + rs_fail))
+[ "$rs_fail" -gt 0 ] && status=1
+echo "Rust: $rs_pass passed, $rs_fail failed"
+
 echo "== TypeScript tests (ava)"
 npx --no-install ava --tap 2>&1 | tee "$logdir/ava.tap" | grep -E '^(not ok|ok|#)' | grep -vE '^ok' || true
 ts_pass=$(grep -cE '^ok ' "$logdir/ava.tap" || true)
@@ -42,6 +66,6 @@ passed=$((passed + jvm_pass))
 failed=$((failed + jvm_fail))
 [ "$jvm_fail" -gt 0 ] && status=1
 
-echo "TypeScript: $ts_pass passed, $ts_fail failed; JVM: $jvm_pass passed, $jvm_fail failed"
+echo "TypeScript: $ts_pass passed, $ts_fail failed; Rust: $rs_pass passed, $rs_fail failed; JVM: $jvm_pass passed, $jvm_fail failed"
 echo "$passed passed, $failed failed"
 exit $status
