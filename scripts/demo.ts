@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../shuffle-client/src/connection.js';
 import { registerShuffle, unregisterShuffle } from '../shuffle-client/src/control.js';
-import { ShuffleReader } from '../shuffle-client/src/reader.js';
+import { ShuffleReader, type ReadTransport } from '../shuffle-client/src/reader.js';
 import { ShuffleWriter, type CommitResult } from '../shuffle-client/src/writer.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -96,7 +96,7 @@ async function writeMap(address: string, appId: string, mapId: number, attempt: 
   return { result, digest, rawBytes, records };
 }
 
-async function readAll(address: string, appId: string): Promise<{ digest: Digest; bytes: number; records: number }> {
+async function readAll(address: string, appId: string, transport: ReadTransport): Promise<{ digest: Digest; bytes: number; records: number }> {
   const digest = new Digest();
   let bytes = 0;
   let records = 0;
@@ -105,6 +105,7 @@ async function readAll(address: string, appId: string): Promise<{ digest: Digest
     const connection = await Connection.connect(address);
     const reader = new ShuffleReader({
       connection, appId, shuffleId: 0, partitionStart: Math.min(i * per, PARTITIONS), partitionEnd: Math.min((i + 1) * per, PARTITIONS), mapStart: 0, mapEnd: MAPS,
+      options: { transport },
     });
     for await (const { partition, record } of reader.records()) {
       digest.add(partition, record);
@@ -169,16 +170,22 @@ async function main(): Promise<void> {
       console.log(`  map ${DUPLICATE_MAP} attempt ${o.attempt}: ${o.result.won ? 'won the commit' : `lost to attempt ${o.result.winnerAttempt}; its output is never served`}`);
     }
     if (winners.length !== MAPS || losers.length !== 1) throw new Error(`expected ${MAPS} winners and 1 loser, got ${winners.length} and ${losers.length}`);
-    const t1 = process.hrtime.bigint();
-    const read = await readAll(address, appId);
-    const readSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
-    console.log(`read back ${gib(read.bytes)} GiB in ${read.records} records with ${READERS} readers in ${readSeconds.toFixed(1)} s: ${mb(read.bytes / readSeconds)} MB/s, every block's CRC32C checked`);
-    let matched = 0;
-    for (let p = 0; p < PARTITIONS; p++) if (expected.equalAt(read.digest, p)) matched++;
-    ok = matched === PARTITIONS;
-    console.log(ok
-      ? `verified: ${matched} of ${PARTITIONS} partitions match what the winning attempts wrote (record counts and checksums), nothing from the losing attempt`
-      : `MISMATCH: only ${matched} of ${PARTITIONS} partitions match what was written`);
+    const transports: Array<[ReadTransport, string]> = [['websocket', 'over WebSocket']];
+    if (control.ucxPort > 0) transports.push(['ucx', `over UCX (one-sided gets from port ${control.ucxPort}; TCP/shared memory here, RDMA where present)`]);
+    else console.log('UCX read path unavailable on this server (see /healthz); reading over WebSocket only');
+    ok = true;
+    for (const [transport, how] of transports) {
+      const t1 = process.hrtime.bigint();
+      const read = await readAll(address, appId, transport);
+      const readSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+      console.log(`read back ${gib(read.bytes)} GiB in ${read.records} records ${how} with ${READERS} readers in ${readSeconds.toFixed(1)} s: ${mb(read.bytes / readSeconds)} MB/s, every block's CRC32C checked`);
+      let matched = 0;
+      for (let p = 0; p < PARTITIONS; p++) if (expected.equalAt(read.digest, p)) matched++;
+      ok &&= matched === PARTITIONS;
+      console.log(matched === PARTITIONS
+        ? `verified: ${matched} of ${PARTITIONS} partitions match what the winning attempts wrote (record counts and checksums), nothing from the losing attempt`
+        : `MISMATCH: only ${matched} of ${PARTITIONS} partitions match what was written`);
+    }
     await unregisterShuffle(control, appId, 0);
     await control.close();
     console.log(`removed the sample shuffle; stopping the server`);

@@ -9,11 +9,23 @@ import type { Connection } from './connection.js';
 import { CONNECT_TIMEOUT_MS_DEFAULT } from './limits.js';
 
 const endpoints = new WeakMap<Connection, Promise<UcxClient>>();
+let warned = false;
 
-/** Why UCX cannot be used on `conn`, or null when it can. */
+/**
+ * Why UCX cannot be used on `conn`, or null when it can. A missing native
+ * module is said once per process, as a process warning (the library leaves
+ * logging to the application).
+ */
 export function ucxUnavailable(conn: Connection): string | null {
   if (conn.ucxPort === 0) return `server ${conn.address} has no UCX transport`;
-  if (nativeBinding() === null) return nativeStatus().reason ?? 'native module not loaded';
+  if (nativeBinding() === null) {
+    const reason = nativeStatus().reason ?? 'native module not loaded';
+    if (!warned) {
+      warned = true;
+      process.emitWarning(`Pegasus client: ${reason}; reading over WebSocket`, { code: 'PEGASUS_NATIVE_UNAVAILABLE' });
+    }
+    return reason;
+  }
   return null;
 }
 
