@@ -39,7 +39,7 @@ export class PegasusServer {
     const service = await ShuffleService.open(cfg, log.child({ component: 'shuffle' }), metrics);
     let ucx: { transport: UcxTransport | null; state: UcxState };
     try {
-      ucx = UcxTransport.start(cfg, log.child({ component: 'ucx' }), metrics);
+      ucx = await UcxTransport.start(cfg, log.child({ component: 'ucx' }), metrics);
     } catch (err) {
       await service.stop();
       throw err;

@@ -70,7 +70,7 @@ export class UcxTransport {
    * without UCX (and says why) when the native module is missing or UCX fails to
    * start; `ucx: 'on'` refuses to start the server then.
    */
-  static start(cfg: ServerConfig, log: Logger, metrics: ServerMetrics): { transport: UcxTransport | null; state: UcxState } {
+  static async start(cfg: ServerConfig, log: Logger, metrics: ServerMetrics): Promise<{ transport: UcxTransport | null; state: UcxState }> {
     if (cfg.ucx === 'off') return { transport: null, state: { enabled: false, port: 0, reason: 'disabled by config (ucx off)' } };
     const binding = nativeBinding();
     let reason: string;
@@ -78,7 +78,7 @@ export class UcxTransport {
       reason = nativeStatus().reason ?? 'native module not loaded';
     } else {
       try {
-        const server = binding.UcxServer.start(cfg.ucxHost === '' ? cfg.host : cfg.ucxHost, cfg.ucxPort);
+        const server = await binding.UcxServer.start(cfg.ucxHost === '' ? cfg.host : cfg.ucxHost, cfg.ucxPort);
         const transport = new UcxTransport(server, cfg.ucxRegisteredBytesMax, log, metrics);
         transport.registerGauges();
         return { transport, state: { enabled: true, port: server.port, reason: null } };
