@@ -382,7 +382,7 @@ impl UcxClient {
         let (mb, cl) = (mailbox.clone(), closed.clone());
         let spawned = std::thread::Builder::new().name("pegasus-ucx-client".into()).spawn(move || {
             let setup = || -> NativeResult<(Worker, sys::ucp_ep_h)> {
-                let worker = Worker::new(Context::new()?)?;
+                let worker = Worker::new(Context::new(false)?)?;
                 let ep = endpoint::connect(&worker, &addr)?;
                 Ok((worker, ep))
             };

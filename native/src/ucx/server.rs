@@ -254,7 +254,7 @@ fn spawn(host: String, port: u32) -> oneshot::Receiver<NativeResult<(Arc<Mailbox
         let stats = Arc::new(Stats::default());
         let setup = || -> NativeResult<(Worker, ServerDriver, u32)> {
             let addr = SockAddr::resolve(&host, port)?;
-            let worker = Worker::new(Context::new()?)?;
+            let worker = Worker::new(Context::new(true)?)?;
             let table = RegionTable::new(&worker.context)?;
             let (listener, bound) = match create_listener(&worker, &addr) {
                 Ok(l) => l,
