@@ -226,6 +226,9 @@ impl ClientDriver {
             return;
         }
         let ep = std::mem::replace(&mut self.ep, ptr::null_mut());
+        if self.failure.is_none() {
+            endpoint::maybe_print_info(ep);
+        }
         self.stage = match endpoint::close_force(ep, CLOSE_TOKEN) {
             Posted::Pending => Stage::EpClosing { deadline: now + Duration::from_millis(CLOSE_DRAIN_MS) },
             _ => Stage::Done,
@@ -249,6 +252,7 @@ impl Driver for ClientDriver {
                         if let Stage::Connecting { .. } = self.stage {
                             if st == status::OK {
                                 if let Stage::Connecting { reply, .. } = std::mem::replace(&mut self.stage, Stage::Open) {
+                                    endpoint::maybe_print_info(self.ep);
                                     let _ = reply.send(Ok(()));
                                 }
                             } else {
