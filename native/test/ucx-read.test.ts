@@ -261,3 +261,25 @@ test.serial('register reports NOT_FOUND for a missing file and INVALID_ARGUMENT 
   await region.release();
   rmSync(dir, { recursive: true, force: true });
 });
+
+test.serial('a stalled server (SIGSTOP) makes gets reject with TIMEOUT, and the client works again once it resumes', async (t) => {
+  const { dir, files } = randomFiles([8 * MiB]);
+  const server = await serve(files);
+  const client = await b.UcxClient.connect('127.0.0.1', server.port, 10_000);
+  const r = server.regions[0]!;
+  const reads = [{ remoteAddress: r.address, rkey: r.rkey, length: 8 * MiB }];
+  t.true((await client.get(reads, 5_000)).equals(files[0]!.bytes));
+  process.kill(server.pid, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    t.is(await codeOf(client.get(reads, 500)), 'TIMEOUT');
+    const took = Date.now() - started;
+    t.true(took >= 450 && took < 2_000, `timed out after ${took} ms`);
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
+  }
+  t.true((await client.get(reads, 10_000)).equals(files[0]!.bytes), 'same client, after the stall');
+  t.false(client.closed);
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
