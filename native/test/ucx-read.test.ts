@@ -4,7 +4,10 @@
 // garbage keys) is tested as first-class as correct bytes.
 import test from 'ava';
 import { rmSync, unlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { nativeBinding, nativeErrorCode } from '../ts/index.js';
 import { randomFiles, startServerProcess, type ServerProcess } from './helpers/ucx-child.js';
@@ -280,6 +283,48 @@ test.serial('a stalled server (SIGSTOP) makes gets reject with TIMEOUT, and the 
   }
   t.true((await client.get(reads, 10_000)).equals(files[0]!.bytes), 'same client, after the stall');
   t.false(client.closed);
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test.serial('clients SIGKILLed in the middle of gets and raw garbage on the listener port do not take the server down', async (t) => {
+  const { dir, files } = randomFiles([32 * MiB]);
+  const server = await serve(files);
+  const r = server.regions[0]!;
+  const helper = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'ucx-reader.js');
+  for (let round = 0; round < 3; round++) {
+    const arg = JSON.stringify({ port: server.port, address: r.address.toString(), rkey: r.rkey.toString('hex'), length: 8 * MiB });
+    const reader = spawn(process.execPath, [helper, arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res, rej) => {
+      reader.stdout!.on('data', (d: Buffer) => d.toString().includes('"gets"') && res());
+      reader.once('exit', (code) => rej(new Error(`reader exited early (${code})`)));
+    });
+    reader.kill('SIGKILL');
+    await new Promise((res) => reader.once('exit', res));
+  }
+  // Bytes that are not the UCX connection protocol, then an abrupt close.
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((res) => {
+      const s = connect(server.port, '127.0.0.1', () => {
+        s.write(Buffer.alloc(4096, 0xa5));
+        setTimeout(() => s.destroy(), 50);
+      });
+      s.on('error', () => {});
+      s.on('close', () => res());
+    });
+  }
+  // The server notices the dead endpoints and keeps serving new clients.
+  const deadline = Date.now() + 15_000;
+  let endpoints = -1;
+  while (Date.now() < deadline) {
+    endpoints = ((await server.request({ op: 'ping' }))['stats'] as { endpoints: number }).endpoints;
+    if (endpoints === 0) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  t.is(endpoints, 0, 'endpoints of killed clients are dropped');
+  const client = await b.UcxClient.connect('127.0.0.1', server.port, 10_000);
+  t.true((await client.get([{ remoteAddress: r.address, rkey: r.rkey, length: 1000 }], 5_000)).equals(files[0]!.bytes.subarray(0, 1000)));
+  t.is(server.proc.exitCode, null);
   await client.close();
   rmSync(dir, { recursive: true, force: true });
 });
