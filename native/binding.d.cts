@@ -9,8 +9,75 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class UcxClient {
+  /**
+   * Connects to a UcxServer's listener; resolves once the endpoint is usable
+   * (wire-up finished, checked with an endpoint flush).
+   */
+  static connect(host: string, port: number, timeoutMs: number): Promise<UcxClient>
+  /** One-sided gets of every read, into one new Buffer holding them back to back. */
+  get(reads: Array<UcxRead>, timeoutMs: number): Promise<Buffer>
+  /** True once the client was closed or its endpoint failed. */
+  get closed(): boolean
+  /**
+   * Fails outstanding gets with SHUTTING_DOWN, closes the endpoint, destroys the
+   * cached remote keys and stops the progress thread. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+export declare class UcxRegion {
+  /** Remote virtual address of byte 0 of the mapping. */
+  get address(): bigint
+  /** Bytes registered, from offset 0 of the file. */
+  get length(): number
+  /**
+   * The region key readers pass with each read (UCX.md "Region key format"),
+   * wrapping the ucp_rkey_pack output. A new Buffer on each call.
+   */
+  get rkey(): Buffer
+  /**
+   * Unregisters the region and unmaps the file, on the progress thread between
+   * progress calls. Idempotent; resolves at once if the server is closed (close
+   * released every region).
+   */
+  release(): Promise<void>
+}
+
+export declare class UcxServer {
+  /**
+   * Starts a server: UCP context (RMA, WAKEUP), worker, listener on host:port
+   * (0 = any free port) and its progress thread.
+   */
+  static start(host: string, port: number): Promise<UcxServer>
+  /** The bound port. */
+  get port(): number
+  /** Maps bytes [0, length) of `path` read-only and registers them for remote reads. */
+  register(path: string, length: number): Promise<UcxRegion>
+  stats(): UcxServerStats
+  /**
+   * Closes endpoints and the listener, unregisters every region, stops the
+   * progress thread. Idempotent.
+   */
+  close(): Promise<void>
+}
+
 /** CRC32C of `data`, continuing from `initial` (the CRC of the preceding bytes; 0 to start). */
 export declare function crc32c(data: Uint8Array, initial?: number | undefined | null): number
 
 /** CRC32C over the concatenation of `parts`, as if they were one buffer. */
 export declare function crc32cParts(parts: Array<Buffer>, initial?: number | undefined | null): number
+
+/** One read of a get: `length` bytes at `remoteAddress` of the region whose key is `rkey`. */
+export interface UcxRead {
+  remoteAddress: bigint
+  rkey: Buffer
+  length: number
+}
+
+/** Counters of a UcxServer (read without asking the progress thread). */
+export interface UcxServerStats {
+  endpoints: number
+  regions: number
+  registeredBytes: number
+}
