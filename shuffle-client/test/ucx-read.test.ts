@@ -12,7 +12,7 @@ import { Connection } from '../src/connection.js';
 import { unregisterApp, unregisterShuffle } from '../src/control.js';
 import { ShuffleReader } from '../src/reader.js';
 import { UcxReadStream } from '../src/ucx-read-stream.js';
-import { SHUFFLE_ID, codeOf, connectFor, readAll } from './shuffle-fixtures.js';
+import { SHUFFLE_ID, codeOf, connectFor, readAll, registerFor, writeRecords, writerFor } from './shuffle-fixtures.js';
 import { readBlockList, writeTrickyShuffle } from './ucx-fixtures.js';
 
 let server: ServerProcess;
@@ -75,12 +75,25 @@ test('records read over UCX equal the records written (oracle), with runs longer
   await unregisterApp(conn, app);
 });
 
-test('reads planned while maps are still writing see only committed maps, and later reads see later commits', async (t) => {
+test('reads planned while a map is still writing see only committed maps, and a later read sees its commit', async (t) => {
   const app = 'ucx-interleaved';
   const conn = await connectFor(t, server.address);
-  await writeTrickyShuffle(t, conn, app, 3);
-  const before = await readBlockList(conn, app, [0, 3], [0, 5], 'ucx');
-  t.deepEqual(before, await readBlockList(conn, app, [0, 3], [0, 5], 'websocket'));
+  await registerFor(conn, app, 2, 3);
+  const first = writerFor(conn, app, 0, 0, 3, { blockBytes: 16 * 1024, batchBytes: 64 * 1024 });
+  await writeRecords(first, 0, 5_000, (i) => i % 3, new Map());
+  t.true((await first.close()).won);
+  // Map 1 pushes (and its blocks are flushed with nothing committed) while reads run.
+  const second = writerFor(conn, app, 1, 0, 3, { blockBytes: 16 * 1024, batchBytes: 64 * 1024, memoryBytesMax: 1024 * 1024 });
+  await writeRecords(second, 1, 40_000, (i) => i % 3, new Map());
+  const plansBefore = await metric(server.address, 'pegasus_ucx_read_plans_total');
+  const during = await readBlockList(conn, app, [0, 3], [0, 2], 'ucx');
+  t.deepEqual(during, await readBlockList(conn, app, [0, 3], [0, 2], 'websocket'));
+  t.true(during.length > 0 && during.every((b) => b.mapId === 0), 'only the committed map');
+  t.is(await metric(server.address, 'pegasus_ucx_read_plans_total'), plansBefore + 1, 'the read went over UCX');
+  t.true((await second.close()).won);
+  const after = await readBlockList(conn, app, [0, 3], [0, 2], 'ucx');
+  t.deepEqual(after, await readBlockList(conn, app, [0, 3], [0, 2], 'websocket'));
+  t.true(after.some((b) => b.mapId === 1), 'the later commit is seen');
   await unregisterApp(conn, app);
 });
 
