@@ -6,7 +6,7 @@ import { Codec, type Message } from '../ts/messages.js';
 
 const samples: Message[] = [
   { type: 'Hello', protocolVersion: 1, client: 'test' },
-  { type: 'HelloAck', protocolVersion: 1, serverVersion: '0.1.0', frameBytesMax: 1 << 24, pushWindow: 8, readFrameBytes: 1 << 20, ucxPort: 40123 },
+  { type: 'HelloAck', protocolVersion: 1, serverVersion: '0.1.0', frameBytesMax: 1 << 24, pushWindow: 8, readFrameBytes: 1 << 20, ucxPort: 40123, ucxAddress: Buffer.from([9, 8, 7]) },
   { type: 'Heartbeat', appId: 'app-1' },
   { type: 'RegisterShuffle', appId: 'app-1', shuffleId: 3, numMaps: 10, numPartitions: 200 },
   { type: 'UnregisterShuffle', appId: 'app-1', shuffleId: 3 },

@@ -30,7 +30,7 @@ import { RunLocation as FbRunLocation } from '../generated/ts/pegasus/wire/run-l
 import { ErrorCode, PegasusError, isErrorCode } from './errors.js';
 import {
   BLOCKS_PER_MESSAGE_MAX, COMMITS_PER_PLAN_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX, REGIONS_PER_PLAN_MAX, RKEY_BYTES_MAX,
-  RUNS_PER_PLAN_MAX, STRING_BYTES_MAX,
+  RUNS_PER_PLAN_MAX, STRING_BYTES_MAX, UCX_ADDRESS_BYTES_MAX,
 } from './limits.js';
 import { BLOCK_HEADER_WIRE_BYTES, Codec, type BlockHeader, type Frame, type Message, type ReadPlan } from './messages.js';
 
@@ -98,7 +98,8 @@ function buildMessage(b: flatbuffers.Builder, m: Message): [FbMessage, flatbuffe
       return [FbMessage.Hello, FbHello.createHello(b, m.protocolVersion, str(b, m.client))];
     case 'HelloAck':
       return [FbMessage.HelloAck, FbHelloAck.createHelloAck(
-        b, m.protocolVersion, str(b, m.serverVersion), m.frameBytesMax, m.pushWindow, m.readFrameBytes, m.ucxPort)];
+        b, m.protocolVersion, str(b, m.serverVersion), m.frameBytesMax, m.pushWindow, m.readFrameBytes, m.ucxPort,
+        FbHelloAck.createUcxAddressVector(b, m.ucxAddress))];
     case 'Heartbeat':
       return [FbMessage.Heartbeat, FbHeartbeat.createHeartbeat(b, str(b, m.appId))];
     case 'RegisterShuffle':
@@ -185,6 +186,13 @@ function readString(bb: flatbuffers.ByteBuffer, s: string | null, field: string,
   return s;
 }
 
+/** A copy of a byte vector field (empty when absent), within `limit` bytes. */
+function readBytes(bytes: Uint8Array | null, field: string, limit: number): Buffer {
+  if (bytes === null) return Buffer.alloc(0);
+  if (bytes.length > limit) throw new PegasusError(ErrorCode.MESSAGE_TOO_LARGE, `field ${field} is ${bytes.length} bytes, limit ${limit}`);
+  return Buffer.from(bytes);
+}
+
 function readU64(v: bigint, field: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `field ${field}=${v} exceeds ${Number.MAX_SAFE_INTEGER}`);
@@ -233,10 +241,9 @@ function decodeReadPlan(bb: flatbuffers.ByteBuffer, m: FbReadPlan): ReadPlan {
   const key = new FbRegionKey();
   for (let i = 0; i < regionCount; i++) {
     const k = m.regions(i, key);
-    const bytes = k?.rkeyArray() ?? null;
-    if (bytes === null || bytes.length === 0) throw malformed(`ReadPlan region ${i} has no rkey`);
-    if (bytes.length > RKEY_BYTES_MAX) throw new PegasusError(ErrorCode.MESSAGE_TOO_LARGE, `ReadPlan region ${i} rkey of ${bytes.length} bytes, limit ${RKEY_BYTES_MAX}`);
-    regions[i] = Buffer.from(bytes); // a copy: the frame's buffer is reused
+    const rkey = readBytes(k?.rkeyArray() ?? null, `ReadPlan.regions[${i}].rkey`, RKEY_BYTES_MAX); // a copy: the frame's buffer is reused
+    if (rkey.length === 0) throw malformed(`ReadPlan region ${i} has no rkey`);
+    regions[i] = rkey;
   }
   const runCount = m.runsLength();
   checkVector(bb, runCount, RUN_LOCATION_WIRE_BYTES, 'ReadPlan.runs', RUNS_PER_PLAN_MAX);
@@ -276,6 +283,7 @@ function decodeMessage(bb: flatbuffers.ByteBuffer, env: FbEnvelope): Message {
       return {
         type: 'HelloAck', protocolVersion: m.protocolVersion(), serverVersion: readString(bb, m.serverVersion(), 'server_version', false),
         frameBytesMax: m.frameBytesMax(), pushWindow: m.pushWindow(), readFrameBytes: m.readFrameBytes(), ucxPort: m.ucxPort(),
+        ucxAddress: readBytes(m.ucxAddressArray(), 'ucx_address', UCX_ADDRESS_BYTES_MAX),
       };
     }
     case FbMessage.Heartbeat: {

@@ -28,6 +28,8 @@ export const RUNS_PER_PLAN_MAX = 49_152;
 export const REGIONS_PER_PLAN_MAX = 2_048;
 /** Longest packed UCX remote key. */
 export const RKEY_BYTES_MAX = 512;
+/** Longest UCX worker address a server advertises in HelloAck. */
+export const UCX_ADDRESS_BYTES_MAX = 4096;
 /** Most map commits one ReadPlan carries (16 bytes each); a larger map range is LIMIT_EXCEEDED. */
 export const COMMITS_PER_PLAN_MAX = 32_768;
 

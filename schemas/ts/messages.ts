@@ -34,6 +34,8 @@ export interface HelloAck {
   readFrameBytes: number;
   /** Port of the server's UCX listener on the same host; 0 when it has none. */
   ucxPort: number;
+  /** The server's UCX worker address (empty when it has no UCX). */
+  ucxAddress: Buffer;
 }
 export interface Heartbeat { type: 'Heartbeat'; appId: string }
 export interface RegisterShuffle {

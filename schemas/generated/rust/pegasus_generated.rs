@@ -1472,6 +1472,7 @@ impl<'a> HelloAck<'a> {
   pub const VT_PUSH_WINDOW: ::flatbuffers::VOffsetT = 10;
   pub const VT_READ_FRAME_BYTES: ::flatbuffers::VOffsetT = 12;
   pub const VT_UCX_PORT: ::flatbuffers::VOffsetT = 14;
+  pub const VT_UCX_ADDRESS: ::flatbuffers::VOffsetT = 16;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1483,6 +1484,7 @@ impl<'a> HelloAck<'a> {
     args: &'args HelloAckArgs<'args>
   ) -> ::flatbuffers::WIPOffset<HelloAck<'bldr>> {
     let mut builder = HelloAckBuilder::new(_fbb);
+    if let Some(x) = args.ucx_address { builder.add_ucx_address(x); }
     builder.add_read_frame_bytes(args.read_frame_bytes);
     builder.add_push_window(args.push_window);
     builder.add_frame_bytes_max(args.frame_bytes_max);
@@ -1537,6 +1539,16 @@ impl<'a> HelloAck<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u16>(HelloAck::VT_UCX_PORT, Some(0)).unwrap()}
   }
+  /// The server's UCX worker address (opaque, made by the native module). A
+  /// reader on the same host that connects with it gets shared-memory lanes
+  /// (UCX picks them); empty when the server has no UCX transport.
+  #[inline]
+  pub fn ucx_address(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(HelloAck::VT_UCX_ADDRESS, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for HelloAck<'_> {
@@ -1551,6 +1563,7 @@ impl ::flatbuffers::Verifiable for HelloAck<'_> {
      .visit_field::<u32>("push_window", Self::VT_PUSH_WINDOW, false)?
      .visit_field::<u32>("read_frame_bytes", Self::VT_READ_FRAME_BYTES, false)?
      .visit_field::<u16>("ucx_port", Self::VT_UCX_PORT, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("ucx_address", Self::VT_UCX_ADDRESS, false)?
      .finish();
     Ok(())
   }
@@ -1562,6 +1575,7 @@ pub struct HelloAckArgs<'a> {
     pub push_window: u32,
     pub read_frame_bytes: u32,
     pub ucx_port: u16,
+    pub ucx_address: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
 }
 impl<'a> Default for HelloAckArgs<'a> {
   #[inline]
@@ -1573,6 +1587,7 @@ impl<'a> Default for HelloAckArgs<'a> {
       push_window: 0,
       read_frame_bytes: 0,
       ucx_port: 0,
+      ucx_address: None,
     }
   }
 }
@@ -1607,6 +1622,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> HelloAckBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<u16>(HelloAck::VT_UCX_PORT, ucx_port, 0);
   }
   #[inline]
+  pub fn add_ucx_address(&mut self, ucx_address: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(HelloAck::VT_UCX_ADDRESS, ucx_address);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> HelloAckBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     HelloAckBuilder {
@@ -1630,6 +1649,7 @@ impl ::core::fmt::Debug for HelloAck<'_> {
       ds.field("push_window", &self.push_window());
       ds.field("read_frame_bytes", &self.read_frame_bytes());
       ds.field("ucx_port", &self.ucx_port());
+      ds.field("ucx_address", &self.ucx_address());
       ds.finish()
   }
 }

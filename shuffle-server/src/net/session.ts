@@ -21,6 +21,8 @@ export interface SessionData {
   remote: string;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Socket bytes queued in uWS above which read streams pause until `drain`. */
 const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
@@ -173,6 +175,7 @@ export class Session {
           type: 'HelloAck', protocolVersion: PROTOCOL_VERSION, serverVersion: PEGASUS_VERSION,
           frameBytesMax: FRAME_BYTES_MAX, pushWindow: this.cfg.pushWindow, readFrameBytes: this.cfg.readFrameBytes,
           ucxPort: this.ucx?.port ?? 0,
+          ucxAddress: this.ucx?.workerAddress ?? EMPTY,
         });
         return;
       case 'Heartbeat':

@@ -54,6 +54,7 @@ export class UcxTransport {
   private registeredBytes = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
+  private address: Buffer | null = null;
 
   private constructor(
     private readonly server: UcxServer,
@@ -92,6 +93,12 @@ export class UcxTransport {
 
   get port(): number {
     return this.server.port;
+  }
+
+  /** The UCX worker address readers on this host connect with (shared-memory lanes). */
+  get workerAddress(): Buffer {
+    this.address ??= this.server.workerAddress();
+    return this.address;
   }
 
   private registerGauges(): void {

@@ -39,6 +39,17 @@ public final class HelloAck extends Table {
    * server has no UCX transport. Readers may then use PlanRead.
    */
   public int ucxPort() { int o = __offset(14); return o != 0 ? bb.getShort(o + bb_pos) & 0xFFFF : 0; }
+  /**
+   * The server's UCX worker address (opaque, made by the native module). A
+   * reader on the same host that connects with it gets shared-memory lanes
+   * (UCX picks them); empty when the server has no UCX transport.
+   */
+  public int ucxAddress(int j) { int o = __offset(16); return o != 0 ? bb.get(__vector(o) + j * 1) & 0xFF : 0; }
+  public int ucxAddressLength() { int o = __offset(16); return o != 0 ? __vector_len(o) : 0; }
+  public ByteVector ucxAddressVector() { return ucxAddressVector(new ByteVector()); }
+  public ByteVector ucxAddressVector(ByteVector obj) { int o = __offset(16); return o != 0 ? obj.__assign(__vector(o), bb) : null; }
+  public ByteBuffer ucxAddressAsByteBuffer() { return __vector_as_bytebuffer(16, 1); }
+  public ByteBuffer ucxAddressInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 16, 1); }
 
   public static int createHelloAck(FlatBufferBuilder builder,
       int protocolVersion,
@@ -46,8 +57,10 @@ public final class HelloAck extends Table {
       long frameBytesMax,
       long pushWindow,
       long readFrameBytes,
-      int ucxPort) {
-    builder.startTable(6);
+      int ucxPort,
+      int ucxAddressOffset) {
+    builder.startTable(7);
+    HelloAck.addUcxAddress(builder, ucxAddressOffset);
     HelloAck.addReadFrameBytes(builder, readFrameBytes);
     HelloAck.addPushWindow(builder, pushWindow);
     HelloAck.addFrameBytesMax(builder, frameBytesMax);
@@ -57,13 +70,17 @@ public final class HelloAck extends Table {
     return HelloAck.endHelloAck(builder);
   }
 
-  public static void startHelloAck(FlatBufferBuilder builder) { builder.startTable(6); }
+  public static void startHelloAck(FlatBufferBuilder builder) { builder.startTable(7); }
   public static void addProtocolVersion(FlatBufferBuilder builder, int protocolVersion) { builder.addShort(0, (short) protocolVersion, (short) 0); }
   public static void addServerVersion(FlatBufferBuilder builder, int serverVersionOffset) { builder.addOffset(1, serverVersionOffset, 0); }
   public static void addFrameBytesMax(FlatBufferBuilder builder, long frameBytesMax) { builder.addInt(2, (int) frameBytesMax, (int) 0L); }
   public static void addPushWindow(FlatBufferBuilder builder, long pushWindow) { builder.addInt(3, (int) pushWindow, (int) 0L); }
   public static void addReadFrameBytes(FlatBufferBuilder builder, long readFrameBytes) { builder.addInt(4, (int) readFrameBytes, (int) 0L); }
   public static void addUcxPort(FlatBufferBuilder builder, int ucxPort) { builder.addShort(5, (short) ucxPort, (short) 0); }
+  public static void addUcxAddress(FlatBufferBuilder builder, int ucxAddressOffset) { builder.addOffset(6, ucxAddressOffset, 0); }
+  public static int createUcxAddressVector(FlatBufferBuilder builder, byte[] data) { return builder.createByteVector(data); }
+  public static int createUcxAddressVector(FlatBufferBuilder builder, ByteBuffer data) { return builder.createByteVector(data); }
+  public static void startUcxAddressVector(FlatBufferBuilder builder, int numElems) { builder.startVector(1, numElems, 1); }
   public static int endHelloAck(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

@@ -58,8 +58,28 @@ ucxPort():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
+/**
+ * The server's UCX worker address (opaque, made by the native module). A
+ * reader on the same host that connects with it gets shared-memory lanes
+ * (UCX picks them); empty when the server has no UCX transport.
+ */
+ucxAddress(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+ucxAddressLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+ucxAddressArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startHelloAck(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -86,12 +106,28 @@ static addUcxPort(builder:flatbuffers.Builder, ucxPort:number) {
   builder.addFieldInt16(5, ucxPort, 0);
 }
 
+static addUcxAddress(builder:flatbuffers.Builder, ucxAddressOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, ucxAddressOffset, 0);
+}
+
+static createUcxAddressVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startUcxAddressVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endHelloAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHelloAck(builder:flatbuffers.Builder, protocolVersion:number, serverVersionOffset:flatbuffers.Offset, frameBytesMax:number, pushWindow:number, readFrameBytes:number, ucxPort:number):flatbuffers.Offset {
+static createHelloAck(builder:flatbuffers.Builder, protocolVersion:number, serverVersionOffset:flatbuffers.Offset, frameBytesMax:number, pushWindow:number, readFrameBytes:number, ucxPort:number, ucxAddressOffset:flatbuffers.Offset):flatbuffers.Offset {
   HelloAck.startHelloAck(builder);
   HelloAck.addProtocolVersion(builder, protocolVersion);
   HelloAck.addServerVersion(builder, serverVersionOffset);
@@ -99,6 +135,7 @@ static createHelloAck(builder:flatbuffers.Builder, protocolVersion:number, serve
   HelloAck.addPushWindow(builder, pushWindow);
   HelloAck.addReadFrameBytes(builder, readFrameBytes);
   HelloAck.addUcxPort(builder, ucxPort);
+  HelloAck.addUcxAddress(builder, ucxAddressOffset);
   return HelloAck.endHelloAck(builder);
 }
 }
