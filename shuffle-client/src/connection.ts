@@ -143,6 +143,8 @@ export class Connection {
   readFrameBytes = 0;
   /** Port of the server's UCX listener; 0 when it has none. */
   ucxPort = 0;
+  /** The server's UCX worker address; empty when it has none. */
+  ucxAddress: Buffer = Buffer.alloc(0);
 
   private readonly socket: WebSocket;
   private readonly requestTimeoutMs: number;
@@ -237,6 +239,7 @@ export class Connection {
     this.pushWindow = Math.min(ack.pushWindow, PUSH_WINDOW_MAX);
     this.readFrameBytes = ack.readFrameBytes > 0 ? Math.min(ack.readFrameBytes, this.frameBytesMax) : this.frameBytesMax;
     this.ucxPort = ack.ucxPort;
+    this.ucxAddress = ack.ucxAddress;
   }
 
   /** Host part of the server address (where its UCX listener is too). */

@@ -38,7 +38,12 @@ export function ucxEndpoint(conn: Connection): Promise<UcxClient> {
   if (conn.closed) return Promise.reject(new PegasusError(ErrorCode.CONNECTION_CLOSED, `connection to ${conn.address} is closed`));
   const binding = nativeBinding()!;
   const timeoutMs = conn.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
-  const endpoint = binding.UcxClient.connect(conn.host, conn.ucxPort, timeoutMs).then(
+  // The worker address lets UCX pick shared memory (cma) for a server on this
+  // host and the network elsewhere; the listener is the fallback.
+  const connect = conn.ucxAddress.length > 0
+    ? binding.UcxClient.connectAddress(conn.ucxAddress, timeoutMs).catch(() => binding.UcxClient.connect(conn.host, conn.ucxPort, timeoutMs))
+    : binding.UcxClient.connect(conn.host, conn.ucxPort, timeoutMs);
+  const endpoint = connect.then(
     (client) => {
       void conn.whenClosed().then(() => client.close().catch(() => undefined));
       return client;
