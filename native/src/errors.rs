@@ -13,6 +13,7 @@ pub enum Code {
     NotFound,
     Internal,
     ShuttingDown,
+    DiskFull,
 }
 
 impl Code {
@@ -25,6 +26,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::Internal => "INTERNAL",
             Code::ShuttingDown => "SHUTTING_DOWN",
+            Code::DiskFull => "DISK_FULL",
         }
     }
 }
