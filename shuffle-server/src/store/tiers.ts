@@ -163,8 +163,15 @@ export class TierSet {
    */
   async checkDirs(): Promise<void> {
     for (const t of this.tiers) {
+      if (!t.isDataDir) continue;
       try {
-        if (t.isDataDir) await fsp.mkdir(t.path, { recursive: true });
+        await fsp.mkdir(t.path, { recursive: true });
+      } catch (err) {
+        throw ioError(err, `create data directory tier ${t.label}`);
+      }
+    }
+    for (const t of this.tiers) {
+      try {
         const st = await fsp.stat(t.path);
         if (!st.isDirectory()) throw new PegasusError(ErrorCode.STORAGE_IO, `storage tier ${t.label}: ${t.path} is not a directory`);
       } catch (err) {
