@@ -280,8 +280,10 @@ export class ShuffleService {
     if (this.diskFull) {
       throw new PegasusError(ErrorCode.DISK_FULL, `data directory is full: a flush failed with no space left; ${this.budget.used} bytes wait in memory for room`);
     }
-    if (!this.tiers.hasRoom(this.cfg.segmentBytesMax)) {
-      throw new PegasusError(ErrorCode.DISK_FULL, `no storage tier has room for a new segment of ${this.cfg.segmentBytesMax} bytes above the reserve of ${this.cfg.diskReserveBytes}: ${this.tiers.tiers.map((t) => t.describe()).join('; ')}`);
+    // Active segments may still have room, so a full capacity alone refuses nothing
+    // here: the flush that cannot place a new segment is DISK_FULL (diskFull above).
+    if (!this.tiers.hasRoom(0)) {
+      throw new PegasusError(ErrorCode.DISK_FULL, `no storage tier has free space above the reserve of ${this.cfg.diskReserveBytes} bytes: ${this.tiers.tiers.map((t) => t.describe()).join('; ')}`);
     }
     const data = Buffer.allocUnsafeSlow(body.length);
     body.copy(data);

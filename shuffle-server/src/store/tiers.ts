@@ -74,9 +74,14 @@ export class Tier {
     this.writesThroughPmem = kind === 'pmem' && nativeBinding() !== null;
   }
 
-  /** Whether a new segment of `segmentBytes` may be placed here now. */
+  /**
+   * Whether a new segment of `segmentBytes` may be placed here now. A tier that
+   * preallocates (pmem) also needs the whole segment free above the reserve: its
+   * allocation would fail otherwise.
+   */
   hasRoomFor(segmentBytes: number, reserveBytes: number): boolean {
-    return this.chargedBytes + segmentBytes <= this.capacityBytes && this.freeBytes > reserveBytes;
+    const allocBytes = this.writesThroughPmem ? segmentBytes : 0;
+    return this.chargedBytes + segmentBytes <= this.capacityBytes && this.freeBytes > reserveBytes + allocBytes;
   }
 
   describe(): string {
@@ -143,6 +148,8 @@ export class TierSet {
     for (const t of this.tiers) {
       if (t.hasRoomFor(segmentBytes, this.reserveBytes)) {
         t.chargedBytes += segmentBytes;
+        // Until the next statfs: the allocation takes this much at once.
+        if (t.writesThroughPmem) t.freeBytes -= segmentBytes;
         return t;
       }
     }
@@ -152,7 +159,11 @@ export class TierSet {
     );
   }
 
-  /** Whether some tier could take a new segment of `segmentBytes` with `extraBytes` more on its file system. */
+  /**
+   * Whether some tier could take a new segment of `segmentBytes` with `extraBytes`
+   * more free on its file system. `hasRoom(0)`: some tier is below its capacity
+   * and above the free-space reserve (the check before a push is buffered).
+   */
   hasRoom(segmentBytes: number, extraBytes = 0): boolean {
     return this.tiers.some((t) => t.hasRoomFor(segmentBytes, this.reserveBytes + extraBytes));
   }
