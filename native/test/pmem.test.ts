@@ -71,3 +71,26 @@ test('WriteAfterCloseIsStorageIo', async (t) => {
   const err = await t.throwsAsync(seg.write(0, [Buffer.alloc(1)]));
   t.is(nativeErrorCode(err), 'STORAGE_IO');
 });
+
+test('AllocationOnAFullFileSystemIsDiskFull and leaves no file behind', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'pegasus-pmem-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    // Mounting needs root (CI and development machines here run as root).
+    t.fail('cannot mount a tmpfs: this test needs root to create a small real file system');
+    return;
+  }
+  try {
+    const err = await t.throwsAsync(native!.pmemSegmentCreate(join(dir, 'big.seg'), 64 << 20));
+    t.is(nativeErrorCode(err), 'DISK_FULL', err!.message);
+    t.deepEqual(await fsp.readdir(dir), []);
+    const small = await native!.pmemSegmentCreate(join(dir, 'small.seg'), 1 << 20);
+    t.is(await small.write(0, [Buffer.alloc(1 << 20, 5)]), 1 << 20);
+    await small.close();
+  } finally {
+    execFileSync('umount', [dir]);
+    await fsp.rmdir(dir);
+  }
+});
