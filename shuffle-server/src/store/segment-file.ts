@@ -30,6 +30,19 @@ export interface SegmentFile {
   close(durableBytes: number): Promise<void>;
 }
 
+/** Makes a directory's entries (new or removed files) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    throw ioError(err, `fsync directory ${dir}`);
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
 /** pwritev until every byte is written; libuv may return a short count before reporting an error. */
 async function writeAll(fh: FileHandle, buffers: Buffer[], position: number, bytes: number): Promise<void> {
   let pending = buffers;
