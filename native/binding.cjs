@@ -835,8 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.PmemSegment = nativeBinding.PmemSegment
 module.exports.UcxClient = nativeBinding.UcxClient
 module.exports.UcxRegion = nativeBinding.UcxRegion
 module.exports.UcxServer = nativeBinding.UcxServer
 module.exports.crc32c = nativeBinding.crc32c
 module.exports.crc32cParts = nativeBinding.crc32cParts
+module.exports.pmemSegmentCreate = nativeBinding.pmemSegmentCreate

@@ -9,6 +9,25 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A segment file of a pmem tier, mapped through libpmem2 and written by memcpy + persist. */
+export declare class PmemSegment {
+  /**
+   * Store granularity of the mapping: "BYTE" or "CACHE_LINE" on real persistent
+   * memory through DAX, "PAGE" on an ordinary file (persistence by msync).
+   */
+  get granularity(): string
+  /** Size of the file and its mapping, bytes. */
+  get mappedBytes(): number
+  get path(): string
+  /** Copies `parts` back to back at `offset` and makes them durable; resolves with the bytes written. */
+  write(offset: number, parts: Array<Buffer>): Promise<number>
+  /**
+   * Unmaps and closes the file, first truncating it to `truncateTo` bytes when given
+   * (the durable length: a sealed segment keeps no preallocated tail). Idempotent.
+   */
+  close(truncateTo?: number | undefined | null): Promise<void>
+}
+
 export declare class UcxClient {
   /**
    * Connects to a UcxServer's listener; resolves once the endpoint is usable
@@ -67,6 +86,12 @@ export declare function crc32c(data: Uint8Array, initial?: number | undefined | 
 
 /** CRC32C over the concatenation of `parts`, as if they were one buffer. */
 export declare function crc32cParts(parts: Array<Buffer>, initial?: number | undefined | null): number
+
+/**
+ * Creates a new segment file of `bytes` bytes at `path` (which must not exist),
+ * allocated on the file system and mapped through libpmem2.
+ */
+export declare function pmemSegmentCreate(path: string, bytes: number): Promise<PmemSegment>
 
 /** One read of a get: `length` bytes at `remoteAddress` of the region whose key is `rkey`. */
 export interface UcxRead {

@@ -14,6 +14,7 @@ pub enum Code {
     Internal,
     ShuttingDown,
     LimitExceeded,
+    DiskFull,
 }
 
 impl Code {
@@ -27,6 +28,7 @@ impl Code {
             Code::Internal => "INTERNAL",
             Code::ShuttingDown => "SHUTTING_DOWN",
             Code::LimitExceeded => "LIMIT_EXCEEDED",
+            Code::DiskFull => "DISK_FULL",
         }
     }
 }

@@ -5,9 +5,24 @@
 // file current.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkLimits } from './limits.js';
+import { TIERS_MAX, checkLimits } from './limits.js';
 
-type Kind = 'int' | 'bytes' | 'ms' | 'string' | 'ratio' | 'enum';
+type Kind = 'int' | 'bytes' | 'ms' | 'string' | 'ratio' | 'enum' | 'tiers';
+
+/** Kinds of storage tier; the kind says how segments are written (pmem: libpmem2) and labels metrics. */
+export const TIER_KINDS = ['pmem', 'nvme', 'ssd', 'hdd', 'disk'] as const;
+export type TierKind = (typeof TIER_KINDS)[number];
+
+/** One entry of the `tiers` key, as configured. */
+export interface TierConfig {
+  kind: TierKind;
+  /** Directory of the tier; segments go under `<path>/shuffles/`. */
+  path: string;
+  capacityBytes: number;
+}
+
+/** Capacity of the default tier: bounded only by its file system (and diskReserveBytes). */
+export const CAPACITY_UNLIMITED = Number.MAX_SAFE_INTEGER;
 
 interface KeyDecl<T> {
   kind: Kind;
@@ -39,6 +54,14 @@ export const CONFIG_KEYS = {
   commitFlushDelayMs: { kind: 'ms', default: 2, min: 0, max: 1000, doc: 'Commits wait this long so that several share one flush and one fsync (group commit).' },
   appExpiryMs: { kind: 'ms', default: 120_000, min: 1000, max: 7 * 24 * 3600_000, doc: 'An application that sends no heartbeat or request for this long is removed with all its shuffles.' },
   expiryCheckIntervalMs: { kind: 'ms', default: 5_000, min: 100, max: 3600_000, doc: 'How often expired applications are looked for.' },
+  tiers: {
+    kind: 'tiers',
+    default: null,
+    doc: 'Ordered storage tiers for segment files. A new segment goes to the first tier whose capacity has room for a whole segment (segmentBytesMax) and whose file system has more than diskReserveBytes free; no such tier is DISK_FULL. '
+      + 'Each tier is a kind (pmem, nvme, ssd, hdd, disk), a directory that must exist, and a capacity. JSON in the config file: `[{"kind":"pmem","path":"/mnt/pmem0/pegasus","capacityBytes":"64g"}, ...]`; '
+      + 'flag and environment: `pmem:/mnt/pmem0/pegasus:64g,nvme:/data/pegasus:1t`. Segments of `pmem` tiers are written through libpmem2. '
+      + 'Tiers may be reordered or added between restarts; a tier that holds data must keep its path (its id is derived from it). Unset: one `disk` tier at dataDir, bounded by its file system.',
+  },
   diskReserveBytes: { kind: 'bytes', default: 256 * MiB, min: 0, max: 1024 * GiB, doc: 'Free space kept on the data directory file system; pushes fail with DISK_FULL below it.' },
   idleTimeoutMs: { kind: 'ms', default: 120_000, min: 8_000, max: 960_000, doc: 'A WebSocket connection with no traffic for this long is closed.' },
   ucx: { kind: 'enum', default: 'auto', values: ['auto', 'on', 'off'], doc: 'UCX (RDMA) read path beside the WebSocket port. auto: on when the native module loads and UCX starts, else WebSocket only (logged, shown in /healthz); on: refuse to start without it; off: never.' },
@@ -51,7 +74,9 @@ export const CONFIG_KEYS = {
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-type ValueOf<K extends ConfigKey> = (typeof CONFIG_KEYS)[K]['kind'] extends 'string' | 'enum' ? string : number;
+type ValueOf<K extends ConfigKey> = (typeof CONFIG_KEYS)[K]['kind'] extends 'string' | 'enum'
+  ? string
+  : (typeof CONFIG_KEYS)[K]['kind'] extends 'tiers' ? TierConfig[] | null : number;
 export type ServerConfig = { -readonly [K in ConfigKey]: ValueOf<K> };
 
 export class ConfigError extends Error {
@@ -63,11 +88,70 @@ export class ConfigError extends Error {
 
 const UNIT: Record<string, number> = { b: 1, k: KiB, kb: KiB, kib: KiB, m: MiB, mb: MiB, mib: MiB, g: GiB, gb: GiB, gib: GiB, t: 1024 * GiB, tib: 1024 * GiB };
 
-function parseValue(key: ConfigKey, raw: unknown, source: string): string | number {
+/** A byte size: a number, or a decimal with an optional unit (`64g`, `512MiB`); null when malformed. */
+function parseBytes(raw: unknown): number | null {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? Math.floor(raw) : null;
+  if (typeof raw !== 'string') return null;
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
+  if (!m) return null;
+  const unit = m[2]!.toLowerCase();
+  const mult = unit === '' ? 1 : UNIT[unit];
+  return mult === undefined ? null : Math.floor(Number(m[1]) * mult);
+}
+
+/**
+ * The `tiers` key: a JSON array of {kind, path, capacityBytes} (config file) or
+ * the compact `kind:path:capacity,...` (flag, environment; the path is what lies
+ * between the first and the last colon, so it may hold colons but not commas).
+ */
+function parseTiers(raw: unknown, bad: (why: string) => never): TierConfig[] {
+  let items: unknown[];
+  if (typeof raw === 'string') {
+    const text = raw.trim();
+    if (text.startsWith('[')) {
+      try {
+        items = JSON.parse(text) as unknown[];
+      } catch (err) {
+        return bad(`not valid JSON: ${(err as Error).message}`);
+      }
+    } else {
+      items = text.split(',').map((part, i) => {
+        const first = part.indexOf(':');
+        const last = part.lastIndexOf(':');
+        if (first < 0 || last === first) bad(`tier ${i} "${part}" is not kind:path:capacity`);
+        return { kind: part.slice(0, first).trim(), path: part.slice(first + 1, last).trim(), capacityBytes: part.slice(last + 1).trim() };
+      });
+    }
+  } else items = raw as unknown[];
+  if (!Array.isArray(items) || items.length === 0) bad('expected a non-empty list of tiers');
+  if (items.length > TIERS_MAX) bad(`${items.length} tiers, at most ${TIERS_MAX}`);
+  const seen = new Map<string, number>();
+  return items.map((item, i): TierConfig => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return bad(`tier ${i} is not an object {kind, path, capacityBytes}`);
+    const o = item as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['kind', 'path', 'capacityBytes'].includes(k)) bad(`tier ${i} has unknown field ${k}`);
+    if (typeof o['kind'] !== 'string' || !(TIER_KINDS as readonly string[]).includes(o['kind'])) {
+      bad(`tier ${i} kind ${JSON.stringify(o['kind'])} is not one of ${TIER_KINDS.join(', ')}`);
+    }
+    if (typeof o['path'] !== 'string' || o['path'].length === 0) bad(`tier ${i} has no path`);
+    const path = o['path'] as string;
+    const capacityBytes = parseBytes(o['capacityBytes']);
+    if (capacityBytes === null) return bad(`tier ${i} (${path}) capacityBytes ${JSON.stringify(o['capacityBytes'])} is not a byte size such as 64g`);
+    if (capacityBytes < 1 || capacityBytes > CAPACITY_UNLIMITED) bad(`tier ${i} (${path}) capacityBytes ${capacityBytes} not in 1..${CAPACITY_UNLIMITED}`);
+    const abs = resolve(path);
+    const prior = seen.get(abs);
+    if (prior !== undefined) bad(`tiers ${prior} and ${i} are the same directory ${abs}`);
+    seen.set(abs, i);
+    return { kind: o['kind'] as TierKind, path, capacityBytes };
+  });
+}
+
+function parseValue(key: ConfigKey, raw: unknown, source: string): string | number | TierConfig[] {
   const decl: KeyDecl<unknown> = CONFIG_KEYS[key];
   const bad = (why: string): never => {
     throw new ConfigError(`config ${key} from ${source}: ${why} (got ${JSON.stringify(raw)})`);
   };
+  if (decl.kind === 'tiers') return parseTiers(raw, bad);
   if (decl.kind === 'string' || decl.kind === 'enum') {
     if (typeof raw !== 'string' || (raw.length === 0 && decl.allowEmpty !== true)) bad('expected a non-empty string');
     const s = raw as string;
@@ -125,7 +209,7 @@ export interface ConfigSources {
 export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   const argv = sources.argv ?? [];
   const env = sources.env ?? {};
-  const cfg = defaultConfig() as Record<string, string | number>;
+  const cfg = defaultConfig() as Record<string, string | number | TierConfig[] | null>;
   const flags = new Map<string, string>();
   let configFile = env['PEGASUS_CONFIG'];
   for (let i = 0; i < argv.length; i++) {
@@ -169,6 +253,11 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  for (const [i, t] of (out.tiers ?? []).entries()) {
+    if (t.capacityBytes < out.segmentBytesMax) {
+      throw new ConfigError(`config tiers: tier ${i} (${t.kind}:${t.path}) capacity ${t.capacityBytes} bytes is below segmentBytesMax ${out.segmentBytesMax}: it could never hold a segment`);
+    }
+  }
   return out;
 }
 
@@ -182,6 +271,7 @@ function formatDefault(key: ConfigKey): string {
     return `${n} B`;
   }
   if (d.kind === 'ms') return `${d.default as number} ms`;
+  if (d.kind === 'tiers') return 'one `disk` tier at dataDir';
   return String(d.default);
 }
 
@@ -199,7 +289,7 @@ export function renderConfigReference(): string {
   ];
   for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
     const d: KeyDecl<unknown> = CONFIG_KEYS[k];
-    const kind = d.kind === 'enum' ? `one of ${d.values!.join(', ')}` : d.kind;
+    const kind = d.kind === 'enum' ? `one of ${d.values!.join(', ')}` : d.kind === 'tiers' ? 'list of tiers' : d.kind;
     lines.push(`| \`${k}\` | \`--${kebab(k)}\` | \`${envName(k)}\` | ${kind} | ${formatDefault(k)} | ${d.doc} |`);
   }
   return `${lines.join('\n')}\n`;

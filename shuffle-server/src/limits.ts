@@ -37,6 +37,8 @@ export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;
 export const SOCKET_BACKPRESSURE_BYTES_MAX = 64 * 1024 * 1024;
 /** Largest segment file. Offsets in the index are u64, this keeps files manageable. */
 export const SEGMENT_BYTES_MAX = 4 * 1024 * 1024 * 1024;
+/** Most storage tiers (config key `tiers`). */
+export const TIERS_MAX = 8;
 /** Smallest memory budget that still lets one frame per connection in. */
 export const MEMORY_BUDGET_BYTES_MIN = 4 * FRAME_BYTES_MAX;
 /** Most pushes one connection may have unacknowledged (the window cannot exceed this). */

@@ -14,12 +14,15 @@
 //   commit   04 appId 00 shuffleId:u32 mapId:u32               -> CommitValue
 //   segment  05 appId 00 shuffleId:u32 segmentId:u64           -> SegmentValue
 //
-// Values: little-endian, first byte the value version (1), then fixed fields:
-//   AppValue      1 B   version
-//   ShuffleValue 17 B   version, numMaps:u32, numPartitions:u32, createdAtMs:u64
-//   RunValue     21 B   version, length:u64, blockCount:u32, mapMin:u32, mapMax:u32
-//   CommitValue  13 B   version, attempt:u64, batchCount:u32
-//   SegmentValue 10 B   version, durableBytes:u64, flags:u8 (bit 0 sealed)
+// Values: little-endian, first byte the value version, then fixed fields. A
+// version's layout never changes; readers accept every version ever written.
+//   AppValue      1 B   v1: version
+//   ShuffleValue 17 B   v1: version, numMaps:u32, numPartitions:u32, createdAtMs:u64
+//   RunValue     21 B   v1: version, length:u64, blockCount:u32, mapMin:u32, mapMax:u32
+//                25 B   v2: v1 fields, crc32c:u32 (CRC32C of the run's bytes as written)
+//   CommitValue  13 B   v1: version, attempt:u64, batchCount:u32
+//   SegmentValue 10 B   v1: version, durableBytes:u64, flags:u8 (bit 0 sealed); in <dataDir>
+//                14 B   v2: v1 fields, tierId:u32 (store/tiers.ts tierIdOf)
 import assert from 'node:assert/strict';
 
 import { checkAppId } from '../../../schemas/ts/ids.js';
@@ -28,8 +31,12 @@ import type { CommitEntry, RunEntry, SegmentEntry, ShuffleEntry } from './types.
 
 /** Version of the key layout, stored under the meta key; a reader refuses any other. */
 export const INDEX_FORMAT_VERSION = 1;
-/** Version byte at the start of every value. */
+/** Version byte of the values whose layout never changed (app, shuffle, commit). */
 export const VALUE_VERSION = 1;
+/** Run values: v1 without, v2 with the run's CRC32C. Writers write v2. */
+export const RUN_VALUE_VERSION = 2;
+/** Segment values: v1 without (segment in the data directory), v2 with the tier id. Writers write v2. */
+export const SEGMENT_VALUE_VERSION = 2;
 
 export const Tag = {
   META: 0x00,
@@ -50,9 +57,11 @@ const TWO_POW_32 = 0x1_0000_0000;
 
 export const APP_VALUE_BYTES = 1;
 export const SHUFFLE_VALUE_BYTES = 17;
-export const RUN_VALUE_BYTES = 21;
+export const RUN_VALUE_V1_BYTES = 21;
+export const RUN_VALUE_BYTES = 25;
 export const COMMIT_VALUE_BYTES = 13;
-export const SEGMENT_VALUE_BYTES = 10;
+export const SEGMENT_VALUE_V1_BYTES = 10;
+export const SEGMENT_VALUE_BYTES = 14;
 const SEGMENT_FLAG_SEALED = 0x01;
 
 export interface KeyRange {
@@ -247,10 +256,21 @@ export function decodeSegmentKey(key: Buffer): { appId: string; shuffleId: numbe
 
 // ---- values ----
 
-function newValue(bytes: number): Buffer {
+function newValue(bytes: number, version = VALUE_VERSION): Buffer {
   const v = Buffer.alloc(bytes);
-  v[0] = VALUE_VERSION;
+  v[0] = version;
   return v;
+}
+
+/** The version of a value whose length must match its version's; CORRUPT_DATA otherwise. */
+function versionOf(value: Buffer, bytesByVersion: Record<number, number>, what: string): number {
+  const version = value.length > 0 ? value[0]! : -1;
+  const bytes = bytesByVersion[version];
+  if (bytes === undefined || value.length !== bytes) {
+    const known = Object.entries(bytesByVersion).map(([v, n]) => `${n} bytes of version ${v}`).join(' or ');
+    throw corrupt(`${what} value ${value.toString('hex')}: expected ${known}`);
+  }
+  return version;
 }
 
 function checkValue(value: Buffer, bytes: number, what: string): void {
@@ -300,17 +320,27 @@ export function encodeRunValue(e: RunEntry): Buffer {
   checkU32(e.mapMin, 'mapMin');
   checkU32(e.mapMax, 'mapMax');
   if (e.mapMin > e.mapMax) assert.fail(`run mapMin ${e.mapMin} > mapMax ${e.mapMax}`);
-  const v = newValue(RUN_VALUE_BYTES);
+  if (e.crc32c === null) assert.fail('run written without its CRC32C');
+  checkU32(e.crc32c, 'run crc32c');
+  const v = newValue(RUN_VALUE_BYTES, RUN_VALUE_VERSION);
   writeU64LE(v, e.length, 1);
   v.writeUInt32LE(e.blockCount, 9);
   v.writeUInt32LE(e.mapMin, 13);
   v.writeUInt32LE(e.mapMax, 17);
+  v.writeUInt32LE(e.crc32c, 21);
   return v;
 }
 
-export function decodeRunValue(value: Buffer): Pick<RunEntry, 'length' | 'blockCount' | 'mapMin' | 'mapMax'> {
-  checkValue(value, RUN_VALUE_BYTES, 'run');
-  const r = { length: readU64LE(value, 1), blockCount: value.readUInt32LE(9), mapMin: value.readUInt32LE(13), mapMax: value.readUInt32LE(17) };
+/** Decodes a run value of version 1 (crc32c null: written before run checksums) or 2. */
+export function decodeRunValue(value: Buffer): Pick<RunEntry, 'length' | 'blockCount' | 'mapMin' | 'mapMax' | 'crc32c'> {
+  const version = versionOf(value, { 1: RUN_VALUE_V1_BYTES, 2: RUN_VALUE_BYTES }, 'run');
+  const r = {
+    length: readU64LE(value, 1),
+    blockCount: value.readUInt32LE(9),
+    mapMin: value.readUInt32LE(13),
+    mapMax: value.readUInt32LE(17),
+    crc32c: version >= 2 ? value.readUInt32LE(21) : null,
+  };
   if (r.mapMin > r.mapMax) throw corrupt(`run value ${value.toString('hex')}: mapMin > mapMax`);
   return r;
 }
@@ -331,15 +361,23 @@ export function decodeCommitValue(value: Buffer): Pick<CommitEntry, 'attempt' | 
 
 export function encodeSegmentValue(e: SegmentEntry): Buffer {
   checkU64(e.durableBytes, 'durable bytes');
-  const v = newValue(SEGMENT_VALUE_BYTES);
+  if (e.tierId === null) assert.fail('segment written without its tier');
+  checkU32(e.tierId, 'tier id');
+  const v = newValue(SEGMENT_VALUE_BYTES, SEGMENT_VALUE_VERSION);
   writeU64LE(v, e.durableBytes, 1);
   v[9] = e.sealed ? SEGMENT_FLAG_SEALED : 0;
+  v.writeUInt32LE(e.tierId, 10);
   return v;
 }
 
-export function decodeSegmentValue(value: Buffer): Pick<SegmentEntry, 'durableBytes' | 'sealed'> {
-  checkValue(value, SEGMENT_VALUE_BYTES, 'segment');
+/** Decodes a segment value of version 1 (tierId null: the segment is in the data directory) or 2. */
+export function decodeSegmentValue(value: Buffer): Pick<SegmentEntry, 'durableBytes' | 'sealed' | 'tierId'> {
+  const version = versionOf(value, { 1: SEGMENT_VALUE_V1_BYTES, 2: SEGMENT_VALUE_BYTES }, 'segment');
   const flags = value[9]!;
   if ((flags & ~SEGMENT_FLAG_SEALED) !== 0) throw corrupt(`segment value ${value.toString('hex')}: unknown flags`);
-  return { durableBytes: readU64LE(value, 1), sealed: (flags & SEGMENT_FLAG_SEALED) !== 0 };
+  return {
+    durableBytes: readU64LE(value, 1),
+    sealed: (flags & SEGMENT_FLAG_SEALED) !== 0,
+    tierId: version >= 2 ? value.readUInt32LE(10) : null,
+  };
 }

@@ -12,6 +12,12 @@ export interface RunEntry {
   /** Smallest and largest map id among the run's blocks (for map-range reads). */
   mapMin: number;
   mapMax: number;
+  /**
+   * CRC32C of the run's bytes as written, run header through the last block's
+   * data (so a run fetched whole, e.g. by RDMA, is checked in one pass). Null for
+   * runs indexed before run checksums (run value version 1).
+   */
+  crc32c: number | null;
 }
 
 /** The winning attempt of one map. */
@@ -34,4 +40,10 @@ export interface SegmentEntry {
   segmentId: number;
   durableBytes: number;
   sealed: boolean;
+  /**
+   * The storage tier holding the file (store/tiers.ts: a u32 derived from the
+   * tier's path). Null for segments indexed before tiers (segment value version
+   * 1): those are in the data directory.
+   */
+  tierId: number | null;
 }

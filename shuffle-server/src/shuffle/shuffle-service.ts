@@ -1,8 +1,9 @@
 // The shuffle service: applications, their shuffles, pushes, commits and reads,
 // one memory budget, expiry and recovery. The network layer calls only this.
-import { rm, statfs } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../../../native/ts/crc32c.js';
+import { nativeStatus } from '../../../native/ts/index.js';
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { CommitMap, OpenRead, PlanRead, PushBlocks, RegisterShuffle } from '../../../schemas/ts/messages.js';
 import type { ServerConfig } from '../config.js';
@@ -15,6 +16,7 @@ import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import { SegmentLog } from '../store/segment-log.js';
 import { listAppDirs, listShuffleDirs, removeAppDir } from '../store/shuffle-dirs.js';
+import { TierSet } from '../store/tiers.js';
 import type { StoredBlock } from '../store/types.js';
 import { boundGarbage } from './garbage-bound.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -38,7 +40,6 @@ export class ShuffleService {
   private shuffleCount = 0;
   private pressureFlushes = 0;
   private stopping = false;
-  private diskFreeBytes = Number.MAX_SAFE_INTEGER;
   /**
    * Set when a flush hit ENOSPC: buffered data cannot leave memory, so pushes
    * are refused with DISK_FULL (rather than waiting forever for memory) until
@@ -50,6 +51,8 @@ export class ShuffleService {
 
   private constructor(
     private readonly cfg: ServerConfig,
+    /** Where segment files go (store/tiers.ts); free space and capacity decide DISK_FULL. */
+    readonly tiers: TierSet,
     private readonly index: ShuffleIndex,
     private readonly log: Logger,
     private readonly metrics: ServerMetrics,
@@ -59,8 +62,15 @@ export class ShuffleService {
 
   /** Opens the index, recovers every shuffle (truncating torn tails) and removes orphaned files. */
   static async open(cfg: ServerConfig, log: Logger, metrics: ServerMetrics): Promise<ShuffleService> {
+    const tiers = TierSet.fromConfig(cfg);
+    await tiers.checkDirs();
+    const degraded = tiers.tiers.filter((t) => t.kind === 'pmem' && !t.writesThroughPmem);
+    if (degraded.length > 0) {
+      log.warn('pmem tier written with ordinary file writes and fdatasync', { tiers: degraded.map((t) => t.label), reason: nativeStatus().reason });
+    }
+    metrics.trackTiers(tiers);
     const index = await ShuffleIndex.open(join(cfg.dataDir, 'index'));
-    const svc = new ShuffleService(cfg, index, log, metrics);
+    const svc = new ShuffleService(cfg, tiers, index, log, metrics);
     await svc.recover();
     await svc.refreshDiskFree();
     svc.housekeeping = setInterval(() => svc.housekeep(), HOUSEKEEPING_INTERVAL_MS);
@@ -100,20 +110,22 @@ export class ShuffleService {
     }
     this.metrics.tornTailBytes.inc(torn);
     let orphans = 0;
-    for (const dir of await listShuffleDirs(this.cfg.dataDir)) {
-      if (this.apps.get(dir.appId)?.shuffles.has(dir.shuffleId) !== true && !quarantined.has(`${dir.appId}/${dir.shuffleId}`)) {
-        await rm(dir.dir, { recursive: true, force: true });
-        orphans++;
+    for (const tier of this.tiers.tiers) {
+      for (const dir of await listShuffleDirs(tier.path)) {
+        if (this.apps.get(dir.appId)?.shuffles.has(dir.shuffleId) !== true && !quarantined.has(`${dir.appId}/${dir.shuffleId}`)) {
+          await rm(dir.dir, { recursive: true, force: true });
+          orphans++;
+        }
       }
-    }
-    for (const dir of await listAppDirs(this.cfg.dataDir)) {
-      if (!this.apps.has(dir.appId)) await removeAppDir(this.cfg.dataDir, dir.appId);
+      for (const dir of await listAppDirs(tier.path)) {
+        if (!this.apps.has(dir.appId)) await removeAppDir(tier.path, dir.appId);
+      }
     }
     this.log.info('recovered', { apps: this.apps.size, shuffles: this.shuffleCount, tornTailBytes: torn, orphanDirsRemoved: orphans, quarantined: quarantined.size });
   }
 
   private logOptions(appId: string, shuffleId: number) {
-    return { dataDir: this.cfg.dataDir, appId, shuffleId, segmentBytesMax: this.cfg.segmentBytesMax };
+    return { dataDir: this.cfg.dataDir, appId, shuffleId, segmentBytesMax: this.cfg.segmentBytesMax, tiers: this.tiers };
   }
 
   private shuffleDeps() {
@@ -225,7 +237,7 @@ export class ShuffleService {
       await s.remove().catch((err: unknown) => this.log.error('shuffle removal failed', { appId, shuffleId: id, error: String(err) }));
     }
     await this.index.deleteApp(appId);
-    await removeAppDir(this.cfg.dataDir, appId);
+    for (const tier of this.tiers.tiers) await removeAppDir(tier.path, appId);
     this.log.info('app removed', { appId, reason, shuffles: app.shuffles.size });
   }
 
@@ -268,8 +280,10 @@ export class ShuffleService {
     if (this.diskFull) {
       throw new PegasusError(ErrorCode.DISK_FULL, `data directory is full: a flush failed with no space left; ${this.budget.used} bytes wait in memory for room`);
     }
-    if (this.diskFreeBytes < this.cfg.diskReserveBytes) {
-      throw new PegasusError(ErrorCode.DISK_FULL, `data directory has ${this.diskFreeBytes} bytes free, below the reserve of ${this.cfg.diskReserveBytes}`);
+    // Active segments may still have room, so a full capacity alone refuses nothing
+    // here: the flush that cannot place a new segment is DISK_FULL (diskFull above).
+    if (!this.tiers.hasRoom(0)) {
+      throw new PegasusError(ErrorCode.DISK_FULL, `no storage tier has free space above the reserve of ${this.cfg.diskReserveBytes} bytes: ${this.tiers.tiers.map((t) => t.describe()).join('; ')}`);
     }
     const data = Buffer.allocUnsafeSlow(body.length);
     body.copy(data);
@@ -364,7 +378,7 @@ export class ShuffleService {
   }
 
   private enterDiskFull(): void {
-    if (!this.diskFull) this.log.error('disk full, refusing pushes', { bufferedBytes: this.budget.used, dataDir: this.cfg.dataDir });
+    if (!this.diskFull) this.log.error('disk full, refusing pushes', { bufferedBytes: this.budget.used, tiers: this.tiers.tiers.map((t) => t.describe()) });
     this.diskFull = true;
     this.budget.rejectAll(new PegasusError(ErrorCode.DISK_FULL, 'data directory is full; the push was not stored'));
   }
@@ -379,16 +393,10 @@ export class ShuffleService {
   }
 
   private async refreshDiskFree(): Promise<void> {
-    try {
-      const st = await statfs(this.cfg.dataDir);
-      this.diskFreeBytes = st.bavail * st.bsize;
-    } catch {
-      // Keep the last known value; a vanished data dir surfaces as STORAGE_IO on write.
-      return;
-    }
-    if (this.diskFull && this.diskFreeBytes >= this.cfg.diskReserveBytes + this.budget.used) {
+    await this.tiers.refreshFree();
+    if (this.diskFull && this.tiers.hasRoom(this.cfg.segmentBytesMax, this.budget.used)) {
       this.diskFull = false;
-      this.log.info('disk has room again, taking pushes', { freeBytes: this.diskFreeBytes, bufferedBytes: this.budget.used });
+      this.log.info('a storage tier has room again, taking pushes', { tiers: this.tiers.tiers.map((t) => t.describe()), bufferedBytes: this.budget.used });
     }
   }
 

@@ -1,8 +1,14 @@
 // The append-only log of one shuffle: a sequence of segment files, each a segment
 // header followed by runs (layout: SEGMENT_FORMAT.md, constants: segment-format.ts).
 //
+// Segments live on ordered storage tiers (tiers.ts): a new segment is placed on
+// the first tier with room when it is created, and its index row names the tier.
+// A segment file is written by tier (segment-file.ts): writev + fdatasync, or,
+// on a pmem tier, memcpy into a libpmem2 mapping + persist.
+//
 // Durability contract: appendRuns() returns only after the written bytes are
-// fdatasync'ed (and the directory entry of a new file fsync'ed). The caller then
+// durable (fdatasync'ed, or persisted through libpmem2) and the directory entry
+// of a new file fsync'ed. The caller then
 // writes the returned RunEntry/SegmentEntry rows to the index; bytes past a
 // segment's indexed durableBytes are a torn tail and are cut off by open().
 //
@@ -13,6 +19,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
+import { crc32c } from '../../../native/ts/crc32c.js';
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { RunEntry, SegmentEntry } from '../index/types.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
@@ -24,7 +31,6 @@ import {
   SEGMENT_HEADER_BYTES,
   decodeBlockHeader,
   decodeRunHeader,
-  decodeSegmentHeader,
   encodeBlockHeader,
   encodeRunHeader,
   encodeSegmentHeader,
@@ -32,30 +38,38 @@ import {
 } from './segment-format.js';
 import {
   appDir,
-  parseSegmentFileName,
   segmentFileName,
   shuffleDir,
   shufflesRoot,
 } from './segment-names.js';
+import { createSegmentFile, fsyncDir, type SegmentFile } from './segment-file.js';
+import { recoverSegments } from './segment-recovery.js';
+import { TierSet, type Tier } from './tiers.js';
 import type { PendingRun, StoredBlock } from './types.js';
 
 type FileHandle = fsp.FileHandle;
 
 export interface SegmentLogOptions {
+  /** The data directory; with no `tiers`, the one tier (tests, tools). */
   dataDir: string;
   appId: string;
   shuffleId: number;
   segmentBytesMax: number;
+  /** The server's storage tiers, shared by every log (placement and accounting). */
+  tiers?: TierSet;
 }
 
 interface Segment {
   readonly id: number;
-  /** Bytes written and fdatasync'ed; the file's size while the log is healthy. */
+  readonly tier: Tier;
+  /** Bytes written and made durable; the file's size while the log is healthy (a pmem segment's file is preallocated longer). */
   durableBytes: number;
   /** No more appends go here. */
   sealed: boolean;
-  /** Write handle; open only for the active segment. */
-  handle: FileHandle | null;
+  /** Write side; open only for the active segment. */
+  file: SegmentFile | null;
+  /** Bytes charged to the tier for it: its largest size while active, durableBytes once sealed. */
+  charge: number;
 }
 
 /** What one appendRuns() call writes into one segment. */
@@ -71,40 +85,10 @@ interface SegmentWrite {
 }
 
 
-/** Makes a directory's entries (new or removed files) durable. */
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await fsp.open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    throw ioError(err, `fsync directory ${dir}`);
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
-/** pwritev until every byte is written; libuv may return a short count before reporting an error. */
-async function writeAll(fh: FileHandle, buffers: Buffer[], position: number, bytes: number): Promise<void> {
-  let pending = buffers;
-  let pos = position;
-  let left = bytes;
-  while (left > 0) {
-    const { bytesWritten } = await fh.writev(pending, pos);
-    if (bytesWritten <= 0) throw new Error(`writev wrote ${bytesWritten} of ${left} bytes at ${pos}`);
-    pos += bytesWritten;
-    left -= bytesWritten;
-    if (left === 0) break;
-    let skip = bytesWritten;
-    let i = 0;
-    while (skip >= pending[i]!.length) skip -= pending[i++]!.length;
-    pending = [pending[i]!.subarray(skip), ...pending.slice(i + 1)];
-  }
-}
-
 /**
- * The segment files of one shuffle, `<dataDir>/shuffles/<appId>/<shuffleId>/*.seg`.
- * At most one segment (the active one) is open for writing; all others are sealed.
+ * The segment files of one shuffle, `<tier>/shuffles/<appId>/<shuffleId>/*.seg` over
+ * the storage tiers. At most one segment (the active one) is open for writing;
+ * all others are sealed.
  */
 export class SegmentLog {
   private readonly segments = new Map<number, Segment>();
@@ -114,9 +98,12 @@ export class SegmentLog {
   private inFlight: Promise<void> | null = null;
   private closed: Promise<void> | null = null;
 
+  /** Tiers whose shuffle directory exists (created and its parents fsync'ed). */
+  private readonly dirsReady = new Set<number>();
+
   private constructor(
     private readonly opts: SegmentLogOptions,
-    private readonly dir: string,
+    private readonly tiers: TierSet,
     known: Segment[],
     /** Bytes cut off torn segment tails at open. */
     readonly recoveredTornBytes: number,
@@ -127,6 +114,8 @@ export class SegmentLog {
     for (const s of known) {
       this.segments.set(s.id, s);
       this.bytesOnDisk += s.durableBytes;
+      s.tier.usedBytes += s.durableBytes;
+      s.tier.chargedBytes += s.charge;
       maxId = Math.max(maxId, s.id);
     }
     this.nextSegmentId = maxId + 1;
@@ -138,98 +127,20 @@ export class SegmentLog {
     if (!Number.isSafeInteger(max) || max <= SEGMENT_HEADER_BYTES || max > SEGMENT_BYTES_MAX) {
       assert.fail(`segmentBytesMax ${max} not in ${SEGMENT_HEADER_BYTES + 1}..${SEGMENT_BYTES_MAX}`);
     }
-    const dir = shuffleDir(opts.dataDir, opts.appId, opts.shuffleId);
-    try {
-      const created = await fsp.mkdir(dir, { recursive: true });
-      // New directory entries are not durable until their parents are fsync'ed.
-      if (created !== undefined) {
-        for (const d of [opts.dataDir, shufflesRoot(opts.dataDir), appDir(opts.dataDir, opts.appId)]) await fsyncDir(d);
-      }
-    } catch (err) {
-      throw ioError(err, `create shuffle directory ${dir}`);
-    }
+    const tiers = opts.tiers ?? TierSet.single(opts.dataDir);
 
-    const byId = new Map<number, SegmentEntry>();
-    for (const e of known) {
-      if (byId.has(e.segmentId)) assert.fail(`segment ${e.segmentId} listed twice for ${opts.appId}/${opts.shuffleId}`);
-      byId.set(e.segmentId, e);
-    }
-
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch (err) {
-      throw ioError(err, `list shuffle directory ${dir}`);
-    }
-    let tornBytes = 0;
-    let deleted = 0;
-    const found = new Set<number>();
-    for (const name of names) {
-      const id = parseSegmentFileName(name);
-      if (id === null) continue; // not ours: leave foreign files alone
-      const path = join(dir, name);
-      const entry = byId.get(id);
-      if (entry === undefined) {
-        // Never indexed, so never durable: a flush that crashed before its index write.
-        try {
-          await fsp.rm(path, { force: true });
-        } catch (err) {
-          throw ioError(err, `delete unindexed segment ${path}`);
-        }
-        deleted++;
-        continue;
-      }
-      found.add(id);
-      tornBytes += await SegmentLog.recoverSegment(path, entry, opts.shuffleId);
-    }
-    for (const e of known) {
-      if (!found.has(e.segmentId)) {
-        throw new PegasusError(
-          ErrorCode.CORRUPT_DATA,
-          `segment ${join(dir, segmentFileName(e.segmentId))} is indexed with ${e.durableBytes} durable bytes but its file is missing`,
-        );
-      }
-    }
-    if (deleted > 0) await fsyncDir(dir);
+    const { indexed, tornBytes, deleted, ready } = await recoverSegments(tiers, opts.appId, opts.shuffleId, known);
     // Every existing segment is sealed: its tail may have been cut, and appending
     // after a restart into a fresh file keeps recovery a pure truncation.
-    const segments = known.map((e): Segment => ({ id: e.segmentId, durableBytes: e.durableBytes, sealed: true, handle: null }));
-    return new SegmentLog(opts, dir, segments, tornBytes, deleted);
-  }
-
-  /** Validates an indexed segment file and cuts it to durableBytes; returns the bytes cut. */
-  private static async recoverSegment(path: string, entry: SegmentEntry, shuffleId: number): Promise<number> {
-    if (!Number.isSafeInteger(entry.durableBytes) || entry.durableBytes < SEGMENT_HEADER_BYTES) {
-      throw new PegasusError(ErrorCode.CORRUPT_DATA, `segment ${path}: indexed durable bytes ${entry.durableBytes} < header ${SEGMENT_HEADER_BYTES}`);
-    }
-    let fh: FileHandle | undefined;
-    try {
-      fh = await fsp.open(path, 'r+');
-      const { size } = await fh.stat();
-      if (size < entry.durableBytes) {
-        throw new PegasusError(ErrorCode.CORRUPT_DATA, `segment ${path}: file has ${size} bytes, index says ${entry.durableBytes} are durable`);
-      }
-      const head = Buffer.alloc(SEGMENT_HEADER_BYTES);
-      const { bytesRead } = await fh.read(head, 0, SEGMENT_HEADER_BYTES, 0);
-      let header;
-      try {
-        if (bytesRead !== SEGMENT_HEADER_BYTES) throw new Error(`read ${bytesRead} header bytes`);
-        header = decodeSegmentHeader(head, 0);
-      } catch (err) {
-        throw corruptAt(path, 0, err);
-      }
-      if (header.segmentId !== entry.segmentId || header.shuffleId !== shuffleId) {
-        throw corruptAt(path, 0, new Error(`header names segment ${header.segmentId} of shuffle ${header.shuffleId}, expected ${entry.segmentId} of ${shuffleId}`));
-      }
-      if (size === entry.durableBytes) return 0;
-      await fh.truncate(entry.durableBytes);
-      await fh.datasync();
-      return size - entry.durableBytes;
-    } catch (err) {
-      throw ioError(err, `recover segment ${path}`);
-    } finally {
-      await fh?.close().catch(() => undefined);
-    }
+    const segments = indexed.map(({ entry, tier }): Segment => (
+      { id: entry.segmentId, tier, durableBytes: entry.durableBytes, sealed: true, file: null, charge: entry.durableBytes }
+    ));
+    const log = new SegmentLog(opts, tiers, segments, tornBytes, deleted);
+    for (const id of ready) log.dirsReady.add(id);
+    // The shuffle's directory exists from registration on (on the first tier; on
+    // others once a segment goes there), so the orphan sweep sees every shuffle.
+    await log.ensureDir(tiers.tiers[0]!);
+    return log;
   }
 
   /** Bytes on disk over all segments of this shuffle. */
@@ -254,27 +165,21 @@ export class SegmentLog {
   private async append(runs: PendingRun[]): Promise<{ runs: RunEntry[]; segments: SegmentEntry[] }> {
     if (runs.length === 0) return { runs: [], segments: [] };
     const { writes, entries } = this.plan(runs);
+    const newDirs = new Set<string>();
     try {
       for (const w of writes) {
         if (w.bytes === 0) continue;
-        const path = this.pathOf(w.segment.id);
+        const s = w.segment;
         if (w.isNew) {
-          try {
-            w.segment.handle = await fsp.open(path, 'wx');
-          } catch (err) {
-            throw ioError(err, `create segment ${path}`);
-          }
+          await this.ensureDir(s.tier);
+          s.file = await createSegmentFile(s.tier, this.pathOf(s), s.charge);
+          newDirs.add(this.dirOf(s.tier));
         }
-        const fh = w.segment.handle;
-        assert(fh !== null, `segment ${path} has no write handle`);
-        try {
-          await writeAll(fh, w.buffers, w.position, w.bytes);
-          await fh.datasync();
-        } catch (err) {
-          throw ioError(err, `append ${w.bytes} bytes to segment ${path} at ${w.position}`);
-        }
+        const file = s.file;
+        assert(file !== null, `segment ${this.pathOf(s)} has no write handle`);
+        await file.write(w.buffers, w.position, w.bytes);
       }
-      if (writes.some((w) => w.isNew)) await fsyncDir(this.dir);
+      for (const dir of newDirs) await fsyncDir(dir);
     } catch (err) {
       await this.rollback(writes);
       throw err;
@@ -285,29 +190,66 @@ export class SegmentLog {
       const s = w.segment;
       s.durableBytes = w.position + w.bytes;
       this.bytesOnDisk += w.bytes;
+      s.tier.usedBytes += w.bytes;
       if (w.isNew) this.segments.set(s.id, s);
-      if (w.sealAfter) {
-        s.sealed = true;
-        const fh = s.handle;
-        s.handle = null;
-        // The bytes are already synced; a failing close loses nothing.
-        await fh?.close().catch(() => undefined);
-      }
-      segments.push({ segmentId: s.id, durableBytes: s.durableBytes, sealed: s.sealed });
+      if (w.sealAfter) await this.seal(s);
+      segments.push({ segmentId: s.id, durableBytes: s.durableBytes, sealed: s.sealed, tierId: s.tier.id });
     }
     const last = writes[writes.length - 1]!.segment;
     this.active = last.sealed ? null : last;
     return { runs: entries, segments };
   }
 
+  /** Seals a segment: no more appends; its file is closed at (cut to) its durable length and its charge shrinks to it. */
+  private async seal(s: Segment): Promise<void> {
+    s.sealed = true;
+    const file = s.file;
+    s.file = null;
+    this.settleCharge(s, s.durableBytes);
+    // The bytes are already durable; a failing close loses nothing.
+    await file?.close(s.durableBytes);
+  }
+
+  /** Sets the bytes a segment is charged to its tier. */
+  private settleCharge(s: Segment, charge: number): void {
+    s.tier.chargedBytes += charge - s.charge;
+    s.charge = charge;
+  }
+
+  /** Creates this shuffle's directory on a tier (fsync'ing the new parents) the first time a segment goes there. */
+  private async ensureDir(tier: Tier): Promise<void> {
+    if (this.dirsReady.has(tier.id)) return;
+    const dir = this.dirOf(tier);
+    try {
+      const created = await fsp.mkdir(dir, { recursive: true });
+      // New directory entries are not durable until their parents are fsync'ed.
+      if (created !== undefined) {
+        for (const d of [tier.path, shufflesRoot(tier.path), appDir(tier.path, this.opts.appId)]) await fsyncDir(d);
+      }
+    } catch (err) {
+      throw ioError(err, `create shuffle directory ${dir} on tier ${tier.label}`);
+    }
+    this.dirsReady.add(tier.id);
+  }
+
   /** Lays the runs out over the active segment and new ones; encodes every header. Synchronous. */
   private plan(runs: PendingRun[]): { writes: SegmentWrite[]; entries: RunEntry[] } {
-    const max = this.opts.segmentBytesMax;
     const writes: SegmentWrite[] = [];
+    try {
+      return this.planInto(runs, writes);
+    } catch (err) {
+      // No tier had room for a new segment: give back what new segments of this plan were charged.
+      for (const w of writes) if (w.isNew) this.settleCharge(w.segment, 0);
+      throw err;
+    }
+  }
+
+  private planInto(runs: PendingRun[], writes: SegmentWrite[]): { writes: SegmentWrite[]; entries: RunEntry[] } {
+    const max = this.opts.segmentBytesMax;
     const entries: RunEntry[] = [];
     let current: SegmentWrite | null = null;
     if (this.active !== null) {
-      assert(!this.active.sealed && this.active.handle !== null, 'active segment sealed or closed');
+      assert(!this.active.sealed && this.active.file !== null, 'active segment sealed or closed');
       current = { segment: this.active, isNew: false, position: this.active.durableBytes, buffers: [], bytes: 0, sealAfter: false };
       writes.push(current);
     }
@@ -324,7 +266,11 @@ export class SegmentLog {
       if (current === null) {
         // Ids are taken now and never given back, even if the write fails: a failed
         // file may linger until the next open deletes it.
-        const segment: Segment = { id: this.nextSegmentId++, durableBytes: 0, sealed: false, handle: null };
+        // The tier is chosen now, for the segment's largest size (a run larger than
+        // segmentBytesMax sits alone in its segment).
+        const charge = Math.max(max, SEGMENT_HEADER_BYTES + runBytes);
+        const tier = this.tiers.place(charge);
+        const segment: Segment = { id: this.nextSegmentId++, tier, durableBytes: 0, sealed: false, file: null, charge };
         const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
         encodeSegmentHeader(header, 0, { segmentId: segment.id, shuffleId: this.opts.shuffleId });
         current = { segment, isNew: true, position: 0, buffers: [header], bytes: SEGMENT_HEADER_BYTES, sealAfter: false };
@@ -346,18 +292,26 @@ export class SegmentLog {
     const headers = Buffer.allocUnsafe(RUN_HEADER_BYTES + run.blocks.length * BLOCK_HEADER_BYTES);
     encodeRunHeader(headers, 0, { partition: run.partition, blockCount: run.blocks.length, runBytes });
     buffers.push(headers.subarray(0, RUN_HEADER_BYTES));
+    // The run CRC covers the bytes in the order they are written, so it is exactly
+    // the CRC32C of RunEntry.length bytes from RunEntry.offset on disk.
+    let crc = crc32c(headers.subarray(0, RUN_HEADER_BYTES), 0);
     let at = RUN_HEADER_BYTES;
     let mapMin = Number.MAX_SAFE_INTEGER;
     let mapMax = -1;
     for (const block of run.blocks) {
       encodeBlockHeader(headers, at, block.header);
-      buffers.push(headers.subarray(at, at + BLOCK_HEADER_BYTES));
-      if (block.data.length > 0) buffers.push(block.data);
+      const header = headers.subarray(at, at + BLOCK_HEADER_BYTES);
+      buffers.push(header);
+      crc = crc32c(header, crc);
+      if (block.data.length > 0) {
+        buffers.push(block.data);
+        crc = crc32c(block.data, crc);
+      }
       at += BLOCK_HEADER_BYTES;
       mapMin = Math.min(mapMin, block.header.mapId);
       mapMax = Math.max(mapMax, block.header.mapId);
     }
-    return { partition: run.partition, segmentId, offset, length: runBytes, blockCount: run.blocks.length, mapMin, mapMax };
+    return { partition: run.partition, segmentId, offset, length: runBytes, blockCount: run.blocks.length, mapMin, mapMax, crc32c: crc };
   }
 
   /** Undoes a failed append as far as possible; what it cannot undo, open() will. */
@@ -365,23 +319,19 @@ export class SegmentLog {
     for (const w of writes) {
       const s = w.segment;
       if (w.isNew) {
-        const fh = s.handle;
-        s.handle = null;
-        await fh?.close().catch(() => undefined);
+        const file = s.file;
+        s.file = null;
+        this.settleCharge(s, 0);
+        await file?.close(0);
         // Unindexed, so harmless if the unlink fails: the next open deletes it.
-        await fsp.rm(this.pathOf(s.id), { force: true }).catch(() => undefined);
+        await fsp.rm(this.pathOf(s), { force: true }).catch(() => undefined);
         continue;
       }
-      if (w.bytes === 0 || s.handle === null) continue;
-      try {
-        await s.handle.truncate(w.position);
-      } catch {
+      if (w.bytes === 0 || s.file === null) continue;
+      if (!(await s.file.rollback(w.position))) {
         // The tail past durableBytes stays; stop appending here so no index row
         // ever covers it, and let open() cut it.
-        s.sealed = true;
-        const fh = s.handle;
-        s.handle = null;
-        await fh.close().catch(() => undefined);
+        await this.seal(s);
         if (this.active === s) this.active = null;
       }
     }
@@ -395,7 +345,11 @@ export class SegmentLog {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > READ_CHUNK_BYTES_MAX) {
       assert.fail(`chunkBytes ${chunkBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
     }
-    const path = this.pathOf(entry.segmentId);
+    const segment = this.segments.get(entry.segmentId);
+    if (segment === undefined) {
+      throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${this.opts.appId}/${this.opts.shuffleId} is not in its log (shuffle removed?)`);
+    }
+    const path = this.pathOf(segment);
     if (entry.offset < SEGMENT_HEADER_BYTES || entry.length < RUN_HEADER_BYTES + entry.blockCount * BLOCK_HEADER_BYTES) {
       throw corruptAt(path, entry.offset, new Error(`index run entry impossible: length ${entry.length}, ${entry.blockCount} blocks`));
     }
@@ -464,22 +418,20 @@ export class SegmentLog {
     const s = this.active;
     if (s === null) return;
     this.active = null;
-    s.sealed = true;
-    const fh = s.handle;
-    s.handle = null;
-    // The bytes are already synced; a failing close loses nothing.
-    await fh?.close().catch(() => undefined);
+    await this.seal(s);
   }
 
-  /** Whether a segment exists and is sealed; its durable length. */
-  segmentState(segmentId: number): { sealed: boolean; durableBytes: number } | null {
+  /** Whether a segment exists and is sealed; its durable length and its tier (`kind:path`). */
+  segmentState(segmentId: number): { sealed: boolean; durableBytes: number; tier: string } | null {
     const s = this.segments.get(segmentId);
-    return s === undefined ? null : { sealed: s.sealed, durableBytes: s.durableBytes };
+    return s === undefined ? null : { sealed: s.sealed, durableBytes: s.durableBytes, tier: s.tier.label };
   }
 
-  /** The file of a segment. */
+  /** The file of a segment (on its tier; an unknown segment's path on the data directory's tier, or the first). */
   segmentPath(segmentId: number): string {
-    return this.pathOf(segmentId);
+    const s = this.segments.get(segmentId);
+    const tier = s?.tier ?? this.tiers.get(null) ?? this.tiers.tiers[0]!;
+    return join(this.dirOf(tier), segmentFileName(segmentId));
   }
 
   /** Closes file handles after any append in flight; idempotent. Reads keep their own handles. */
@@ -489,29 +441,42 @@ export class SegmentLog {
         await this.inFlight;
         const s = this.active;
         this.active = null;
-        if (s !== null && s.handle !== null) {
-          const fh = s.handle;
-          s.handle = null;
-          await fh.close().catch(() => undefined);
+        if (s !== null && s.file !== null) {
+          // Not sealed in the index (the next open seals it); the file is cut to its durable length.
+          const file = s.file;
+          s.file = null;
+          this.settleCharge(s, s.durableBytes);
+          await file.close(s.durableBytes);
         }
       })();
     }
     return this.closed;
   }
 
-  /** Closes the log and removes the shuffle's directory with all its segments. */
+  /** Closes the log and removes the shuffle's directory, with all its segments, on every tier. */
   async remove(): Promise<void> {
     await this.close();
-    try {
-      await fsp.rm(this.dir, { recursive: true, force: true });
-    } catch (err) {
-      throw ioError(err, `remove shuffle directory ${this.dir}`);
+    for (const tier of this.tiers.tiers) {
+      const dir = this.dirOf(tier);
+      try {
+        await fsp.rm(dir, { recursive: true, force: true });
+      } catch (err) {
+        throw ioError(err, `remove shuffle directory ${dir}`);
+      }
+    }
+    for (const s of this.segments.values()) {
+      s.tier.usedBytes -= s.durableBytes;
+      this.settleCharge(s, 0);
     }
     this.segments.clear();
     this.bytesOnDisk = 0;
   }
 
-  private pathOf(segmentId: number): string {
-    return join(this.dir, segmentFileName(segmentId));
+  private dirOf(tier: Tier): string {
+    return shuffleDir(tier.path, this.opts.appId, this.opts.shuffleId);
+  }
+
+  private pathOf(s: Segment): string {
+    return join(this.dirOf(s.tier), segmentFileName(s.id));
   }
 }

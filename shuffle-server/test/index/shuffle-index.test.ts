@@ -122,9 +122,9 @@ test('RandomizedOpsMatchInMemoryOracle, and survive reopen', async (t) => {
     if (roll < 0.45) {
       const runs = Array.from({ length: int(5) }, (): RunEntry => {
         const mapMin = int(1000);
-        return { partition: partition(), segmentId: pick([0, 1, 2, 2 ** 40]), offset: big(), length: big(), blockCount: int(100_000), mapMin, mapMax: mapMin + int(10) };
+        return { partition: partition(), segmentId: pick([0, 1, 2, 2 ** 40]), offset: big(), length: big(), blockCount: int(100_000), mapMin, mapMax: mapMin + int(10), crc32c: pick([0, 1, 0xffff_ffff, int(2 ** 31)]) };
       });
-      const segments = Array.from({ length: int(3) }, (): SegmentEntry => ({ segmentId: pick([0, 1, 2, 2 ** 40]), durableBytes: big(), sealed: random() < 0.5 }));
+      const segments = Array.from({ length: int(3) }, (): SegmentEntry => ({ segmentId: pick([0, 1, 2, 2 ** 40]), durableBytes: big(), sealed: random() < 0.5, tierId: pick([0, 1, 0xffff_ffff]) }));
       const commits = Array.from({ length: int(4) }, (): CommitEntry => ({ mapId: pick([0, 1, 256, int(1e7)]), attempt: big(), batchCount: int(1000) }));
       await index.writeFlush(appId, shuffleId, runs, segments, commits);
       oracle.writeFlush(appId, shuffleId, runs, segments, commits);
@@ -168,11 +168,11 @@ test('AppIdsThatArePrefixesDoNotCollide', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
   const index = await ShuffleIndex.open(join(dir, 'index'));
-  const run = (partition: number): RunEntry => ({ partition, segmentId: 0, offset: 32, length: 100, blockCount: 1, mapMin: 0, mapMax: 0 });
+  const run = (partition: number): RunEntry => ({ partition, segmentId: 0, offset: 32, length: 100, blockCount: 1, mapMin: 0, mapMax: 0, crc32c: 7 });
   for (const appId of ['app', 'app1', 'app.1', 'ap']) {
     await index.putApp(appId);
     await index.putShuffle({ appId, shuffleId: 1, numMaps: 1, numPartitions: 1, createdAtMs: 0 });
-    await index.writeFlush(appId, 1, [run(appId.length)], [{ segmentId: 0, durableBytes: 132, sealed: false }], [{ mapId: 0, attempt: appId.length, batchCount: 1 }]);
+    await index.writeFlush(appId, 1, [run(appId.length)], [{ segmentId: 0, durableBytes: 132, sealed: false, tierId: 9 }], [{ mapId: 0, attempt: appId.length, batchCount: 1 }]);
   }
   t.deepEqual((await index.listRuns('app', 1, 0, 100)).map((r) => r.partition), [3]);
   t.deepEqual((await index.listCommits('app', 1)).map((c) => c.attempt), [3]);
@@ -183,7 +183,7 @@ test('AppIdsThatArePrefixesDoNotCollide', async (t) => {
   t.deepEqual(await index.listRuns('app', 1, 0, 100), []);
   await index.deleteShuffle('app1', 1);
   t.deepEqual(await index.listSegments('app1', 1), []);
-  t.deepEqual(await index.listSegments('app.1', 1), [{ segmentId: 0, durableBytes: 132, sealed: false }]);
+  t.deepEqual(await index.listSegments('app.1', 1), [{ segmentId: 0, durableBytes: 132, sealed: false, tierId: 9 }]);
   await index.close();
 });
 

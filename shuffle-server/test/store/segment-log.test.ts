@@ -13,6 +13,7 @@ import type { RunEntry } from '../../src/index/types.js';
 import { ShuffleIndex } from '../../src/index/shuffle-index.js';
 import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/store/segment-format.js';
 import { SegmentLog } from '../../src/store/segment-log.js';
+import { tierIdOf } from '../../src/store/tiers.js';
 import { listAppDirs, listShuffleDirs, removeAppDir } from '../../src/store/shuffle-dirs.js';
 import { segmentPath, shuffleDir } from '../../src/store/segment-names.js';
 import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/store/types.js';
@@ -92,7 +93,7 @@ test('RoundTripThroughIndex: runs of several partitions read back equal, listRun
     sameBlocks(t, await readAll(log, entry, 1 << 20), want.blocks);
   }
   const segments = await index.listSegments('app-1', 7);
-  t.deepEqual(segments, [{ segmentId: 0, durableBytes: log.diskBytes(), sealed: false }]);
+  t.deepEqual(segments, [{ segmentId: 0, durableBytes: log.diskBytes(), sealed: false, tierId: tierIdOf(dir) }]);
   t.is((await fsp.stat(segmentPath(dir, 'app-1', 7, 0))).size, log.diskBytes());
   await log.close();
   await log.close();
