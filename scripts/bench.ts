@@ -22,6 +22,7 @@ import { Connection } from '../shuffle-client/src/connection.js';
 import { registerShuffle } from '../shuffle-client/src/control.js';
 import { ShuffleReader, type ReadTransport } from '../shuffle-client/src/reader.js';
 import { diskWriteMBps, loopbackMBps } from './bench/baselines.js';
+import { benchPmemWrite } from './bench/pmem.js';
 
 const MiB = 1024 * 1024;
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   out(`pegasus bench: ${(totalBytes / 1024 / MiB).toFixed(1)} GiB, ${WRITERS} writers, ${READERS} readers, ${PARTITIONS} partitions, memory budget ${MEMORY_BUDGET_MB} MiB`);
   const disk = diskWriteMBps(dir, 1024 * MiB);
+  const pmem = await benchPmemWrite(join(dir, 'pmem'), 1024 * MiB);
   const loopback = await loopbackMBps(4096 * MiB);
   const server = await startServer(join(dir, 'data'));
   const address = `127.0.0.1:${server.port}`;
@@ -156,6 +158,8 @@ async function main(): Promise<void> {
   const result = {
     ingestMBps: round(ingestMBps), readMBps: round(r.mbps), diskWriteMBps: round(disk), loopbackMBps: round(loopback),
     ingestRatio: round(ingestMBps / floor, 3), readRatio: round(r.mbps / floor, 3), peakRssMB: round(peak), memoryBudgetMB: MEMORY_BUDGET_MB,
+    pmemWriteMBps: round(pmem.pmemWriteMBps), fileSegmentWriteMBps: round(pmem.fileWriteMBps),
+    pmemToFileRatio: round(pmem.pmemWriteMBps / pmem.fileWriteMBps, 3), pmemGranularity: pmem.granularity,
     wsReadMBps: round(r.mbps), ucxReadMBps: u === null ? null : round(u.mbps), ucxToWsRatio: u === null ? null : round(u.mbps / r.mbps, 3),
   };
   out('');
@@ -168,6 +172,9 @@ async function main(): Promise<void> {
   if (u !== null) out(`| Pegasus read over UCX, ${READERS} readers, CRC checked | ${result.ucxReadMBps} | ${round(u.mbps / floor, 3)} |`);
   else out('| Pegasus read over UCX | (UCX unavailable: native module not loaded or UCX off) | |');
   if (u !== null) out(`UCX read / WebSocket read: ${result.ucxToWsRatio}`);
+  out(`| segment writes through the pmem tier (libpmem2, ${pmem.granularity} granularity) | ${result.pmemWriteMBps} | ${round(pmem.pmemWriteMBps / floor, 3)} |`);
+  out(`| the same segment writes, writev + fdatasync (baseline) | ${result.fileSegmentWriteMBps} | ${round(pmem.fileWriteMBps / floor, 3)} |`);
+  out(`pmem tier / file writes: ${result.pmemToFileRatio}${pmem.granularity === 'PAGE' ? ' (PAGE granularity: an ordinary file, persisted with msync; no PMem here)' : ''}`);
   out('');
   out(`server peak RSS ${result.peakRssMB} MB with a ${MEMORY_BUDGET_MB} MB budget (target: at most budget + 150 MB); read back ${(r.bytes / MiB).toFixed(0)} MiB`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -54,7 +54,7 @@ export class UcxTransport {
   private registeredBytes = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
-  private address: Buffer | null = null;
+  private readonly address: Buffer;
 
   private constructor(
     private readonly server: UcxServer,
@@ -62,6 +62,7 @@ export class UcxTransport {
     private readonly log: Logger,
     private readonly metrics: ServerMetrics,
   ) {
+    this.address = server.workerAddress();
     this.sweepTimer = setInterval(() => this.sweep(), UCX_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -80,7 +81,13 @@ export class UcxTransport {
     } else {
       try {
         const server = await binding.UcxServer.start(cfg.ucxHost === '' ? cfg.host : cfg.ucxHost, cfg.ucxPort);
-        const transport = new UcxTransport(server, cfg.ucxRegisteredBytesMax, log, metrics);
+        let transport: UcxTransport;
+        try {
+          transport = new UcxTransport(server, cfg.ucxRegisteredBytesMax, log, metrics);
+        } catch (err) {
+          await server.close();
+          throw err;
+        }
         transport.registerGauges();
         return { transport, state: { enabled: true, port: server.port, reason: null } };
       } catch (err) {
@@ -97,7 +104,6 @@ export class UcxTransport {
 
   /** The UCX worker address readers on this host connect with (shared-memory lanes). */
   get workerAddress(): Buffer {
-    this.address ??= this.server.workerAddress();
     return this.address;
   }
 
