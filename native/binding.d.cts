@@ -19,13 +19,15 @@ export declare class UcxClient {
   /**
    * Connects to the worker whose address is `workerAddress` (from
    * `UcxServer.workerAddress()`, sent over the control plane). UCX picks the
-   * lanes: shared memory (cma) for a server on this host, tcp or verbs for
-   * another. Garbage bytes are INVALID_ARGUMENT before UCX sees them.
+   * lanes from both workers' transports, without the listener's network-only
+   * restriction; UCX 1.13 still picks tcp on one host, because PEER error
+   * handling excludes its shared-memory transports (UCX.md "Transports used
+   * here"). Garbage bytes are INVALID_ARGUMENT before UCX sees them.
    */
   static connectAddress(workerAddress: Buffer, timeoutMs: number): Promise<UcxClient>
   /**
    * The endpoint's lanes as UCX chose them at connect (the "lane[i]" lines of
-   * ucp_ep_print_info, one a line), e.g. "lane[1]:  2:cma/memory ... rma_bw#0".
+   * ucp_ep_print_info, one a line), e.g. "lane[0]:  2:tcp/lo.0 md[1] -> ... am am_bw#0".
    */
   transports(): string
   /** One-sided gets of every read, into one new Buffer holding them back to back. */

@@ -142,3 +142,23 @@ test.serial('clients on worker address endpoints SIGKILLed in the middle of gets
   await client.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+test.serial('with UCX_PROTO_ENABLE=y in the environment, a reader whose server is SIGKILLed gets a code instead of aborting', async (t) => {
+  // UCX 1.13's v2 protocols abort in ucp_ep_reqs_purge on peer failure; the context pins them off.
+  const { dir, files } = randomFiles([8 * MiB]);
+  const server = await serve(files);
+  const r = server.regions[0]!;
+  const helper = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'ucx-reader.js');
+  const arg = JSON.stringify({ port: server.port, workerAddress: server.workerAddress.toString('hex'), address: r.address.toString(), rkey: r.rkey.toString('hex'), length: 8 * MiB });
+  const reader = spawn(process.execPath, [helper, arg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UCX_PROTO_ENABLE: 'y' } });
+  let err = '';
+  reader.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => reader.once('exit', (code, signal) => res({ code, signal })));
+  await new Promise<void>((res) => reader.stdout!.on('data', (d: Buffer) => d.toString().includes('"gets"') && res()));
+  await server.kill('SIGKILL');
+  const { code, signal } = await exited;
+  t.is(signal, null, `reader died of ${signal}: ${err}`);
+  t.is(code, 1);
+  t.regex(err, /CONNECTION_CLOSED/);
+  rmSync(dir, { recursive: true, force: true });
+});

@@ -398,8 +398,10 @@ impl UcxClient {
 
     /// Connects to the worker whose address is `workerAddress` (from
     /// `UcxServer.workerAddress()`, sent over the control plane). UCX picks the
-    /// lanes: shared memory (cma) for a server on this host, tcp or verbs for
-    /// another. Garbage bytes are INVALID_ARGUMENT before UCX sees them.
+    /// lanes from both workers' transports, without the listener's network-only
+    /// restriction; UCX 1.13 still picks tcp on one host, because PEER error
+    /// handling excludes its shared-memory transports (UCX.md "Transports used
+    /// here"). Garbage bytes are INVALID_ARGUMENT before UCX sees them.
     #[napi]
     pub async fn connect_address(worker_address: Buffer, timeout_ms: u32) -> Result<UcxClient> {
         let timeout = check_timeout(timeout_ms, "connect").map_err(map_error)?;
@@ -465,7 +467,7 @@ impl UcxClient {
     }
 
     /// The endpoint's lanes as UCX chose them at connect (the "lane[i]" lines of
-    /// ucp_ep_print_info, one a line), e.g. "lane[1]:  2:cma/memory ... rma_bw#0".
+    /// ucp_ep_print_info, one a line), e.g. "lane[0]:  2:tcp/lo.0 md[1] -> ... am am_bw#0".
     #[napi]
     pub fn transports(&self) -> String {
         self.lanes.lock().unwrap().clone()

@@ -58,7 +58,8 @@ pub fn connect(worker: &Worker, addr: &SockAddr) -> NativeResult<sys::ucp_ep_h> 
 
 /// Client side: an endpoint to the worker whose ucp address is `raw` (checked by
 /// worker_address::decode first). UCX chooses the lanes from both workers'
-/// transports: cma / posix / sysv for a worker on this host, tcp or verbs otherwise.
+/// transports that support PEER error handling (UCX 1.13: tcp or verbs, not its
+/// shared-memory transports; UCX.md "Transports used here").
 pub fn connect_address(worker: &Worker, raw: &[u8]) -> NativeResult<sys::ucp_ep_h> {
     let mut params = sys::ucp_ep_params_t {
         field_mask: sys::ucp_ep_params_field_UCP_EP_PARAM_FIELD_REMOTE_ADDRESS as u64,
@@ -147,7 +148,7 @@ pub fn info_text(ep: sys::ucp_ep_h) -> String {
     }
 }
 
-/// The lane lines of `info_text` ("lane[1]:  2:cma/memory md[2] -> ... rma_bw#0"), trimmed.
+/// The lane lines of `info_text` ("lane[0]:  2:tcp/lo.0 md[1] -> ... am am_bw#0"), trimmed.
 pub fn lanes_of(info: &str) -> String {
     info.lines()
         .filter(|l| l.contains("lane["))

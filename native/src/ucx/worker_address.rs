@@ -1,9 +1,9 @@
 //! The worker address a server hands out (`UcxServer.workerAddress()`) and a client
 //! passes to `UcxClient.connectAddress`. It wraps the bytes of
 //! ucp_worker_get_address, which list every transport address of the server's
-//! worker (shared memory segments and the pid for cma on this host, tcp/verbs
-//! device addresses for other hosts), so UCX can pick same-host lanes (cma, posix,
-//! sysv) when client and server share a host. Layout (little endian; UCX.md
+//! worker (shared memory and cma for this host, tcp/verbs devices for others), so
+//! UCX picks lanes from all of them instead of network devices only as with the
+//! listener. Layout (little endian; UCX.md
 //! "Worker address format"):
 //!
 //! ```text
