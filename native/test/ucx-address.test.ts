@@ -162,3 +162,22 @@ test.serial('with UCX_PROTO_ENABLE=y in the environment, a reader whose server i
   t.regex(err, /CONNECTION_CLOSED/);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test.serial('server.close() with worker address clients fails their later gets with a code, and the process stays up', async (t) => {
+  const { dir, files } = randomFiles([MiB]);
+  const server = await serve(files);
+  const clients = await Promise.all([0, 1].map(() => byAddress(server)));
+  const r = server.regions[0]!;
+  for (const c of clients) t.true((await c.get([{ remoteAddress: r.address, rkey: r.rkey, length: 10 }], 5_000)).equals(files[0]!.bytes.subarray(0, 10)));
+  // Worker address endpoints are UCX's internal ones on the server side: not counted.
+  t.is(((await server.request({ op: 'ping' }))['stats'] as { endpoints: number }).endpoints, 0);
+  t.deepEqual(await server.request({ op: 'close' }), { ok: true });
+  for (const c of clients) {
+    const code = await codeOf(c.get([{ remoteAddress: r.address, rkey: r.rkey, length: 10 }], 5_000));
+    t.true(code !== 'resolved' && code !== null, `code ${code}`);
+    t.log(`after server close: ${code}`);
+    await c.close();
+  }
+  t.is((await server.request({ op: 'ping' }))['ok'], true);
+  rmSync(dir, { recursive: true, force: true });
+});
