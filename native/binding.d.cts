@@ -31,9 +31,24 @@ export declare class PmemSegment {
 export declare class UcxClient {
   /**
    * Connects to a UcxServer's listener; resolves once the endpoint is usable
-   * (wire-up finished, checked with an endpoint flush).
+   * (wire-up finished, checked with an endpoint flush). Listener endpoints get
+   * network lanes only (tcp here, verbs on RDMA hardware), even on one host.
    */
   static connect(host: string, port: number, timeoutMs: number): Promise<UcxClient>
+  /**
+   * Connects to the worker whose address is `workerAddress` (from
+   * `UcxServer.workerAddress()`, sent over the control plane). UCX picks the
+   * lanes from both workers' transports, without the listener's network-only
+   * restriction; UCX 1.13 still picks tcp on one host, because PEER error
+   * handling excludes its shared-memory transports (UCX.md "Transports used
+   * here"). Garbage bytes are INVALID_ARGUMENT before UCX sees them.
+   */
+  static connectAddress(workerAddress: Buffer, timeoutMs: number): Promise<UcxClient>
+  /**
+   * The endpoint's lanes as UCX chose them at connect (the "lane[i]" lines of
+   * ucp_ep_print_info, one a line), e.g. "lane[0]:  2:tcp/lo.0 md[1] -> ... am am_bw#0".
+   */
+  transports(): string
   /** One-sided gets of every read, into one new Buffer holding them back to back. */
   get(reads: Array<UcxRead>, timeoutMs: number): Promise<Buffer>
   /** True once the client was closed or its endpoint failed. */
@@ -69,6 +84,12 @@ export declare class UcxServer {
    * (0 = any free port) and its progress thread.
    */
   static start(host: string, port: number): Promise<UcxServer>
+  /**
+   * The worker's address (ucp_worker_get_address in a versioned, CRC-checked
+   * envelope, at most WORKER_ADDRESS_BYTES_MAX bytes) for `UcxClient.connectAddress`.
+   * Meaningful only while this server lives; a restarted server has a new one.
+   */
+  workerAddress(): Buffer
   /** The bound port. */
   get port(): number
   /** Maps bytes [0, length) of `path` read-only and registers them for remote reads. */

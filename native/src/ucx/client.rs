@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::{BigInt, Buffer};
@@ -32,6 +32,7 @@ use crate::ucx::rkey_cache::RkeyCache;
 use crate::ucx::sockaddr::SockAddr;
 use crate::ucx::status;
 use crate::ucx::worker::Worker;
+use crate::ucx::worker_address;
 
 pub enum ClientCommand {
     Get { plan: GetPlan, buf: Vec<u8>, deadline: Instant, reply: GetReply },
@@ -63,6 +64,8 @@ struct ClientDriver {
     /// Set when the endpoint failed or close began (UcxClient.closed).
     closed: Arc<AtomicBool>,
     failure: Option<NativeError>,
+    /// UcxClient.transports, written once the endpoint is connected.
+    lanes: Arc<Mutex<String>>,
 }
 
 fn token(op: u64, index: usize) -> u64 {
@@ -253,6 +256,7 @@ impl Driver for ClientDriver {
                             if st == status::OK {
                                 if let Stage::Connecting { reply, .. } = std::mem::replace(&mut self.stage, Stage::Open) {
                                     endpoint::maybe_print_info(self.ep);
+                                    *self.lanes.lock().unwrap() = endpoint::lanes_of(&endpoint::info_text(self.ep));
                                     let _ = reply.send(Ok(()));
                                 }
                             } else {
@@ -368,26 +372,58 @@ pub struct UcxRead {
 pub struct UcxClient {
     mailbox: Arc<Mailbox<ClientCommand>>,
     closed: Arc<AtomicBool>,
+    /// Filled by the progress thread once connected (UcxClient.transports).
+    lanes: Arc<Mutex<String>>,
+}
+
+/// What a client connects to.
+enum Target {
+    /// A UcxServer's listener (sockaddr, client-server mode).
+    Listener(SockAddr),
+    /// A UcxServer's worker address (the ucp bytes, envelope already checked).
+    Worker(Vec<u8>),
 }
 
 #[napi]
 impl UcxClient {
     /// Connects to a UcxServer's listener; resolves once the endpoint is usable
-    /// (wire-up finished, checked with an endpoint flush).
+    /// (wire-up finished, checked with an endpoint flush). Listener endpoints get
+    /// network lanes only (tcp here, verbs on RDMA hardware), even on one host.
     #[napi]
     pub async fn connect(host: String, port: u32, timeout_ms: u32) -> Result<UcxClient> {
         let timeout = check_timeout(timeout_ms, "connect").map_err(map_error)?;
-        let deadline = Instant::now() + timeout;
         let addr = SockAddr::resolve(&host, port).map_err(map_error)?;
+        UcxClient::open(Target::Listener(addr), timeout).await.map_err(map_error)
+    }
+
+    /// Connects to the worker whose address is `workerAddress` (from
+    /// `UcxServer.workerAddress()`, sent over the control plane). UCX picks the
+    /// lanes from both workers' transports, without the listener's network-only
+    /// restriction; UCX 1.13 still picks tcp on one host, because PEER error
+    /// handling excludes its shared-memory transports (UCX.md "Transports used
+    /// here"). Garbage bytes are INVALID_ARGUMENT before UCX sees them.
+    #[napi]
+    pub async fn connect_address(worker_address: Buffer, timeout_ms: u32) -> Result<UcxClient> {
+        let timeout = check_timeout(timeout_ms, "connect").map_err(map_error)?;
+        let raw = worker_address::decode(&worker_address).map_err(map_error)?.to_vec();
+        UcxClient::open(Target::Worker(raw), timeout).await.map_err(map_error)
+    }
+
+    async fn open(target: Target, timeout: Duration) -> NativeResult<UcxClient> {
+        let deadline = Instant::now() + timeout;
         let (mailbox, rx) = Mailbox::new("UcxClient");
         let mailbox = Arc::new(mailbox);
         let closed = Arc::new(AtomicBool::new(false));
+        let lanes = Arc::new(Mutex::new(String::new()));
         let (tx, connected) = oneshot::channel();
-        let (mb, cl) = (mailbox.clone(), closed.clone());
+        let (mb, cl, ln) = (mailbox.clone(), closed.clone(), lanes.clone());
         let spawned = std::thread::Builder::new().name("pegasus-ucx-client".into()).spawn(move || {
             let setup = || -> NativeResult<(Worker, sys::ucp_ep_h)> {
                 let worker = Worker::new(Context::new(false)?)?;
-                let ep = endpoint::connect(&worker, &addr)?;
+                let ep = match &target {
+                    Target::Listener(addr) => endpoint::connect(&worker, addr)?,
+                    Target::Worker(raw) => endpoint::connect_address(&worker, raw)?,
+                };
                 Ok((worker, ep))
             };
             match setup() {
@@ -407,6 +443,7 @@ impl UcxClient {
                         rkeys: RkeyCache::default(),
                         closed: cl,
                         failure: None,
+                        lanes: ln,
                     };
                     match endpoint::flush(ep, FLUSH_TOKEN) {
                         Posted::Pending => {}
@@ -418,15 +455,22 @@ impl UcxClient {
             }
         });
         if let Err(e) = spawned {
-            return Err(map_error(NativeError::new(Code::Internal, format!("cannot spawn UCX client thread: {e}"))));
+            return Err(NativeError::new(Code::Internal, format!("cannot spawn UCX client thread: {e}")));
         }
         match await_reply(connected, "UcxClient").await {
-            Ok(()) => Ok(UcxClient { mailbox, closed }),
+            Ok(()) => Ok(UcxClient { mailbox, closed, lanes }),
             Err(e) => {
                 mailbox.mark_closing();
-                Err(map_error(e))
+                Err(e)
             }
         }
+    }
+
+    /// The endpoint's lanes as UCX chose them at connect (the "lane[i]" lines of
+    /// ucp_ep_print_info, one a line), e.g. "lane[0]:  2:tcp/lo.0 md[1] -> ... am am_bw#0".
+    #[napi]
+    pub fn transports(&self) -> String {
+        self.lanes.lock().unwrap().clone()
     }
 
     /// One-sided gets of every read, into one new Buffer holding them back to back.

@@ -8,6 +8,9 @@ use crate::errors::NativeResult;
 use crate::sys;
 use crate::ucx::status;
 
+/// UCX API 1.13 and older: keep the v1 protocols (see Context::new).
+const PIN_PROTO_V1: bool = sys::UCP_API_MAJOR == 1 && sys::UCP_API_MINOR <= 13;
+
 pub struct Context {
     pub(crate) raw: sys::ucp_context_h,
 }
@@ -30,6 +33,14 @@ impl Context {
             // SAFETY: config is live; both strings are NUL-terminated literals. A failure
             // only means this UCX has no such option: the server then works without it.
             unsafe { sys::ucp_config_modify(config, c"CM_REUSEADDR".as_ptr(), c"y".as_ptr()) };
+        }
+        if PIN_PROTO_V1 {
+            // SAFETY: as above. UCX 1.13's experimental protocols (UCX_PROTO_ENABLE=y)
+            // abort the process in ucp_ep_reqs_purge when a peer of a PEER-mode endpoint
+            // dies with requests outstanding (seen here: SIGKILLed server, client
+            // aborts). A killed peer must cost a code, not the process, so they stay off
+            // on 1.13 even if the environment asks for them (UCX.md "Transports").
+            unsafe { sys::ucp_config_modify(config, c"PROTO_ENABLE".as_ptr(), c"n".as_ptr()) };
         }
         let mut raw: sys::ucp_context_h = ptr::null_mut();
         // SAFETY: params is a valid, fully initialised ucp_params_t; config is live; raw

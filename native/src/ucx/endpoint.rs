@@ -1,4 +1,5 @@
-//! Endpoint operations: create (from a connection request, or to a sockaddr), with
+//! Endpoint operations: create (from a connection request, to a sockaddr, or to a
+//! worker address), with
 //! UCP_ERR_HANDLING_MODE_PEER and the error callback on both sides; flush; get;
 //! forced close. Non-blocking calls report completion by token through the inbox:
 //! `Posted::Done` / `Failed` when they finished in place, `Pending` otherwise.
@@ -55,6 +56,24 @@ pub fn connect(worker: &Worker, addr: &SockAddr) -> NativeResult<sys::ucp_ep_h> 
     Ok(ep)
 }
 
+/// Client side: an endpoint to the worker whose ucp address is `raw` (checked by
+/// worker_address::decode first). UCX chooses the lanes from both workers'
+/// transports that support PEER error handling (UCX 1.13: tcp or verbs, not its
+/// shared-memory transports; UCX.md "Transports used here").
+pub fn connect_address(worker: &Worker, raw: &[u8]) -> NativeResult<sys::ucp_ep_h> {
+    let mut params = sys::ucp_ep_params_t {
+        field_mask: sys::ucp_ep_params_field_UCP_EP_PARAM_FIELD_REMOTE_ADDRESS as u64,
+        address: raw.as_ptr() as *const sys::ucp_address_t,
+        ..Default::default()
+    };
+    error_handling(&mut params);
+    let mut ep: sys::ucp_ep_h = ptr::null_mut();
+    // SAFETY: raw is a whole address made by ucp_worker_get_address (its envelope's
+    // length and CRC were checked); UCX unpacks it during the call and keeps no pointer.
+    status::check("ucp_ep_create (address)", unsafe { sys::ucp_ep_create(worker.raw, &params, &mut ep) })?;
+    Ok(ep)
+}
+
 fn request_params(token: u64) -> sys::ucp_request_param_t {
     let mut p = sys::ucp_request_param_t {
         op_attr_mask: sys::ucp_op_attr_t_UCP_OP_ATTR_FIELD_CALLBACK | sys::ucp_op_attr_t_UCP_OP_ATTR_FIELD_USER_DATA,
@@ -105,6 +124,37 @@ pub fn close_force(ep: sys::ucp_ep_h, token: u64) -> Posted {
     p.flags = sys::ucp_ep_close_flags_t_UCP_EP_CLOSE_FLAG_FORCE;
     // SAFETY: ep is live and closed once (callers drop the handle after this).
     posted(unsafe { sys::ucp_ep_close_nbx(ep, &p) })
+}
+
+/// The endpoint's transport configuration as ucp_ep_print_info writes it.
+pub fn info_text(ep: sys::ucp_ep_h) -> String {
+    let mut buf: *mut libc::c_char = ptr::null_mut();
+    let mut size: libc::size_t = 0;
+    // SAFETY: buf/size are out pointers; the stream is closed below before buf is read,
+    // and buf (malloc'd by the C library) is freed once.
+    unsafe {
+        let f = libc::open_memstream(&mut buf, &mut size);
+        if f.is_null() {
+            return String::new();
+        }
+        sys::ucp_ep_print_info(ep, f as *mut sys::FILE);
+        libc::fclose(f);
+        if buf.is_null() {
+            return String::new();
+        }
+        let text = String::from_utf8_lossy(std::slice::from_raw_parts(buf as *const u8, size)).into_owned();
+        libc::free(buf as *mut libc::c_void);
+        text
+    }
+}
+
+/// The lane lines of `info_text` ("lane[0]:  2:tcp/lo.0 md[1] -> ... am am_bw#0"), trimmed.
+pub fn lanes_of(info: &str) -> String {
+    info.lines()
+        .filter(|l| l.contains("lane["))
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Writes the endpoint's transport configuration (lanes, transports, devices) to stderr

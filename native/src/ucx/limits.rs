@@ -26,6 +26,9 @@ pub const CLIENT_BYTES_IN_FLIGHT_MAX: usize = 64 << 20;
 pub const CLIENT_RKEYS_MAX: usize = 8192;
 /// Bytes of one region key envelope (see UCX.md "Region key format").
 pub const REGION_KEY_BYTES_MAX: usize = 4096;
+/// Bytes of one worker address envelope (see UCX.md "Worker address format"). It
+/// travels in the control plane's HelloAck, so it stays well under that message's 4 KiB.
+pub const WORKER_ADDRESS_BYTES_MAX: usize = 2048;
 /// Longest timeout a caller may pass (connect or get), in milliseconds.
 pub const TIMEOUT_MS_MAX: u32 = 600_000;
 /// The progress thread wakes at least this often even with nothing to do
@@ -46,4 +49,5 @@ const _: () = assert!(
 // One get pins at most one region key per read plus one table key per server it
 // reads from, so a lone get of GET_READS_MAX reads always fits the cache.
 const _: () = assert!(CLIENT_RKEYS_MAX >= 2 * GET_READS_MAX);
+const _: () = assert!(WORKER_ADDRESS_BYTES_MAX <= 4096 / 2);
 const _: () = assert!(SERVER_REGIONS_MAX <= u32::MAX as usize);

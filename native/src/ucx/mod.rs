@@ -20,4 +20,5 @@ mod server_region;
 mod sockaddr;
 mod status;
 mod worker;
+mod worker_address;
 

@@ -11,6 +11,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use napi::bindgen_prelude::Buffer;
 use napi::Result;
 use napi_derive::napi;
 use tokio::sync::oneshot;
@@ -31,6 +32,7 @@ use crate::ucx::server_region::ServerRegion;
 use crate::ucx::sockaddr::SockAddr;
 use crate::ucx::status;
 use crate::ucx::worker::Worker;
+use crate::ucx::worker_address;
 use crate::ucx::context::Context;
 
 pub enum ServerCommand {
@@ -246,13 +248,17 @@ fn create_listener(worker: &Worker, addr: &SockAddr) -> NativeResult<(sys::ucp_l
     Ok((listener, port))
 }
 
-fn spawn(host: String, port: u32) -> oneshot::Receiver<NativeResult<(Arc<Mailbox<ServerCommand>>, Arc<Stats>, u32)>> {
+/// What a started server thread hands back: its mailbox, counters, bound port and
+/// worker address envelope (or why there is none).
+type Started = (Arc<Mailbox<ServerCommand>>, Arc<Stats>, u32, NativeResult<Vec<u8>>);
+
+fn spawn(host: String, port: u32) -> oneshot::Receiver<NativeResult<Started>> {
     let (tx, rx) = oneshot::channel();
     let (mailbox, cmd_rx): (Mailbox<ServerCommand>, Receiver<ServerCommand>) = Mailbox::new("UcxServer");
     let mailbox = Arc::new(mailbox);
     let spawned = std::thread::Builder::new().name("pegasus-ucx-server".into()).spawn(move || {
         let stats = Arc::new(Stats::default());
-        let setup = || -> NativeResult<(Worker, ServerDriver, u32)> {
+        let setup = || -> NativeResult<(Worker, ServerDriver, u32, NativeResult<Vec<u8>>)> {
             let addr = SockAddr::resolve(&host, port)?;
             let worker = Worker::new(Context::new(true)?)?;
             let table = RegionTable::new(&worker.context)?;
@@ -275,16 +281,18 @@ fn spawn(host: String, port: u32) -> oneshot::Receiver<NativeResult<(Arc<Mailbox
                 stats: stats.clone(),
                 close_deadline: None,
             };
-            Ok((worker, driver, bound))
+            // The address does not change over the worker's life: taken once, here.
+            let address = worker_address::of_worker(&worker).and_then(|raw| worker_address::encode(&raw));
+            Ok((worker, driver, bound, address))
         };
         match setup() {
             Err(e) => {
                 mailbox.finish_close();
                 let _ = tx.send(Err(e));
             }
-            Ok((worker, driver, bound)) => {
+            Ok((worker, driver, bound, address)) => {
                 mailbox.waker.attach(&worker);
-                let _ = tx.send(Ok((mailbox.clone(), stats, bound)));
+                let _ = tx.send(Ok((mailbox.clone(), stats, bound, address)));
                 progress::run(worker, driver, mailbox, cmd_rx);
             }
         }
@@ -309,6 +317,8 @@ pub struct UcxServer {
     mailbox: Arc<Mailbox<ServerCommand>>,
     stats: Arc<Stats>,
     port: u32,
+    /// The worker address envelope (worker_address.rs), or why there is none.
+    address: NativeResult<Vec<u8>>,
 }
 
 fn js_length(length: f64, what: &str) -> NativeResult<u64> {
@@ -324,8 +334,19 @@ impl UcxServer {
     /// (0 = any free port) and its progress thread.
     #[napi]
     pub async fn start(host: String, port: u32) -> Result<UcxServer> {
-        let (mailbox, stats, port) = await_reply(spawn(host, port), "UcxServer").await.map_err(map_error)?;
-        Ok(UcxServer { mailbox, stats, port })
+        let (mailbox, stats, port, address) = await_reply(spawn(host, port), "UcxServer").await.map_err(map_error)?;
+        Ok(UcxServer { mailbox, stats, port, address })
+    }
+
+    /// The worker's address (ucp_worker_get_address in a versioned, CRC-checked
+    /// envelope, at most WORKER_ADDRESS_BYTES_MAX bytes) for `UcxClient.connectAddress`.
+    /// Meaningful only while this server lives; a restarted server has a new one.
+    #[napi]
+    pub fn worker_address(&self) -> Result<Buffer> {
+        match &self.address {
+            Ok(a) => Ok(Buffer::from(a.clone())),
+            Err(e) => Err(map_error(e.clone())),
+        }
     }
 
     /// The bound port.

@@ -19,6 +19,8 @@ export interface ServerProcess {
   proc: ChildProcess;
   port: number;
   pid: number;
+  /** UcxServer.workerAddress() of the server, for UcxClient.connectAddress. */
+  workerAddress: Buffer;
   regions: RegionInfo[];
   /** Sends one command and resolves with the helper's answer. */
   request(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
@@ -73,12 +75,14 @@ export async function startServerProcess(opts: {
   const ready = JSON.parse(await nextLine()) as {
     port: number;
     pid: number;
+    workerAddress: string;
     regions: Array<{ path: string; address: string; length: number; rkey: string }>;
   };
   return {
     proc,
     port: ready.port,
     pid: ready.pid,
+    workerAddress: Buffer.from(ready.workerAddress, 'hex'),
     regions: ready.regions.map(region),
     async request(cmd) {
       proc.stdin!.write(JSON.stringify(cmd) + '\n');

@@ -3,8 +3,8 @@
 // can be SIGKILLed). Started as `node ucx-server.js '<json config>'`.
 //
 // Config: { host, port, files: [{ path, length }] }.
-// Prints one JSON line when ready: { port, pid, regions: [{ path, address, length, rkey }] }
-// (address as a decimal string, rkey as hex). Then reads JSON commands, one a line,
+// Prints one JSON line when ready: { port, pid, workerAddress, regions: [{ path, address, length, rkey }] }
+// (address as a decimal string, rkey and workerAddress as hex). Then reads JSON commands, one a line,
 // on stdin and answers each with one JSON line:
 //   { op: 'ping' }                      -> { ok: true, stats }
 //   { op: 'release', index }            -> { ok: true }
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
     regions.push(r);
     described.push(describe(f.path, r));
   }
-  process.stdout.write(JSON.stringify({ port: server.port, pid: process.pid, regions: described }) + '\n');
+  const workerAddress = server.workerAddress().toString('hex');
+  process.stdout.write(JSON.stringify({ port: server.port, pid: process.pid, workerAddress, regions: described }) + '\n');
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
     const cmd = JSON.parse(line) as { op: string; index?: number; path?: string; length?: number };
