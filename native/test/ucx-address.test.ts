@@ -153,7 +153,8 @@ test.serial('with UCX_PROTO_ENABLE=y in the environment, a reader whose server i
   const reader = spawn(process.execPath, [helper, arg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UCX_PROTO_ENABLE: 'y' } });
   let err = '';
   reader.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => reader.once('exit', (code, signal) => res({ code, signal })));
+  // 'close', not 'exit': the reader's stderr is only complete once its pipes closed.
+  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => reader.once('close', (code, signal) => res({ code, signal })));
   await new Promise<void>((res) => reader.stdout!.on('data', (d: Buffer) => d.toString().includes('"gets"') && res()));
   await server.kill('SIGKILL');
   const { code, signal } = await exited;

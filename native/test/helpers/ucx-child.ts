@@ -8,6 +8,13 @@ import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+// UCX's memory event hooks crash about 1 % of Node processes at UCX start (UCX.md
+// "Known crash"); the setting is read when libucs loads, so it is set here, at
+// import time, before any test loads the native module, and child processes
+// inherit it. Mirrors the fix proposed for native/ts/index.ts; an explicit
+// UCX_MEM_EVENTS in the environment wins (set it to y to reproduce the crash).
+process.env['UCX_MEM_EVENTS'] ??= 'no';
+
 export interface RegionInfo {
   path: string;
   address: bigint;
