@@ -36,6 +36,11 @@ function load(): NativeStatus {
   if (process.env['PEGASUS_NATIVE'] === 'off') {
     return { loaded: false, reason: 'disabled by PEGASUS_NATIVE=off', path };
   }
+  // UCX's memory-event hooks (it patches mmap/munmap to keep its registration
+  // cache right) crashed about 1 % of Node processes at start, inside V8; the
+  // variable is read when libucp loads, so it is set before the binding is
+  // required. Our regions are registered explicitly, so nothing depends on the hooks.
+  process.env['UCX_MEM_EVENTS'] ??= 'no';
   try {
     const require = createRequire(import.meta.url);
     loaded = require(path) as NativeBinding;
