@@ -18,6 +18,20 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, for the test that keeps them in the wire enum.
+    #[cfg(test)]
+    const ALL: [Code; 9] = [
+        Code::InvalidArgument,
+        Code::StorageIo,
+        Code::ConnectionClosed,
+        Code::Timeout,
+        Code::NotFound,
+        Code::Internal,
+        Code::ShuttingDown,
+        Code::LimitExceeded,
+        Code::DiskFull,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Code::InvalidArgument => "INVALID_ARGUMENT",
@@ -59,3 +73,21 @@ pub fn map_error(e: NativeError) -> Error {
 }
 
 pub type NativeResult<T> = std::result::Result<T, NativeError>;
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// Every native code is a member of the wire ErrorCode enum, the one table
+    /// shared with TypeScript and Java: the native module invents no codes.
+    #[test]
+    fn every_code_is_in_the_wire_enum() {
+        let fbs = include_str!("../../schemas/pegasus.fbs");
+        let start = fbs.find("enum ErrorCode").expect("ErrorCode enum in pegasus.fbs");
+        let body = &fbs[start..start + fbs[start..].find('}').expect("end of ErrorCode")];
+        for code in Code::ALL {
+            let member = format!("  {} = ", code.name());
+            assert!(body.contains(&member), "{} is not in schemas/pegasus.fbs ErrorCode", code.name());
+        }
+    }
+}
