@@ -6,6 +6,7 @@ import type { ServerConfig } from '../config.js';
 import { CONNECTIONS_MAX, FRAME_BYTES_MAX, SOCKET_BACKPRESSURE_BYTES_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import { ServerMetrics } from '../metrics.js';
+import { serveDashboard } from '../admin/dashboard.js';
 import { ShuffleService } from '../shuffle/shuffle-service.js';
 import { nativeStatus } from '../../../native/ts/index.js';
 import { crc32cImplementation } from '../../../native/ts/crc32c.js';
@@ -140,6 +141,7 @@ export class PegasusServer {
     app.get('/metrics', (res) => {
       res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').end(this.metrics.registry.render());
     });
+    app.get('/', (res) => serveDashboard(res));
     app.any('/*', (res, req) => {
       const url = req.getUrl();
       res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json')
