@@ -30,10 +30,15 @@ function sha256Source(text: string): string {
 
 /** The text of the only <tag>…</tag> element of the page; the page must have exactly one. */
 function onlyElement(html: string, tag: 'script' | 'style'): string {
-  const re = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g');
-  const found = [...html.matchAll(re)];
-  if (found.length !== 1) throw new Error(`dashboard.html must hold exactly one <${tag}> without attributes; found ${found.length}`);
-  return found[0]![1]!;
+  // Counted by the opening text alone, so a tag spelled in a comment or with
+  // attributes cannot make the hash cover other bytes than the browser runs.
+  const opens = html.split(`<${tag}`).length - 1;
+  const start = html.indexOf(`<${tag}>`);
+  const end = html.indexOf(`</${tag}>`, start);
+  if (opens !== 1 || start < 0 || end < 0) {
+    throw new Error(`dashboard.html must hold exactly one <${tag}> element without attributes, and that tag nowhere else; found ${opens} openings`);
+  }
+  return html.slice(start + tag.length + 2, end);
 }
 
 /** Builds the page and its headers from the HTML text. Exported for tests. */
