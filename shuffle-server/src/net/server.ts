@@ -8,6 +8,7 @@ import { CONNECTIONS_MAX, FRAME_BYTES_MAX, SOCKET_BACKPRESSURE_BYTES_MAX } from 
 import { AdminRouter } from '../admin/router.js';
 import type { Logger } from '../logger.js';
 import { ServerMetrics } from '../metrics.js';
+import { serveDashboard } from '../admin/dashboard.js';
 import { ShuffleService } from '../shuffle/shuffle-service.js';
 import { nativeStatus } from '../../../native/ts/index.js';
 import { crc32cImplementation } from '../../../native/ts/crc32c.js';
@@ -151,6 +152,7 @@ export class PegasusServer {
       connections: () => this.sessions.size,
       ucxState: () => this.ucxState,
     }).mount(app);
+    app.get('/', (res) => serveDashboard(res));
     app.any('/*', (res, req) => {
       const url = req.getUrl();
       res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json')
