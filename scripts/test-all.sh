@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+# The dashboard tests drive Debian's Chromium (not needed by npm start).
+bash scripts/setup-browser.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0
