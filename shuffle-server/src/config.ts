@@ -68,6 +68,7 @@ export const CONFIG_KEYS = {
   ucxHost: { kind: 'string', default: '', doc: 'Address of the UCX listener. Empty: the same as host.', allowEmpty: true },
   ucxPort: { kind: 'int', default: 0, min: 0, max: 65535, doc: 'TCP port of the UCX listener (connection setup; data moves over RDMA where present). 0 picks a free port; clients learn it in the handshake.' },
   ucxRegisteredBytesMax: { kind: 'bytes', default: 16 * GiB, min: 16 * MiB, max: 1024 * GiB, doc: 'Most bytes of sealed segments mapped and registered with UCX at once (pinned memory on RDMA hardware). Unused registrations are dropped least recently used first.' },
+  adminToken: { kind: 'string', default: '', allowEmpty: true, doc: 'Bearer token the admin HTTP API (`/api/v1/`, see src/admin/ADMIN_API.md) requires in `Authorization: Bearer <token>`. Empty: the admin API is open (bind host to a trusted address). /healthz, /metrics and the dashboard stay open.' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], doc: 'winston log level.' },
   logFormat: { kind: 'enum', default: 'json', values: ['json', 'text'], doc: 'Log line format on stderr.' },
 } as const satisfies Record<string, KeyDecl<unknown>>;

@@ -45,6 +45,16 @@ export const MEMORY_BUDGET_BYTES_MIN = 4 * FRAME_BYTES_MAX;
 export const PUSH_WINDOW_MAX = 64;
 /** Longest admin/HTTP request body accepted. */
 export const HTTP_BODY_BYTES_MAX = 1024 * 1024;
+/** Most recent errors answered to clients kept for GET /api/v1/errors. */
+export const RECENT_ERRORS_MAX = 100;
+/** Longest message of one kept recent error (longer ones are cut). */
+export const RECENT_ERROR_MESSAGE_CHARS_MAX = 1_000;
+/** Most errors one verify call reports (it goes on counting after). */
+export const VERIFY_ERRORS_MAX = 1_000;
+/** Partitions whose run rows one verify step lists from the index at once. */
+export const VERIFY_PARTITIONS_PER_STEP_MAX = 256;
+/** Most orphans one cleanup call removes (and lists); a later call takes the rest. */
+export const ORPHANS_PER_CLEANUP_MAX = 100_000;
 
 export interface TunableLimits {
   memoryBudgetBytes: number;

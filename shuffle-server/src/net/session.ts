@@ -39,6 +39,8 @@ export class Session {
   /** Largest push body seen on this connection; window x this is reserved in the budget. */
   private largestPushBytes = 0;
   private readonly streams = new Map<number, ReadStream>();
+  /** process.hrtime.bigint() when each open read stream was opened (pegasus_read_latency_seconds). */
+  private readonly streamStartNs = new Map<number, bigint>();
   /** UCX read leases; null when the server has no UCX transport. */
   private readonly leases: ReadLeases | null;
 
@@ -76,11 +78,15 @@ export class Session {
 
   answer(requestId: number, message: Message): void {
     this.send(encodeFrame(requestId, message));
+    if (message.type === 'ReadEnd') {
+      const start = this.streamStartNs.get(requestId);
+      if (start !== undefined) this.metrics.readLatency.observeSince(start);
+    }
   }
 
   answerError(requestId: number, err: unknown): void {
     const e = toPegasusError(err);
-    this.metrics.error(e.wireCode);
+    this.metrics.error(e.wireCode, e.message);
     if (e.wireCode === ErrorCode.INTERNAL || e.wireCode === ErrorCode.STORAGE_IO) {
       this.log.error('request failed', { code: e.code, error: e.message, remote: this.remote() });
     }
@@ -150,6 +156,7 @@ export class Session {
 
   endStream(requestId: number): void {
     this.streams.delete(requestId);
+    this.streamStartNs.delete(requestId);
   }
 
   // ---------------------------------------------------------------------------
@@ -182,6 +189,7 @@ export class Session {
         this.reply(requestId, this.service.heartbeat(m.appId).then(() => ({ type: 'Ack' })));
         return;
       case 'RegisterShuffle':
+        // Refused with DECOMMISSIONING while decommissioning unless the shuffle is already here (ShuffleService).
         this.reply(requestId, this.service.registerShuffle(m).then(() => ({ type: 'Ack' })));
         return;
       case 'UnregisterShuffle':
@@ -200,13 +208,22 @@ export class Session {
           this.largestPushBytes = frame.body.length;
         }
         // push() checks and copies the frame body synchronously, before uWS reuses it.
+        const startNs = process.hrtime.bigint();
         const done = this.service.push(m, frame.body).finally(() => { this.inflightPushes--; });
-        this.reply(requestId, done.then(() => ({ type: 'Ack' })));
+        this.reply(requestId, done.then(() => {
+          this.metrics.pushLatency.observeSince(startNs);
+          return { type: 'Ack' };
+        }));
         return;
       }
-      case 'CommitMap':
-        this.reply(requestId, this.service.commit(m).then((o) => ({ type: 'CommitAck', won: o.won, winnerAttempt: o.winnerAttempt })));
+      case 'CommitMap': {
+        const startNs = process.hrtime.bigint();
+        this.reply(requestId, this.service.commit(m).then((o) => {
+          this.metrics.commitLatency.observeSince(startNs);
+          return { type: 'CommitAck', won: o.won, winnerAttempt: o.winnerAttempt };
+        }));
         return;
+      }
       case 'OpenRead': {
         if (this.streams.has(requestId)) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `read stream ${requestId} is already open`);
         if (this.streams.size >= READ_STREAMS_PER_CONNECTION_MAX) {
@@ -215,6 +232,7 @@ export class Session {
         const blocks = this.service.openRead(m);
         const stream = new ReadStream(this, requestId, blocks, m.creditBytes, this.cfg.readFrameBytes);
         this.streams.set(requestId, stream);
+        this.streamStartNs.set(requestId, process.hrtime.bigint());
         void stream.run();
         return;
       }

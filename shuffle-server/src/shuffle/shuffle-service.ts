@@ -1,6 +1,5 @@
 // The shuffle service: applications, their shuffles, pushes, commits and reads,
 // one memory budget, expiry and recovery. The network layer calls only this.
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../../../native/ts/crc32c.js';
 import { nativeStatus } from '../../../native/ts/index.js';
@@ -10,12 +9,14 @@ import type { ServerConfig } from '../config.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import { ShuffleIndex } from '../index/shuffle-index.js';
 import {
-  APPS_MAX, BLOCK_BYTES_MAX, COMMITS_PER_PLAN_MAX, CONNECTIONS_MAX, REGIONS_PER_PLAN_MAX, RUNS_PER_PLAN_MAX, MAPS_PER_SHUFFLE_MAX, PARTITIONS_PER_SHUFFLE_MAX, PUSH_WINDOW_MAX, SHUFFLES_MAX,
+  APPS_MAX, BLOCK_BYTES_MAX, COMMITS_PER_PLAN_MAX, CONNECTIONS_MAX, ORPHANS_PER_CLEANUP_MAX, REGIONS_PER_PLAN_MAX, RUNS_PER_PLAN_MAX, MAPS_PER_SHUFFLE_MAX,
+  PARTITIONS_PER_SHUFFLE_MAX, PUSH_WINDOW_MAX, SHUFFLES_MAX, VERIFY_ERRORS_MAX,
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import { SegmentLog } from '../store/segment-log.js';
-import { listAppDirs, listShuffleDirs, removeAppDir } from '../store/shuffle-dirs.js';
+import { findOrphans, removeOrphans, type Orphan, type OrphanJudge } from '../store/orphans.js';
+import { removeAppDir } from '../store/shuffle-dirs.js';
 import { TierSet } from '../store/tiers.js';
 import type { StoredBlock } from '../store/types.js';
 import { boundGarbage } from './garbage-bound.js';
@@ -26,6 +27,56 @@ interface App {
   appId: string;
   lastSeenMs: number;
   shuffles: Map<number, Shuffle>;
+}
+
+/**
+ * Decommissioning: active -> decommissioning (no new shuffles; existing ones
+ * are pushed to, committed and read as before) -> drained (decommissioning and
+ * no shuffle left). Back to active on request. Not persisted: a restarted
+ * server is active.
+ */
+export interface AppInfo {
+  appId: string;
+  lastSeenMs: number;
+  idleMs: number;
+  shuffles: number;
+  diskBytes: number;
+}
+
+export interface ShuffleInfo {
+  appId: string;
+  shuffleId: number;
+  numMaps: number;
+  numPartitions: number;
+  committedMaps: number;
+  diskBytes: number;
+  bufferedBytes: number;
+  pushedBytes: number;
+  createdAtMs: number;
+  lastActivityMs: number;
+}
+
+export type DecommissionState = 'active' | 'decommissioning' | 'drained';
+
+export interface CleanupRequest {
+  expired: boolean;
+  orphans: boolean;
+  dryRun: boolean;
+}
+
+export interface CleanupResult {
+  dryRun: boolean;
+  expiredApps: string[];
+  orphans: Array<{ path: string; bytes: number }>;
+  freedBytes: number;
+}
+
+export interface VerifyResult {
+  shuffles: number;
+  runs: number;
+  blocks: number;
+  bytes: number;
+  errors: Array<{ appId: string; shuffleId: number; code: string; message: string }>;
 }
 
 /** Flushes started by memory pressure at once (one per core is plenty on one disk). */
@@ -48,6 +99,12 @@ export class ShuffleService {
   private diskFull = false;
   private housekeeping: NodeJS.Timeout | null = null;
   private expiry: NodeJS.Timeout | null = null;
+  private decommissioning = false;
+  /**
+   * Shuffles whose files failed validation at start: not served, and their
+   * files kept for inspection rather than swept up as orphans.
+   */
+  private readonly quarantined = new Set<string>();
 
   private constructor(
     private readonly cfg: ServerConfig,
@@ -71,6 +128,8 @@ export class ShuffleService {
     metrics.trackTiers(tiers);
     const index = await ShuffleIndex.open(join(cfg.dataDir, 'index'));
     const svc = new ShuffleService(cfg, tiers, index, log, metrics);
+    metrics.registry.gauge('pegasus_flush_queue_depth', 'Shuffles with a flush queued or running.', () => svc.flushQueueDepth());
+    metrics.registry.gauge('pegasus_decommissioning', 'Whether the server is decommissioning or drained (1) or active (0).', () => (svc.decommissioning ? 1 : 0));
     await svc.recover();
     await svc.refreshDiskFree();
     svc.housekeeping = setInterval(() => svc.housekeep(), HOUSEKEEPING_INTERVAL_MS);
@@ -87,7 +146,7 @@ export class ShuffleService {
     // Shuffles whose files fail validation are not served (readers get
     // UNKNOWN_SHUFFLE and the engine recomputes), but their files are kept for
     // inspection rather than swept up as orphans.
-    const quarantined = new Set<string>();
+    const quarantined = this.quarantined;
     for (const entry of await this.index.listShuffles()) {
       let app = this.apps.get(entry.appId);
       if (app === undefined) {
@@ -109,19 +168,13 @@ export class ShuffleService {
       }
     }
     this.metrics.tornTailBytes.inc(torn);
-    let orphans = 0;
-    for (const tier of this.tiers.tiers) {
-      for (const dir of await listShuffleDirs(tier.path)) {
-        if (this.apps.get(dir.appId)?.shuffles.has(dir.shuffleId) !== true && !quarantined.has(`${dir.appId}/${dir.shuffleId}`)) {
-          await rm(dir.dir, { recursive: true, force: true });
-          orphans++;
-        }
-      }
-      for (const dir of await listAppDirs(tier.path)) {
-        if (!this.apps.has(dir.appId)) await removeAppDir(tier.path, dir.appId);
-      }
-    }
-    this.log.info('recovered', { apps: this.apps.size, shuffles: this.shuffleCount, tornTailBytes: torn, orphanDirsRemoved: orphans, quarantined: quarantined.size });
+    // The same sweep as the admin cleanup's, unbounded: nothing else runs yet.
+    const judge = this.orphanJudge();
+    const orphans = await removeOrphans(await findOrphans(this.tiers, judge, Number.MAX_SAFE_INTEGER), judge);
+    this.log.info('recovered', {
+      apps: this.apps.size, shuffles: this.shuffleCount, tornTailBytes: torn, orphansRemoved: orphans.length,
+      orphanBytesRemoved: orphans.reduce((n, o) => n + o.bytes, 0), quarantined: quarantined.size,
+    });
   }
 
   private logOptions(appId: string, shuffleId: number) {
@@ -183,8 +236,11 @@ export class ShuffleService {
     if (m.numMaps < 1 || m.numMaps > MAPS_PER_SHUFFLE_MAX) {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `num_maps ${m.numMaps} not in 1..${MAPS_PER_SHUFFLE_MAX}`);
     }
+    // Checked before the application is created, and again after that await.
+    if (this.decommissioning && this.apps.get(m.appId)?.shuffles.has(m.shuffleId) !== true) throw this.decommissioningError(m.appId, m.shuffleId);
     const app = await this.touchApp(m.appId, true);
     const existing = app.shuffles.get(m.shuffleId);
+    if (existing === undefined && this.decommissioning) throw this.decommissioningError(m.appId, m.shuffleId);
     if (existing !== undefined) {
       if (existing.numMaps !== m.numMaps || existing.numPartitions !== m.numPartitions) {
         throw new PegasusError(ErrorCode.CONFLICT, `shuffle ${m.appId}/${m.shuffleId} exists with ${existing.numMaps} maps and ${existing.numPartitions} partitions, not ${m.numMaps} and ${m.numPartitions}`);
@@ -241,9 +297,17 @@ export class ShuffleService {
     this.log.info('app removed', { appId, reason, shuffles: app.shuffles.size });
   }
 
+  /** Applications silent for longer than appExpiryMs at `nowMs`. */
+  private expiredAppIds(nowMs: number): string[] {
+    return [...this.apps.values()].filter((a) => nowMs - a.lastSeenMs > this.cfg.appExpiryMs).map((a) => a.appId);
+  }
+
   async expireApps(nowMs: number): Promise<string[]> {
-    const expired = [...this.apps.values()].filter((a) => nowMs - a.lastSeenMs > this.cfg.appExpiryMs).map((a) => a.appId);
+    const expired = this.expiredAppIds(nowMs);
     for (const appId of expired) {
+      // An earlier removal awaited: the app may have heart-beaten or gone meanwhile.
+      const app = this.apps.get(appId);
+      if (app === undefined || nowMs - app.lastSeenMs <= this.cfg.appExpiryMs) continue;
       this.metrics.expiredApps.inc();
       await this.unregisterApp(appId, 'heartbeat expired').catch((err: unknown) => this.log.error('app expiry failed', { appId, error: String(err) }));
     }
@@ -398,6 +462,194 @@ export class ShuffleService {
       this.diskFull = false;
       this.log.info('a storage tier has room again, taking pushes', { tiers: this.tiers.tiers.map((t) => t.describe()), bufferedBytes: this.budget.used });
     }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Decommissioning
+
+  private decommissioningError(appId: string, shuffleId: number): PegasusError {
+    return new PegasusError(ErrorCode.DECOMMISSIONING, `server is decommissioning and takes no new shuffles; shuffle ${appId}/${shuffleId} is not on it: register it on another server`);
+  }
+
+  get decommissionState(): DecommissionState {
+    if (!this.decommissioning) return 'active';
+    return this.shuffleCount === 0 ? 'drained' : 'decommissioning';
+  }
+
+  decommissionStatus(): { state: DecommissionState; shuffles: number } {
+    return { state: this.decommissionState, shuffles: this.shuffleCount };
+  }
+
+  /** Starts decommissioning (idempotent): new shuffles are refused with DECOMMISSIONING. */
+  startDecommission(): { state: DecommissionState; shuffles: number } {
+    this.checkRunning();
+    if (!this.decommissioning) this.log.warn('decommissioning: no new shuffles', { shuffles: this.shuffleCount });
+    this.decommissioning = true;
+    return this.decommissionStatus();
+  }
+
+  /** Back to active (idempotent). */
+  stopDecommission(): { state: DecommissionState; shuffles: number } {
+    if (this.decommissioning) this.log.warn('decommissioning cancelled: taking new shuffles', { shuffles: this.shuffleCount });
+    this.decommissioning = false;
+    return this.decommissionStatus();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Cleanup and verify (admin API)
+
+  /** What the server holds, for the orphan sweep; `registering` covers shuffles between their first await and their insertion. */
+  private orphanJudge(): OrphanJudge {
+    const registeringApp = (appId: string): boolean => {
+      for (const key of this.registering.keys()) if (key.startsWith(`${appId}/`)) return true;
+      return false;
+    };
+    return {
+      appHeld: (appId) => this.apps.has(appId) || registeringApp(appId),
+      shuffleHeld: (appId, shuffleId) => {
+        const key = `${appId}/${shuffleId}`;
+        return this.apps.get(appId)?.shuffles.has(shuffleId) === true || this.quarantined.has(key) || this.registering.has(key);
+      },
+      segmentOrphaned: (appId, shuffleId, segmentId) => this.apps.get(appId)?.shuffles.get(shuffleId)?.claimUnindexedSegment(segmentId) === true,
+    };
+  }
+
+  /**
+   * Removes (or, with dryRun, lists) expired applications and orphaned files.
+   * Expired applications go first, so their directories are never reported as
+   * orphans too.
+   */
+  async cleanup(req: CleanupRequest): Promise<CleanupResult> {
+    this.checkRunning();
+    const result: CleanupResult = { dryRun: req.dryRun, expiredApps: [], orphans: [], freedBytes: 0 };
+    if (req.expired) {
+      const now = Date.now();
+      const candidates = this.expiredAppIds(now);
+      if (req.dryRun) {
+        result.expiredApps = candidates;
+        for (const appId of candidates) result.freedBytes += this.appDiskBytes(this.apps.get(appId)!);
+      } else {
+        const bytes = new Map(candidates.map((id) => [id, this.appDiskBytes(this.apps.get(id)!)]));
+        result.expiredApps = await this.expireApps(now);
+        for (const id of result.expiredApps) result.freedBytes += bytes.get(id) ?? 0;
+      }
+    }
+    if (req.orphans) {
+      const judge = this.orphanJudge();
+      let orphans: Orphan[] = await findOrphans(this.tiers, judge, ORPHANS_PER_CLEANUP_MAX);
+      if (!req.dryRun) {
+        orphans = await removeOrphans(orphans, judge);
+        if (orphans.length > 0) this.log.warn('orphans removed', { count: orphans.length, bytes: orphans.reduce((n, o) => n + o.bytes, 0) });
+      }
+      result.orphans = orphans.map((o) => ({ path: o.path, bytes: o.bytes }));
+      for (const o of orphans) result.freedBytes += o.bytes;
+    }
+    return result;
+  }
+
+  /**
+   * Re-reads and checks the stored runs of the named shuffles (all when
+   * `appId` is undefined; every shuffle of the app when `shuffleId` is).
+   * UNKNOWN_APP / UNKNOWN_SHUFFLE when a named one is not registered.
+   */
+  async verify(appId: string | undefined, shuffleId: number | undefined): Promise<VerifyResult> {
+    this.checkRunning();
+    let targets: Shuffle[];
+    if (appId === undefined) {
+      if (shuffleId !== undefined) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'verify of a shuffle needs its app');
+      targets = this.shuffles();
+    } else {
+      const app = this.getApp(appId);
+      if (shuffleId === undefined) targets = [...app.shuffles.values()];
+      else {
+        const s = app.shuffles.get(shuffleId);
+        if (s === undefined) throw new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${appId}/${shuffleId} is not registered`);
+        targets = [s];
+      }
+    }
+    const result: VerifyResult = { shuffles: 0, runs: 0, blocks: 0, bytes: 0, errors: [] };
+    let errorCount = 0;
+    for (const s of targets) {
+      if (this.stopping) break;
+      if (s.isRemoved) continue;
+      const counts = await s.verify(this.cfg.readAheadBytes, (err) => {
+        errorCount++;
+        if (result.errors.length < VERIFY_ERRORS_MAX) result.errors.push({ appId: s.appId, shuffleId: s.shuffleId, code: err.code, message: err.message });
+      });
+      result.shuffles++;
+      result.runs += counts.runs;
+      result.blocks += counts.blocks;
+      result.bytes += counts.bytes;
+    }
+    if (errorCount > 0) this.log.error('verify found errors', { appId, shuffleId, errors: errorCount, shuffles: result.shuffles });
+    return result;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Listing (admin API)
+
+  private getApp(appId: string): App {
+    checkAppId(appId);
+    const app = this.apps.get(appId);
+    if (app === undefined) throw new PegasusError(ErrorCode.UNKNOWN_APP, `application ${appId} is not registered`);
+    return app;
+  }
+
+  private appDiskBytes(app: App): number {
+    let n = 0;
+    for (const s of app.shuffles.values()) n += s.diskBytes();
+    return n;
+  }
+
+  private appInfo(app: App, nowMs: number): AppInfo {
+    return { appId: app.appId, lastSeenMs: app.lastSeenMs, idleMs: Math.max(0, nowMs - app.lastSeenMs), shuffles: app.shuffles.size, diskBytes: this.appDiskBytes(app) };
+  }
+
+  listApps(): AppInfo[] {
+    const now = Date.now();
+    return [...this.apps.values()].map((a) => this.appInfo(a, now)).sort((a, b) => (a.appId < b.appId ? -1 : a.appId > b.appId ? 1 : 0));
+  }
+
+  /** One application (UNKNOWN_APP when not registered); does not count as a sign of life. */
+  describeApp(appId: string): AppInfo & { shuffleIds: number[] } {
+    const app = this.getApp(appId);
+    return { ...this.appInfo(app, Date.now()), shuffleIds: [...app.shuffles.keys()].sort((a, b) => a - b) };
+  }
+
+  /** The shuffles of one application (UNKNOWN_APP when not registered) or of all. */
+  listShuffles(appId?: string): ShuffleInfo[] {
+    const list = appId === undefined ? this.shuffles() : [...this.getApp(appId).shuffles.values()];
+    return list.map((s) => ({
+      appId: s.appId, shuffleId: s.shuffleId, numMaps: s.numMaps, numPartitions: s.numPartitions, committedMaps: s.committedMaps,
+      diskBytes: s.diskBytes(), bufferedBytes: s.bufferedBytes, pushedBytes: s.pushedBytes, createdAtMs: s.createdAtMs, lastActivityMs: s.lastActivityMs,
+    })).sort((a, b) => (a.appId < b.appId ? -1 : a.appId > b.appId ? 1 : a.shuffleId - b.shuffleId));
+  }
+
+  /** Removes an application on admin request; UNKNOWN_APP when not registered. */
+  async removeApp(appId: string): Promise<{ appId: string; shuffles: number; diskBytes: number }> {
+    const app = this.getApp(appId);
+    const removed = { appId, shuffles: app.shuffles.size, diskBytes: this.appDiskBytes(app) };
+    await this.unregisterApp(appId, 'admin request');
+    return removed;
+  }
+
+  /** Removes a shuffle on admin request; UNKNOWN_SHUFFLE when it (or its application) is not registered. */
+  async removeShuffle(appId: string, shuffleId: number): Promise<{ appId: string; shuffleId: number; diskBytes: number }> {
+    checkAppId(appId);
+    const s = this.apps.get(appId)?.shuffles.get(shuffleId);
+    if (s === undefined) {
+      const why = this.apps.has(appId) ? 'is not registered' : `is not registered (nor is application ${appId})`;
+      throw new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${appId}/${shuffleId} ${why}`);
+    }
+    const diskBytes = s.diskBytes();
+    await this.unregisterShuffle(appId, shuffleId);
+    return { appId, shuffleId, diskBytes };
+  }
+
+  flushQueueDepth(): number {
+    let n = 0;
+    for (const app of this.apps.values()) for (const s of app.shuffles.values()) if (s.hasPendingFlush) n++;
+    return n;
   }
 
   // ---------------------------------------------------------------------------

@@ -9,10 +9,12 @@
 // blocks and written the commit record to the index with sync. Commits that
 // arrive close together share one flush (group commit).
 import assert from 'node:assert/strict';
+import { crc32c } from '../../../native/ts/crc32c.js';
 import { CommittedBlockFilter } from '../../../schemas/ts/committed-blocks.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
 import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
 import type { ShuffleIndex } from '../index/shuffle-index.js';
+import { VERIFY_PARTITIONS_PER_STEP_MAX } from '../limits.js';
 import type { CommitEntry, RunEntry, ShuffleEntry } from '../index/types.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { SegmentLog } from '../store/segment-log.js';
@@ -31,6 +33,16 @@ export interface CommitOutcome {
   won: boolean;
   winnerAttempt: number;
 }
+
+/** What verify() found in one shuffle. */
+export interface VerifyCounts {
+  runs: number;
+  blocks: number;
+  bytes: number;
+}
+
+/** Receives the problems verify() finds; it goes on after each. */
+export type VerifyErrorSink = (err: PegasusError) => void;
 
 interface PendingCommit {
   entry: CommitEntry;
@@ -58,6 +70,8 @@ export class Shuffle {
   private queuedFlush: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private removed = false;
+  /** A flushOnce() is between its start and its end (queuedFlush is null by then). */
+  private flushRunning = false;
   private pushedBytesTotal = 0;
 
   constructor(entry: ShuffleEntry, log: SegmentLog, commits: CommitEntry[], deps: ShuffleDeps) {
@@ -89,6 +103,16 @@ export class Shuffle {
 
   get hasQueuedFlush(): boolean {
     return this.queuedFlush !== null;
+  }
+
+  /** A flush is queued or running (pegasus_flush_queue_depth counts these shuffles). */
+  get hasPendingFlush(): boolean {
+    return this.queuedFlush !== null || this.flushRunning;
+  }
+
+  /** See SegmentLog.claimUnindexedSegment: whether a segment file of this shuffle is an orphan. */
+  claimUnindexedSegment(segmentId: number): boolean {
+    return !this.removed && this.log.claimUnindexedSegment(segmentId);
   }
 
   diskBytes(): number {
@@ -201,9 +225,14 @@ export class Shuffle {
    */
   flush(): Promise<void> {
     if (this.queuedFlush !== null) return this.queuedFlush;
-    const run = this.flushChain.then(() => {
+    const run = this.flushChain.then(async () => {
       this.queuedFlush = null;
-      return this.flushOnce();
+      this.flushRunning = true;
+      try {
+        await this.flushOnce();
+      } finally {
+        this.flushRunning = false;
+      }
     });
     this.queuedFlush = run;
     this.flushChain = run.catch(() => undefined);
@@ -223,6 +252,7 @@ export class Shuffle {
     this.buffered = 0;
     if (runs.length === 0 && commits.length === 0) return;
     const { index, budget, metrics } = this.deps;
+    const startNs = process.hrtime.bigint();
     try {
       const appended = runs.length > 0 ? await this.log.appendRuns(runs) : { runs: [], segments: [] };
       if (this.removed) throw this.gone();
@@ -245,6 +275,7 @@ export class Shuffle {
       throw error;
     }
     budget.release(bytes);
+    metrics.flushLatency.observeSince(startNs);
     metrics.flushes.inc();
     metrics.flushedBytes.inc(bytes);
     for (const c of commits) {
@@ -271,6 +302,59 @@ export class Shuffle {
       }
     }
     this.lastActivityMs = Date.now();
+  }
+
+  /**
+   * Re-reads every stored run of this shuffle (all attempts, committed or not:
+   * what is on disk) through the read path, which checks every header, and
+   * checks each block's data CRC32C and, where the index row has one, the run's
+   * CRC32C. Streams: one run at a time, one read chunk in memory; run rows are
+   * listed a few partitions at a time. Problems go to `sink` (CORRUPT_DATA,
+   * CHECKSUM_MISMATCH, NOT_FOUND, STORAGE_IO) and the check goes on with the next
+   * run. Stops quietly when the shuffle is removed meanwhile.
+   */
+  async verify(chunkBytes: number, sink: VerifyErrorSink): Promise<VerifyCounts> {
+    const counts: VerifyCounts = { runs: 0, blocks: 0, bytes: 0 };
+    for (let pStart = 0; pStart < this.numPartitions && !this.removed; pStart += VERIFY_PARTITIONS_PER_STEP_MAX) {
+      const pEnd = Math.min(this.numPartitions, pStart + VERIFY_PARTITIONS_PER_STEP_MAX);
+      const runs = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+      for (const run of runs) {
+        if (this.removed) return counts;
+        await this.verifyRun(run, chunkBytes, counts, sink);
+      }
+    }
+    return counts;
+  }
+
+  private async verifyRun(run: RunEntry, chunkBytes: number, counts: VerifyCounts, sink: VerifyErrorSink): Promise<void> {
+    const where = `shuffle ${this.appId}/${this.shuffleId} partition ${run.partition} run at segment ${run.segmentId} offset ${run.offset} (${run.length} bytes)`;
+    let runCrc = 0;
+    let blockErrors = 0;
+    let seq = 0;
+    try {
+      for await (const block of this.log.readRun(run, chunkBytes, (bytes) => { runCrc = crc32c(bytes, runCrc); })) {
+        const h = block.header;
+        const actual = crc32c(block.data);
+        if (actual !== h.crc32c) {
+          blockErrors++;
+          sink(new PegasusError(ErrorCode.CHECKSUM_MISMATCH, `${where}: block ${seq} (map ${h.mapId} attempt ${h.attempt} batch ${h.batch} seq ${h.seq}, ${block.data.length} bytes) has CRC32C ${actual.toString(16)}, its header says ${h.crc32c.toString(16)}`));
+        }
+        counts.blocks++;
+        counts.bytes += block.data.length;
+        seq++;
+      }
+    } catch (err) {
+      if (this.removed) return;
+      const e = toPegasusError(err, ErrorCode.STORAGE_IO);
+      sink(new PegasusError(e.wireCode, `${where}: ${e.message}`, { cause: err }));
+      return;
+    } finally {
+      counts.runs++;
+    }
+    // A block error already explains a run CRC mismatch: report the run only when its blocks look right.
+    if (run.crc32c !== null && runCrc !== run.crc32c && blockErrors === 0) {
+      sink(new PegasusError(ErrorCode.CHECKSUM_MISMATCH, `${where}: run bytes have CRC32C ${(runCrc >>> 0).toString(16)}, the index says ${run.crc32c.toString(16)}`));
+    }
   }
 
   /**

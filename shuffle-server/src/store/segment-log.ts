@@ -340,8 +340,11 @@ export class SegmentLog {
   /**
    * Streams the blocks of one run. Each block's `data` is a view valid until the
    * next block is requested. Validates headers, not block data CRCs.
+   * `onBytes`, when given, sees every byte of the run as stored, in order (the
+   * run header, then each block record: header and data) before the block is
+   * yielded, so a caller can check RunEntry.crc32c without a second read.
    */
-  async *readRun(entry: RunEntry, chunkBytes: number): AsyncGenerator<StoredBlock> {
+  async *readRun(entry: RunEntry, chunkBytes: number, onBytes?: (bytes: Buffer) => void): AsyncGenerator<StoredBlock> {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > READ_CHUNK_BYTES_MAX) {
       assert.fail(`chunkBytes ${chunkBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
     }
@@ -378,6 +381,7 @@ export class SegmentLog {
           `(partition ${entry.partition}, ${entry.blockCount} blocks, ${entry.length} bytes)`,
         ));
       }
+      onBytes?.(cursor.buffer.subarray(cursor.at, cursor.at + RUN_HEADER_BYTES));
       cursor.consume(RUN_HEADER_BYTES);
       for (let i = 0; i < entry.blockCount; i++) {
         const blockOffset = cursor.position;
@@ -397,6 +401,7 @@ export class SegmentLog {
         await cursor.need(recordBytes, `block ${i}`);
         const dataAt = cursor.at + BLOCK_HEADER_BYTES;
         const data = cursor.buffer.subarray(dataAt, dataAt + header.storedLength);
+        onBytes?.(cursor.buffer.subarray(cursor.at, cursor.at + recordBytes));
         cursor.consume(recordBytes);
         yield { header, data };
       }
@@ -419,6 +424,19 @@ export class SegmentLog {
     if (s === null) return;
     this.active = null;
     await this.seal(s);
+  }
+
+  /**
+   * Whether a segment file of this shuffle with id `segmentId` is an orphan: no
+   * index row names it (the log knows every indexed segment) and no append is
+   * writing it now. When it is, ids up to it are never handed out again, so
+   * removing the file cannot race with a new segment of the same name.
+   * Synchronous: the check and the reservation are one step.
+   */
+  claimUnindexedSegment(segmentId: number): boolean {
+    if (this.closed !== null || this.inFlight !== null || this.segments.has(segmentId)) return false;
+    this.nextSegmentId = Math.max(this.nextSegmentId, segmentId + 1);
+    return true;
   }
 
   /** Whether a segment exists and is sealed; its durable length and its tier (`kind:path`). */
