@@ -1,9 +1,11 @@
 // The network front: one uWS app on one port serving the binary WebSocket data
-// plane at /ws and the HTTP endpoints /healthz and /metrics.
+// plane at /ws, the HTTP endpoints /healthz and /metrics, and the admin API
+// under /api/v1/ (admin/router.ts, ADMIN_API.md).
 import type * as Uws from 'uWebSockets.js';
 import { PEGASUS_VERSION } from '../../../schemas/ts/version.js';
 import type { ServerConfig } from '../config.js';
 import { CONNECTIONS_MAX, FRAME_BYTES_MAX, SOCKET_BACKPRESSURE_BYTES_MAX } from '../limits.js';
+import { AdminRouter } from '../admin/router.js';
 import type { Logger } from '../logger.js';
 import { ServerMetrics } from '../metrics.js';
 import { ShuffleService } from '../shuffle/shuffle-service.js';
@@ -135,11 +137,20 @@ export class PegasusServer {
       const ok = !this.service.isStopping;
       res.writeStatus(ok ? '200 OK' : '503 Service Unavailable')
         .writeHeader('Content-Type', 'application/json')
-        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping', version: PEGASUS_VERSION, ...this.transportHealth() }));
+        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping', version: PEGASUS_VERSION, decommission: this.service.decommissionState, ...this.transportHealth() }));
     });
     app.get('/metrics', (res) => {
       res.writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').end(this.metrics.registry.render());
     });
+    new AdminRouter({
+      cfg: this.cfg,
+      service: this.service,
+      metrics: this.metrics,
+      log: this.log.child({ component: 'admin' }),
+      port: () => this.boundPort,
+      connections: () => this.sessions.size,
+      ucxState: () => this.ucxState,
+    }).mount(app);
     app.any('/*', (res, req) => {
       const url = req.getUrl();
       res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json')

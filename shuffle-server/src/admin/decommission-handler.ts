@@ -1,0 +1,17 @@
+// /api/v1/decommission: start (POST), look (GET), cancel (DELETE).
+import type { AdminContext } from './context.js';
+import { onlyFields } from './json-body.js';
+import type { AdminRequest } from './context.js';
+
+export function getDecommission(ctx: AdminContext): unknown {
+  return ctx.service.decommissionStatus();
+}
+
+export function postDecommission(ctx: AdminContext, req: AdminRequest): unknown {
+  onlyFields(req.body, []);
+  return ctx.service.startDecommission();
+}
+
+export function deleteDecommission(ctx: AdminContext): unknown {
+  return ctx.service.stopDecommission();
+}
