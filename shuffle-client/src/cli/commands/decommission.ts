@@ -73,8 +73,9 @@ async function waitDrained(ctx: Context, started: ReadonlyArray<ServerResult<Dec
       return exitOf(false);
     }
     await sleep(Math.min(pollMs, remainingMs));
-    const requestMs = Math.max(1, Math.min(REQUEST_TIMEOUT_MS_DEFAULT, deadlineMs - Date.now()));
-    results = await fanOut(ctx.servers, (s) => ctx.client(s, requestMs).get<DecommissionState>(PATH));
+    // Each poll has the ordinary request bound, not what is left of the wait: the last poll
+    // near the deadline must still get an answer, so the final table shows real states.
+    results = await fanOut(ctx.servers, (s) => ctx.client(s, REQUEST_TIMEOUT_MS_DEFAULT).get<DecommissionState>(PATH));
   }
 }
 
