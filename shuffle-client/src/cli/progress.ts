@@ -24,7 +24,8 @@ export class Progress {
   update(done: number, total: number, label: string, force = false): void {
     if (!this.enabled) return;
     const now = Date.now();
-    if (!force && now - this.lastDrawMs < PROGRESS_REDRAW_MS_MIN) return;
+    // The last step is always drawn, so the bar never stops short of done.
+    if (!force && done < total && now - this.lastDrawMs < PROGRESS_REDRAW_MS_MIN) return;
     this.lastDrawMs = now;
     const ratio = total > 0 ? Math.min(1, done / total) : 0;
     const filled = Math.round(ratio * BAR_CELLS);
