@@ -17,7 +17,7 @@ export interface RunIo {
 export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  let args: ParsedArgs;
+  let args: ParsedArgs | undefined;
   let ctx: Context;
   try {
     args = parseArgs(argv);
@@ -53,7 +53,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     }
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    const command = args! === undefined || args.command === undefined ? undefined : findCommand(args.command);
+    const command = args?.command === undefined ? undefined : findCommand(args.command);
     stderr.write(`shufflectl: ${err.message}\n\n${command !== undefined ? commandUsage(command) : toolUsage()}\n`);
     return EXIT_USAGE;
   }
