@@ -3,6 +3,7 @@
 // errors (exit 2) and --help per command (exit 0).
 import test from 'ava';
 import { existsSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { removeDir, startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
 import { ctl, parsed, pushShuffle } from './ctl.js';
@@ -151,4 +152,22 @@ test('--help prints the tool\'s usage, and each command\'s, with exit 0', async 
     t.regex(r.stdout, new RegExp(`^usage: shufflectl \\[global options\\] ${c}`), c);
     t.is((await ctl(['help', c])).stdout, r.stdout, c);
   }
+});
+
+test('a server that accepts but never answers is TIMEOUT after --timeout (exit 1)', async (t) => {
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => {
+    sockets.push(socket.on('error', () => undefined));
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const address = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const started = Date.now();
+  const r = await ctl(['--server', address, '--timeout', '0.5', '--json', 'status']);
+  t.is(r.code, 1);
+  t.is(parsed<{ error: { code: string } }>(r).error.code, 'TIMEOUT');
+  t.true(Date.now() - started < 10_000);
 });
