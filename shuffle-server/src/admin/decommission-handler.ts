@@ -1,7 +1,6 @@
 // /api/v1/decommission: start (POST), look (GET), cancel (DELETE).
-import type { AdminContext } from './context.js';
+import type { AdminContext, AdminRequest } from './context.js';
 import { onlyFields } from './json-body.js';
-import type { AdminRequest } from './context.js';
 
 export function getDecommission(ctx: AdminContext): unknown {
   return ctx.service.decommissionStatus();
