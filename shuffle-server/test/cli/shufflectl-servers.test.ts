@@ -51,6 +51,19 @@ test.serial('shuffles of two servers are merged: bytes summed, committed maps no
   t.is(doc.shuffles[0]!.diskBytes, perServer[0]! + perServer[1]!);
 });
 
+test.serial('shuffles and verify of an app on one of two servers succeed; the other server\'s UNKNOWN_APP is no failure', async (t) => {
+  const both = `${one.address},${two.address}`;
+  const list = await ctl(['--server', both, '--json', 'shuffles', '--app', 'only-one']);
+  t.is(list.code, 0, list.stdout + list.stderr);
+  t.deepEqual(parsed<{ shuffles: Array<{ shuffleId: number; servers: string[] }> }>(list).shuffles.map((s) => [s.shuffleId, s.servers]), [[5, [one.address]]]);
+  const verified = await ctl(['--server', both, 'verify', '--app', 'only-one']);
+  t.is(verified.code, 0, verified.stdout + verified.stderr);
+  t.regex(verified.stdout, /verified 1 shuffles/);
+  const nowhere = await ctl(['--server', both, '--json', 'shuffles', '--app', 'nowhere']);
+  t.is(nowhere.code, 1);
+  t.is(parsed<{ error: { code: string } }>(nowhere).error.code, 'UNKNOWN_APP');
+});
+
 test.serial('an unreachable server makes the command exit 1 with CONNECTION_CLOSED; the other\'s rows are still shown', async (t) => {
   const down = await closedAddress();
   const table = await ctl(['--server', `${down},${one.address}`, 'apps']);

@@ -7,13 +7,13 @@ import type { Command } from '../command.js';
 import { exitOf, jsonDocument } from '../command.js';
 import type { Context } from '../context.js';
 import { toFailure, UsageError, type Failure } from '../failure.js';
-import { fanOut, type ServerResult } from '../fan-out.js';
+import type { ServerResult } from '../fan-out.js';
 import { VERIFY_TIMEOUT_MS_DEFAULT } from '../limits.js';
 import type { ShuffleInfo } from '../merge.js';
 import { Progress } from '../progress.js';
 import { renderTable, type Column } from '../table.js';
 import { formatBytes } from '../units.js';
-import { shufflesPath } from './shuffles.js';
+import { listShuffles } from './shuffles.js';
 
 /** POST /api/v1/verify. */
 interface VerifyAnswer {
@@ -56,10 +56,8 @@ export const verify: Command = {
   async run(ctx: Context): Promise<number> {
     const app = ctx.string('app');
     const only = ctx.number('shuffle');
-    const listed = await fanOut(ctx.servers, async (s) => {
-      const answer = await ctx.client(s).get<{ shuffles?: ShuffleInfo[] }>(shufflesPath(app));
-      return (answer.shuffles ?? []).filter((x) => only === undefined || x.shuffleId === only);
-    });
+    const { results: all, notFound: appNotFound } = await listShuffles(ctx, app);
+    const listed = all.map((r) => (r.ok ? { ...r, value: r.value.filter((x) => only === undefined || x.shuffleId === only) } : r));
     const serverErrors: Array<{ server: string; error: Failure }> = [];
     for (const r of listed) if (!r.ok) serverErrors.push({ server: r.server, error: r.error });
     const total = listed.reduce((n, r) => n + (r.ok ? r.value.length : 0), 0);
@@ -87,11 +85,9 @@ export const verify: Command = {
     }));
     progress.finish();
     checked.sort((x, y) => (x.server < y.server ? -1 : x.server > y.server ? 1 : x.appId < y.appId ? -1 : x.appId > y.appId ? 1 : x.shuffleId - y.shuffleId));
-    let notFound: Failure | undefined;
-    if (app !== undefined && total === 0 && serverErrors.length === 0) {
-      notFound = only === undefined
-        ? { code: 'UNKNOWN_APP', message: `application ${app} has no shuffle on any of ${ctx.servers.join(',')}` }
-        : { code: 'UNKNOWN_SHUFFLE', message: `shuffle ${app}/${only} is on none of ${ctx.servers.join(',')}` };
+    let notFound: Failure | undefined = appNotFound;
+    if (notFound === undefined && only !== undefined && total === 0 && serverErrors.length === 0) {
+      notFound = { code: 'UNKNOWN_SHUFFLE', message: `shuffle ${app!}/${only} is on none of ${ctx.servers.join(',')}` };
     }
     const found = checked.flatMap((c) => c.errors.map((e) => ({ server: c.server, appId: c.appId, shuffleId: c.shuffleId, ...e })));
     const totals = {
