@@ -82,16 +82,16 @@ test('cleanup dry run lists orphans and removes nothing; a real run removes them
 
 test('cleanup of expired apps on demand: a dry run names the silent application, a real run removes only it', async (t) => {
   // The periodic expiry is made rare, so only the admin call expires anything.
-  const s = await startServer({ args: ['--app-expiry-ms', '1000', '--expiry-check-interval-ms', '3600000'] });
+  const s = await startServer({ args: ['--app-expiry-ms', '2000', '--expiry-check-interval-ms', '3600000'] });
   try {
     const c = await RawClient.connect(s.address);
     t.is((await register(c, 'app-silent', 1, 1, 2)).type, 'Ack');
     await writeCommitted(c, 'app-silent', 1, 0, 2, 2);
     t.is((await register(c, 'app-alive', 1, 1, 2)).type, 'Ack');
-    const deadline = Date.now() + 1600;
+    const deadline = Date.now() + 2600;
     while (Date.now() < deadline) {
       t.is((await c.request({ type: 'Heartbeat', appId: 'app-alive' })).message.type, 'Ack');
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
     const silentBytes = ((await api(s.address, 'GET', '/api/v1/apps/app-silent')).body['diskBytes'] as number);
     t.true(silentBytes > 0);
