@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     }
     if (winners.length !== MAPS || losers.length !== 1) throw new Error(`expected ${MAPS} winners and 1 loser, got ${winners.length} and ${losers.length}`);
     const transports: Array<[ReadTransport, string]> = [['websocket', 'over WebSocket']];
-    if (control.ucxPort > 0) transports.push(['ucx', `over UCX (one-sided gets from port ${control.ucxPort}; TCP/shared memory here, RDMA where present)`]);
+    if (control.ucxPort > 0) transports.push(['ucx', `over UCX (one-sided gets from port ${control.ucxPort}; over TCP here, RDMA where the hardware has it)`]);
     else console.log('UCX read path unavailable on this server (see /healthz); reading over WebSocket only');
     ok = true;
     for (const [transport, how] of transports) {
