@@ -4,37 +4,19 @@
 // logged and checked against the transports UCX has (see UCX.md "Transports used
 // here" for why UCX 1.13 picks tcp here even on one host).
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { nativeBinding } from '../ts/index.js';
-import { randomFiles, startServerProcess, type ServerProcess } from './helpers/ucx-child.js';
-import {
-  codeOf,
-  randomRangesMatchFiles,
-  releaseWhileReading,
-  serverKilledDuringGet,
-  serverRestarted,
-  type Connect,
-  type Serve,
-} from './helpers/ucx-scenarios.js';
+import { randomFiles } from './helpers/ucx-child.js';
+import * as scenario from './helpers/ucx-scenarios.js';
+import { codeOf, connectBy, serverProcesses, spawnReader } from './helpers/ucx-setup.js';
 
 const b = nativeBinding()!;
 const MiB = 1 << 20;
 const LANE_TRANSPORTS = /\b(tcp|cma|posix|sysv|self|rc_verbs|rc_mlx5|dc_mlx5|ud_verbs|ud_mlx5)\//;
 
-const servers: ServerProcess[] = [];
-const serve: Serve = async (files, env = {}) => {
-  const s = await startServerProcess({ files: files.map((f) => ({ path: f.path, length: f.bytes.length })), env });
-  servers.push(s);
-  return s;
-};
-const byAddress: Connect = (s) => b.UcxClient.connectAddress(s.workerAddress, 10_000);
-test.after.always(async () => {
-  for (const s of servers) await s.kill();
-});
+const serve = serverProcesses();
+const byAddress = connectBy.address;
 
 test.serial('worker address is a small PGWA envelope', async (t) => {
   const server = await b.UcxServer.start('127.0.0.1', 0);
@@ -48,7 +30,7 @@ test.serial('worker address is a small PGWA envelope', async (t) => {
 });
 
 test.serial('over a worker address endpoint, gets return the files bytes for random unaligned ranges, including a 64 MiB region', async (t) => {
-  const lanes = await randomRangesMatchFiles(t, serve, byAddress, 17);
+  const { lanes } = await scenario.randomRangesMatchFiles(t, serve, byAddress, { seed: 17 });
   const lines = lanes.split('\n');
   t.true(lines.length > 0 && lines.every((l) => /^lane\[\d+\]:/.test(l)), lanes);
   t.true(lines.some((l) => LANE_TRANSPORTS.test(l)), lanes);
@@ -83,7 +65,7 @@ test.serial('a listener endpoint and a worker address endpoint to one server rea
   const { dir, files } = randomFiles([2 * MiB + 3]);
   const server = await serve(files);
   const r = server.regions[0]!;
-  const viaListener = await b.UcxClient.connect('127.0.0.1', server.port, 10_000);
+  const viaListener = await connectBy.listener(server);
   const viaAddress = await byAddress(server);
   const reads = [{ remoteAddress: r.address + 5n, rkey: r.rkey, length: 2 * MiB - 2 }];
   const [x, y] = await Promise.all([viaListener.get(reads, 5_000), viaAddress.get(reads, 5_000)]);
@@ -98,15 +80,15 @@ test.serial('a listener endpoint and a worker address endpoint to one server rea
 });
 
 test.serial('over a worker address endpoint, a region released or its file deleted while clients read never yields wrong bytes', async (t) => {
-  await releaseWhileReading(t, serve, byAddress);
+  await scenario.releaseWhileReading(t, serve, byAddress);
 });
 
 test.serial('over a worker address endpoint, a SIGKILLed server rejects the get in flight and later ones with CONNECTION_CLOSED', async (t) => {
-  await serverKilledDuringGet(t, serve, byAddress);
+  await scenario.serverKilledDuringGet(t, serve, byAddress);
 });
 
 test.serial('a restarted server has a new worker address: the old client fails with a code, the old address does not connect, the new one does', async (t) => {
-  const { old } = await serverRestarted(t, serve, byAddress);
+  const { old } = await scenario.serverRestarted(t, serve, byAddress);
   const started = Date.now();
   const code = await codeOf(b.UcxClient.connectAddress(old.workerAddress, 3_000));
   t.true(code === 'CONNECTION_CLOSED' || code === 'TIMEOUT', `connect to a dead worker: ${code}`);
@@ -114,48 +96,22 @@ test.serial('a restarted server has a new worker address: the old client fails w
 });
 
 test.serial('clients on worker address endpoints SIGKILLed in the middle of gets do not take the server down', async (t) => {
-  const { dir, files } = randomFiles([32 * MiB]);
-  const server = await serve(files);
-  const r = server.regions[0]!;
-  const helper = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'ucx-reader.js');
-  const arg = JSON.stringify({
-    port: server.port,
-    workerAddress: server.workerAddress.toString('hex'),
-    address: r.address.toString(),
-    rkey: r.rkey.toString('hex'),
-    length: 8 * MiB,
+  await scenario.readersKilledMidGet(t, serve, 'address', async (server) => {
+    await new Promise((res) => setTimeout(res, 500));
+    t.is((await server.request({ op: 'ping' }))['ok'], true);
   });
-  for (let round = 0; round < 3; round++) {
-    const reader = spawn(process.execPath, [helper, arg], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((res, rej) => {
-      reader.stdout!.on('data', (d: Buffer) => d.toString().includes('"gets"') && res());
-      reader.once('exit', (code) => rej(new Error(`reader exited early (${code})`)));
-    });
-    reader.kill('SIGKILL');
-    await new Promise((res) => reader.once('exit', res));
-  }
-  await new Promise((res) => setTimeout(res, 500));
-  t.is((await server.request({ op: 'ping' }))['ok'], true);
-  const client = await byAddress(server);
-  t.true((await client.get([{ remoteAddress: r.address, rkey: r.rkey, length: 1000 }], 5_000)).equals(files[0]!.bytes.subarray(0, 1000)));
-  t.is(server.proc.exitCode, null);
-  await client.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test.serial('with UCX_PROTO_ENABLE=y in the environment, a reader whose server is SIGKILLed gets a code instead of aborting', async (t) => {
   // UCX 1.13's v2 protocols abort in ucp_ep_reqs_purge on peer failure; the context pins them off.
   const { dir, files } = randomFiles([8 * MiB]);
   const server = await serve(files);
-  const r = server.regions[0]!;
-  const helper = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'ucx-reader.js');
-  const arg = JSON.stringify({ port: server.port, workerAddress: server.workerAddress.toString('hex'), address: r.address.toString(), rkey: r.rkey.toString('hex'), length: 8 * MiB });
-  const reader = spawn(process.execPath, [helper, arg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UCX_PROTO_ENABLE: 'y' } });
+  const { proc: reader, reading } = spawnReader(server, 'address', { length: 8 * MiB, stderr: 'pipe', env: { UCX_PROTO_ENABLE: 'y' } });
   let err = '';
   reader.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   // 'close', not 'exit': the reader's stderr is only complete once its pipes closed.
   const exited = new Promise<{ code: number | null; signal: string | null }>((res) => reader.once('close', (code, signal) => res({ code, signal })));
-  await new Promise<void>((res) => reader.stdout!.on('data', (d: Buffer) => d.toString().includes('"gets"') && res()));
+  await reading;
   await server.kill('SIGKILL');
   const { code, signal } = await exited;
   t.is(signal, null, `reader died of ${signal}: ${err}`);
@@ -165,20 +121,6 @@ test.serial('with UCX_PROTO_ENABLE=y in the environment, a reader whose server i
 });
 
 test.serial('server.close() with worker address clients fails their later gets with a code, and the process stays up', async (t) => {
-  const { dir, files } = randomFiles([MiB]);
-  const server = await serve(files);
-  const clients = await Promise.all([0, 1].map(() => byAddress(server)));
-  const r = server.regions[0]!;
-  for (const c of clients) t.true((await c.get([{ remoteAddress: r.address, rkey: r.rkey, length: 10 }], 5_000)).equals(files[0]!.bytes.subarray(0, 10)));
   // Worker address endpoints are UCX's internal ones on the server side: not counted.
-  t.is(((await server.request({ op: 'ping' }))['stats'] as { endpoints: number }).endpoints, 0);
-  t.deepEqual(await server.request({ op: 'close' }), { ok: true });
-  for (const c of clients) {
-    const code = await codeOf(c.get([{ remoteAddress: r.address, rkey: r.rkey, length: 10 }], 5_000));
-    t.true(code !== 'resolved' && code !== null, `code ${code}`);
-    t.log(`after server close: ${code}`);
-    await c.close();
-  }
-  t.is((await server.request({ op: 'ping' }))['ok'], true);
-  rmSync(dir, { recursive: true, force: true });
+  await scenario.serverCloseFailsLaterGets(t, serve, byAddress, 2, 0);
 });
