@@ -26,13 +26,15 @@ else
 fi
 
 echo "== Rust tests (cargo test, native/)"
-(cd native && cargo test --release 2>&1) | tee "$logdir/cargo.log" | grep -E '^test |test result' || true
+# No `|| true` here: it would reset PIPESTATUS (the script has no `set -e`).
+(cd native && cargo test --release 2>&1) | tee "$logdir/cargo.log" | grep -E '^test |test result'
+cargo_status=${PIPESTATUS[0]}
 rs_pass=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed/) n += $i } END { print n + 0 }' "$logdir/cargo.log")
 rs_fail=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/) n += $i } END { print n + 0 }' "$logdir/cargo.log")
-if ! grep -qE '^test result:' "$logdir/cargo.log"; then
-  echo "cargo test printed no result; counting it as a failure"
+if ! grep -qE '^test result:' "$logdir/cargo.log" || { [ "$cargo_status" -ne 0 ] && [ "$rs_fail" -eq 0 ]; }; then
+  echo "cargo test exited with $cargo_status or printed no result; counting it as a failure"
   tail -30 "$logdir/cargo.log"
-  rs_fail=1
+  rs_fail=$((rs_fail + 1))
 fi
 passed=$((passed + rs_pass))
 failed=$((failed + rs_fail))

@@ -13,6 +13,8 @@ import {
   BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, decodeBlockHeader, decodeRunHeader,
 } from '../../shuffle-server/src/store/segment-format.js';
 
+const EMPTY = Buffer.alloc(0);
+
 export interface RunBlock {
   header: BlockHeader;
   /** The block's stored bytes: a view of the fetched piece. */
@@ -20,7 +22,7 @@ export interface RunBlock {
 }
 
 export class RunParser {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
   private consumed = 0;
   private blocks = 0;
   private headerSeen = false;
@@ -37,14 +39,54 @@ export class RunParser {
   /** Takes the next piece of the run; returns the block records it completes. */
   feed(piece: Buffer): RunBlock[] {
     if (this.run.crc32c !== null) this.crc = crc32c(piece, this.crc);
-    const buf = this.pending.length === 0 ? piece : Buffer.concat([this.pending, piece]);
-    let at = 0;
     const out: RunBlock[] = [];
+    let rest = piece;
+    // A record split across pieces: copy only what completes it, then parse the
+    // rest of the piece in place.
+    while (this.pending.length > 0 && rest.length > 0) {
+      const need = this.pendingNeed();
+      const take = Math.min(need, rest.length);
+      this.pending = Buffer.concat([this.pending, rest.subarray(0, take)]);
+      rest = rest.subarray(take);
+      if (take < need) return out;
+      const used = this.parse(this.pending, out);
+      this.pending = used === this.pending.length ? EMPTY : this.pending.subarray(used);
+    }
+    const used = this.parse(rest, out);
+    // Only a partial record is kept, copied so the piece can be dropped.
+    if (used < rest.length) this.pending = Buffer.from(rest.subarray(used));
+    return out;
+  }
+
+  /** Bytes that complete what `pending` starts: the run header, a block header, or a block record. */
+  private pendingNeed(): number {
+    const have = this.pending.length;
+    if (!this.headerSeen) return RUN_HEADER_BYTES - have;
+    if (have < BLOCK_HEADER_BYTES) return BLOCK_HEADER_BYTES - have;
+    return BLOCK_HEADER_BYTES + this.blockHeaderAt(this.pending, 0).storedLength - have;
+  }
+
+  private blockHeaderAt(buf: Buffer, at: number): BlockHeader {
+    let h: BlockHeader;
+    try {
+      h = decodeBlockHeader(buf, at);
+    } catch (err) {
+      throw this.corrupt(`bad header of block ${this.blocks}`, err);
+    }
+    if (h.partition !== this.run.partition || h.mapId < this.run.mapMin || h.mapId > this.run.mapMax) {
+      throw this.corrupt(`block ${this.blocks} of partition ${h.partition} map ${h.mapId} outside maps ${this.run.mapMin}..${this.run.mapMax}`);
+    }
+    if (this.consumed + BLOCK_HEADER_BYTES + h.storedLength > this.run.length) {
+      throw this.corrupt(`block ${this.blocks} of ${BLOCK_HEADER_BYTES + h.storedLength} bytes runs past the run's end`);
+    }
+    return h;
+  }
+
+  /** Parses the run header (once) and every complete block record of `buf`; returns the bytes used. */
+  private parse(buf: Buffer, out: RunBlock[]): number {
+    let at = 0;
     if (!this.headerSeen) {
-      if (buf.length < RUN_HEADER_BYTES) {
-        this.pending = Buffer.from(buf);
-        return out;
-      }
+      if (buf.length < RUN_HEADER_BYTES) return 0;
       let h;
       try {
         h = decodeRunHeader(buf, 0);
@@ -59,17 +101,8 @@ export class RunParser {
       this.consumed = RUN_HEADER_BYTES;
     }
     while (buf.length - at >= BLOCK_HEADER_BYTES) {
-      let h: BlockHeader;
-      try {
-        h = decodeBlockHeader(buf, at);
-      } catch (err) {
-        throw this.corrupt(`bad header of block ${this.blocks}`, err);
-      }
-      if (h.partition !== this.run.partition || h.mapId < this.run.mapMin || h.mapId > this.run.mapMax) {
-        throw this.corrupt(`block ${this.blocks} of partition ${h.partition} map ${h.mapId} outside maps ${this.run.mapMin}..${this.run.mapMax}`);
-      }
+      const h = this.blockHeaderAt(buf, at);
       const recordBytes = BLOCK_HEADER_BYTES + h.storedLength;
-      if (this.consumed + recordBytes > this.run.length) throw this.corrupt(`block ${this.blocks} of ${recordBytes} bytes runs past the run's end`);
       if (buf.length - at < recordBytes) break;
       out.push({ header: h, data: buf.subarray(at + BLOCK_HEADER_BYTES, at + recordBytes) });
       at += recordBytes;
@@ -77,9 +110,7 @@ export class RunParser {
       this.blocks++;
       if (this.blocks > this.run.blockCount) throw this.corrupt(`more than ${this.run.blockCount} blocks`);
     }
-    // Only a partial record is kept, copied so the piece can be dropped.
-    this.pending = at === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(at));
-    return out;
+    return at;
   }
 
   /** The whole run has been fed: checks that it held exactly its blocks and its CRC. */

@@ -38,8 +38,9 @@ export function ucxEndpoint(conn: Connection): Promise<UcxClient> {
   if (conn.closed) return Promise.reject(new PegasusError(ErrorCode.CONNECTION_CLOSED, `connection to ${conn.address} is closed`));
   const binding = nativeBinding()!;
   const timeoutMs = conn.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
-  // The worker address lets UCX pick shared memory (cma) for a server on this
-  // host and the network elsewhere; the listener is the fallback.
+  // With the worker address UCX picks the lanes itself (RDMA where present; with
+  // UCX 1.13 and peer-failure handling, TCP between processes on one host, see
+  // native/UCX.md); the listener is the fallback.
   const connect = conn.ucxAddress.length > 0
     ? binding.UcxClient.connectAddress(conn.ucxAddress, timeoutMs).catch(() => binding.UcxClient.connect(conn.host, conn.ucxPort, timeoutMs))
     : binding.UcxClient.connect(conn.host, conn.ucxPort, timeoutMs);

@@ -69,8 +69,20 @@ export interface UcxReadOptions {
   fallback?: () => AsyncIterableIterator<ReadBlock> & { readonly counters: ReadCounters };
 }
 
-/** Codes after which 'auto' reads over WebSocket instead (nothing was read yet). */
-const FALLBACK_CODES = new Set<ErrorCode>([ErrorCode.TRANSPORT_UNAVAILABLE, ErrorCode.LIMIT_EXCEEDED, ErrorCode.CONNECTION_CLOSED, ErrorCode.TIMEOUT]);
+/** Codes of a failed UCX connect after which 'auto' reads over WebSocket instead. */
+const CONNECT_FALLBACK_CODES = new Set<ErrorCode>([ErrorCode.TRANSPORT_UNAVAILABLE, ErrorCode.CONNECTION_CLOSED, ErrorCode.TIMEOUT]);
+/**
+ * Codes of a refused PlanRead after which 'auto' reads over WebSocket instead. Not
+ * TIMEOUT: a late ReadPlan may still open a lease, which only this read could end.
+ */
+const PLAN_FALLBACK_CODES = new Set<ErrorCode>([ErrorCode.TRANSPORT_UNAVAILABLE, ErrorCode.LIMIT_EXCEEDED]);
+
+/** A UCX read that cannot start and goes over WebSocket instead. */
+class FallBack extends Error {
+  constructor(readonly reason: PegasusError) {
+    super(reason.message);
+  }
+}
 
 export class UcxReadStream implements AsyncIterableIterator<ReadBlock> {
   readonly counters: ReadCounters = { blocks: 0, storedBytes: 0, rawBytes: 0, creditGrants: 0 };
@@ -107,19 +119,16 @@ export class UcxReadStream implements AsyncIterableIterator<ReadBlock> {
     let client: UcxClient;
     let plan: ReadPlan;
     try {
-      client = await ucxEndpoint(this.conn);
-      const answer = await this.conn.request({
+      client = await this.stage(ucxEndpoint(this.conn), CONNECT_FALLBACK_CODES);
+      const answer = await this.stage(this.conn.request({
         type: 'PlanRead', appId: r.appId, shuffleId: r.shuffleId,
         partitionStart: r.partitionStart, partitionEnd: r.partitionEnd, mapStart: r.mapStart, mapEnd: r.mapEnd,
-      });
+      }), PLAN_FALLBACK_CODES);
       plan = answer.message;
     } catch (err) {
-      const e = toPegasusError(err);
-      const fallback = this.opts.fallback;
-      // A closed WebSocket connection cannot serve the fallback either.
-      if (fallback === undefined || !FALLBACK_CODES.has(e.wireCode) || this.conn.closed) throw e;
+      if (!(err instanceof FallBack)) throw err;
       this.fellBack = true;
-      const ws = fallback();
+      const ws = this.opts.fallback!();
       try {
         yield* ws;
       } finally {
@@ -139,6 +148,21 @@ export class UcxReadStream implements AsyncIterableIterator<ReadBlock> {
     } finally {
       // An early return or a failure still ends the lease; its answer no longer matters.
       if (!released) void release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Awaits one step before any block is read; a failure with one of `codes`
+   * becomes FallBack when this read has a WebSocket fallback ('auto') and the
+   * connection can still serve it.
+   */
+  private async stage<T>(step: Promise<T>, codes: ReadonlySet<ErrorCode>): Promise<T> {
+    try {
+      return await step;
+    } catch (err) {
+      const e = toPegasusError(err);
+      if (this.opts.fallback !== undefined && codes.has(e.wireCode) && !this.conn.closed) throw new FallBack(e);
+      throw e;
     }
   }
 
@@ -198,6 +222,10 @@ export class UcxReadStream implements AsyncIterableIterator<ReadBlock> {
       }
     } catch (err) {
       throw toPegasusError(err);
+    } finally {
+      // Gets still running (prefetch, or after a failure or a break) write into
+      // memory the lease keeps registered: let them end before the lease does.
+      await Promise.allSettled(inflight);
     }
   }
 }

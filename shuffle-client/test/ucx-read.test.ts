@@ -126,6 +126,27 @@ test('a shuffle removed while it is read over UCX ends the read with UNKNOWN_SHU
   await unregisterApp(conn, app);
 });
 
+test('a shuffle removed and registered again at once is read over UCX with its new data, never the old mapping', async (t) => {
+  const app = 'ucx-reregistered';
+  const conn = await connectFor(t, server.address);
+  await registerFor(conn, app, 1, 2);
+  const old = writerFor(conn, app, 0, 0, 2);
+  await writeRecords(old, 0, 3_000, (i) => i % 2, new Map(), (m, p, i) => Buffer.from(`old-${m}-${p}-${i}`));
+  t.true((await old.close()).won);
+  t.true((await readBlockList(conn, app, [0, 2], [0, 1], 'ucx')).length > 0); // registers the segments
+  await unregisterShuffle(conn, app, SHUFFLE_ID);
+  // Same application, shuffle id and segment file names, within one region sweep.
+  await registerFor(conn, app, 1, 2);
+  const fresh = writerFor(conn, app, 0, 0, 2);
+  await writeRecords(fresh, 0, 3_000, (i) => i % 2, new Map(), (m, p, i) => Buffer.from(`new-${m}-${p}-${i}-longer`));
+  t.true((await fresh.close()).won);
+  const ucx = await readBlockList(conn, app, [0, 2], [0, 1], 'ucx');
+  t.deepEqual(ucx, await readBlockList(conn, app, [0, 2], [0, 1], 'websocket'));
+  const records = await readAll(conn, app, { partitions: [0, 2], maps: [0, 1], transport: 'ucx' });
+  t.true([...records.values()].flat().every((r) => r.startsWith('new-')), 'only the new records');
+  await unregisterApp(conn, app);
+});
+
 test('bad UCX read requests get coded errors and the server stays up', async (t) => {
   const app = 'ucx-bad';
   const conn = await connectFor(t, server.address);

@@ -21,6 +21,8 @@ export class ReadLeases {
   private readonly leases = new Map<number, Lease>();
   private nextId = 1;
   private closed = false;
+  /** Plans in progress: they count against the lease bound, as they hold regions. */
+  private planning = 0;
 
   constructor(
     private readonly ucx: UcxTransport,
@@ -34,9 +36,18 @@ export class ReadLeases {
 
   /** Plans a read: seals and registers the segments of its runs, and leases them. */
   async plan(m: PlanRead): Promise<ReadPlan> {
-    if (this.leases.size >= READ_LEASES_PER_CONNECTION_MAX) {
-      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_LEASES_PER_CONNECTION_MAX} UCX read leases on one connection`);
+    if (this.leases.size + this.planning >= READ_LEASES_PER_CONNECTION_MAX) {
+      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_LEASES_PER_CONNECTION_MAX} UCX read leases (open or being planned) on one connection`);
     }
+    this.planning++;
+    try {
+      return await this.planOnce(m);
+    } finally {
+      this.planning--;
+    }
+  }
+
+  private async planOnce(m: PlanRead): Promise<ReadPlan> {
     const planned = await this.service.planRead(m);
     const regions: Region[] = [];
     const regionIndex = new Map<number, number>();

@@ -36,6 +36,8 @@ export interface Region {
 }
 
 interface Entry {
+  /** Shuffle incarnation and segment path. */
+  readonly key: string;
   region: Region | null;
   /** Registration in progress: concurrent plans for the same segment share it. */
   pending: Promise<Region> | null;
@@ -51,7 +53,10 @@ export interface UcxState {
 
 export class UcxTransport {
   private readonly entries = new Map<string, Entry>();
+  /** Bytes registered, plus bytes reserved by registrations in progress. */
   private registeredBytes = 0;
+  private readonly incarnations = new WeakMap<Shuffle, number>();
+  private nextIncarnation = 1;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
   private readonly address: Buffer;
@@ -84,11 +89,11 @@ export class UcxTransport {
         let transport: UcxTransport;
         try {
           transport = new UcxTransport(server, cfg.ucxRegisteredBytesMax, log, metrics);
+          transport.registerGauges();
         } catch (err) {
           await server.close();
           throw err;
         }
-        transport.registerGauges();
         return { transport, state: { enabled: true, port: server.port, reason: null } };
       } catch (err) {
         reason = `UCX listener failed to start: ${fromNativeError(err).message}`;
@@ -102,7 +107,7 @@ export class UcxTransport {
     return this.server.port;
   }
 
-  /** The UCX worker address readers on this host connect with (shared-memory lanes). */
+  /** The UCX worker address readers connect with (UCX then picks the lanes; see native/UCX.md). */
   get workerAddress(): Buffer {
     return this.address;
   }
@@ -122,13 +127,16 @@ export class UcxTransport {
 
   /**
    * The registered region of a sealed segment file of `shuffle`, with one more
-   * reference (the caller's lease). Registers it on first use.
+   * reference (the caller's lease). Registers it on first use. Entries are keyed
+   * by the shuffle's incarnation and the path: a shuffle removed and registered
+   * again reuses its segment file names, and must never get the old mapping.
    */
   async acquire(shuffle: Shuffle, path: string, length: number): Promise<Region> {
+    const key = `${this.incarnationOf(shuffle)}:${path}`;
     for (;;) {
       if (this.closed) throw new PegasusError(ErrorCode.SHUTTING_DOWN, 'UCX transport is closed');
       if (shuffle.isRemoved) throw new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${shuffle.appId}/${shuffle.shuffleId} was removed`);
-      const e = this.entries.get(path);
+      const e = this.entries.get(key);
       if (e?.region != null) {
         assert.equal(e.region.length, length, `segment ${path} registered with ${e.region.length} bytes, now ${length}`);
         e.region.refs++;
@@ -139,17 +147,33 @@ export class UcxTransport {
         await e.pending.catch(() => undefined);
         continue; // re-check: registered, failed, or released meanwhile
       }
-      await this.register(shuffle, path, length);
+      await this.register(key, shuffle, path, length);
     }
   }
 
-  private async register(shuffle: Shuffle, path: string, length: number): Promise<void> {
-    await this.makeRoom(length);
+  private incarnationOf(shuffle: Shuffle): number {
+    let id = this.incarnations.get(shuffle);
+    if (id === undefined) {
+      id = this.nextIncarnation++;
+      this.incarnations.set(shuffle, id);
+    }
+    return id;
+  }
+
+  /**
+   * Registers a segment. The entry is claimed and its bytes reserved before the
+   * first await, so concurrent plans of the same segment wait for this one and
+   * concurrent registrations of others cannot overrun ucxRegisteredBytesMax.
+   */
+  private async register(key: string, shuffle: Shuffle, path: string, length: number): Promise<void> {
     if (this.entries.size >= UCX_REGIONS_MAX) {
       throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `${this.entries.size} segments registered with UCX, limit ${UCX_REGIONS_MAX}`);
     }
-    const entry: Entry = { region: null, pending: null, native: null };
+    const entry: Entry = { key, region: null, pending: null, native: null };
+    this.entries.set(key, entry);
+    this.registeredBytes += length;
     entry.pending = (async () => {
+      await this.makeRoom(length);
       let native: UcxRegion;
       try {
         native = await this.server.register(path, length);
@@ -159,14 +183,13 @@ export class UcxTransport {
       const region: Region = { path, shuffle, length, address: native.address, rkey: native.rkey, refs: 0, lastUsedMs: Date.now() };
       entry.native = native;
       entry.region = region;
-      this.registeredBytes += length;
       return region;
     })();
-    this.entries.set(path, entry);
     try {
       await entry.pending;
     } catch (err) {
-      this.entries.delete(path);
+      this.entries.delete(key);
+      this.registeredBytes -= length;
       throw err;
     } finally {
       entry.pending = null;
@@ -174,19 +197,24 @@ export class UcxTransport {
     // The shuffle may have gone while registering: the sweep releases it.
   }
 
-  /** Releases unreferenced regions, least recently used first, until `bytes` more fit. */
+  /**
+   * Releases unreferenced regions, least recently used first, until the bytes
+   * registered and reserved (the caller's `bytes` included) fit the bound.
+   */
   private async makeRoom(bytes: number): Promise<void> {
-    if (this.registeredBytes + bytes <= this.registeredBytesMax) return;
+    if (this.registeredBytes <= this.registeredBytesMax) return;
     const idle = [...this.entries.values()]
       .filter((e) => e.region !== null && e.region.refs === 0)
       .sort((a, b) => a.region!.lastUsedMs - b.region!.lastUsedMs);
     for (const e of idle) {
-      if (this.registeredBytes + bytes <= this.registeredBytesMax) break;
+      if (this.registeredBytes <= this.registeredBytesMax) break;
+      // Re-checked after every await: a plan may have taken a reference meanwhile.
+      if (e.region === null || e.region.refs !== 0) continue;
       await this.releaseEntry(e);
     }
-    if (this.registeredBytes + bytes > this.registeredBytesMax) {
+    if (this.registeredBytes > this.registeredBytesMax) {
       throw new PegasusError(ErrorCode.LIMIT_EXCEEDED,
-        `UCX registration of ${bytes} bytes would exceed ucxRegisteredBytesMax ${this.registeredBytesMax} (${this.registeredBytes} registered, all in use by reads)`);
+        `UCX registration of ${bytes} bytes would exceed ucxRegisteredBytesMax ${this.registeredBytesMax} (${this.registeredBytes - bytes} registered or being registered, all in use by reads)`);
     }
   }
 
@@ -195,9 +223,14 @@ export class UcxTransport {
     assert(region.refs > 0, `region ${region.path} unreferenced twice`);
     region.refs--;
     if (region.refs === 0 && region.shuffle.isRemoved) {
-      const e = this.entries.get(region.path);
-      if (e !== undefined && e.region === region) void this.releaseEntry(e);
+      const e = this.entryOf(region);
+      if (e !== undefined) void this.releaseEntry(e);
     }
+  }
+
+  private entryOf(region: Region): Entry | undefined {
+    const e = this.entries.get(`${this.incarnationOf(region.shuffle)}:${region.path}`);
+    return e !== undefined && e.region === region ? e : undefined;
   }
 
   private async releaseEntry(e: Entry): Promise<void> {
@@ -206,7 +239,7 @@ export class UcxTransport {
     if (region === null || native === null) return;
     e.region = null;
     e.native = null;
-    this.entries.delete(region.path);
+    this.entries.delete(e.key);
     this.registeredBytes -= region.length;
     try {
       await native.release();

@@ -419,7 +419,7 @@ export class SegmentLog {
    * only sealed segments). The next append starts a new segment.
    */
   async sealActive(): Promise<void> {
-    await this.inFlight;
+    while (this.inFlight !== null) await this.inFlight;
     const s = this.active;
     if (s === null) return;
     this.active = null;
@@ -474,20 +474,25 @@ export class SegmentLog {
   /** Closes the log and removes the shuffle's directory, with all its segments, on every tier. */
   async remove(): Promise<void> {
     await this.close();
-    for (const tier of this.tiers.tiers) {
-      const dir = this.dirOf(tier);
-      try {
-        await fsp.rm(dir, { recursive: true, force: true });
-      } catch (err) {
-        throw ioError(err, `remove shuffle directory ${dir}`);
+    try {
+      for (const tier of this.tiers.tiers) {
+        const dir = this.dirOf(tier);
+        try {
+          await fsp.rm(dir, { recursive: true, force: true });
+        } catch (err) {
+          throw ioError(err, `remove shuffle directory ${dir}`);
+        }
       }
+    } finally {
+      // The index no longer names these segments: their tier charges end either
+      // way (files a failed rm left behind are orphans for cleanup to find).
+      for (const s of this.segments.values()) {
+        s.tier.usedBytes -= s.durableBytes;
+        this.settleCharge(s, 0);
+      }
+      this.segments.clear();
+      this.bytesOnDisk = 0;
     }
-    for (const s of this.segments.values()) {
-      s.tier.usedBytes -= s.durableBytes;
-      this.settleCharge(s, 0);
-    }
-    this.segments.clear();
-    this.bytesOnDisk = 0;
   }
 
   private dirOf(tier: Tier): string {
