@@ -89,15 +89,20 @@ export class ConfigError extends Error {
 
 const UNIT: Record<string, number> = { b: 1, k: KiB, kb: KiB, kib: KiB, m: MiB, mb: MiB, mib: MiB, g: GiB, gb: GiB, gib: GiB, t: 1024 * GiB, tib: 1024 * GiB };
 
+/** A decimal with an optional unit, `64g`, `1.5 s`: its number and its unit as written; null when malformed. */
+function splitQuantity(s: string): { value: number; unit: string } | null {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(s);
+  return m === null ? null : { value: Number(m[1]), unit: m[2]! };
+}
+
 /** A byte size: a number, or a decimal with an optional unit (`64g`, `512MiB`); null when malformed. */
 function parseBytes(raw: unknown): number | null {
   if (typeof raw === 'number') return Number.isFinite(raw) ? Math.floor(raw) : null;
   if (typeof raw !== 'string') return null;
-  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
-  if (!m) return null;
-  const unit = m[2]!.toLowerCase();
-  const mult = unit === '' ? 1 : UNIT[unit];
-  return mult === undefined ? null : Math.floor(Number(m[1]) * mult);
+  const q = splitQuantity(raw);
+  if (q === null) return null;
+  const mult = q.unit === '' ? 1 : UNIT[q.unit.toLowerCase()];
+  return mult === undefined ? null : Math.floor(q.value * mult);
 }
 
 /**
@@ -162,17 +167,17 @@ function parseValue(key: ConfigKey, raw: unknown, source: string): string | numb
   let n: number;
   if (typeof raw === 'number') n = raw;
   else if (typeof raw === 'string') {
-    const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
-    if (!m) return bad('expected a number');
-    const unit = m[2]!.toLowerCase();
+    const q = splitQuantity(raw);
+    if (q === null) return bad('expected a number');
+    const unit = q.unit.toLowerCase();
     let mult = 1;
     if (unit !== '') {
       if (decl.kind === 'bytes' && UNIT[unit] !== undefined) mult = UNIT[unit]!;
       else if (decl.kind === 'ms' && unit === 's') mult = 1000;
       else if (decl.kind === 'ms' && unit === 'ms') mult = 1;
-      else return bad(`unknown unit ${m[2]}`);
+      else return bad(`unknown unit ${q.unit}`);
     }
-    n = Number(m[1]) * mult;
+    n = q.value * mult;
   } else return bad('expected a number');
   if (decl.kind !== 'ratio') {
     if (!Number.isFinite(n)) bad('not finite');
