@@ -363,8 +363,8 @@ export class Shuffle {
    * readBlocks() reads them, the sealed segments they lie in, and the commits
    * that decide which of their blocks count (readers apply the same rule as
    * readBlocks(): map in range, winning attempt, batch below the count, each
-   * (map, batch, seq) once per partition). The active segment is sealed first,
-   * so every run lies in an immutable file.
+   * (map, batch, seq) once per partition). The active segment is sealed first
+   * when a run lies in it, so every run lies in an immutable file.
    */
   async planRuns(pStart: number, pEnd: number, mStart: number, mEnd: number): Promise<{
     runs: RunEntry[];
@@ -378,8 +378,12 @@ export class Shuffle {
     const all = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
     if (this.removed) throw this.gone();
     const runs = all.filter((r) => !(r.mapMax < mStart || r.mapMin >= mEnd));
-    await this.log.sealActive();
-    if (this.removed) throw this.gone();
+    // Seal the active segment only when a planned run lies in it, so reads that
+    // interleave with writes do not cut segments short needlessly.
+    if (runs.some((r) => this.log.segmentState(r.segmentId)?.sealed === false)) {
+      await this.log.sealActive();
+      if (this.removed) throw this.gone();
+    }
     const segments: Array<{ segmentId: number; path: string; length: number }> = [];
     const seen = new Set<number>();
     for (const r of runs) {
