@@ -1,7 +1,6 @@
 // SegmentLog behaviour: round trips through the index, rolling, chunked reads,
 // reads of removed shuffles. Recovery and corruption: segment-recovery.test.ts.
 import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { crc32c } from '@node-rs/crc32';
@@ -17,21 +16,7 @@ import { tierIdOf } from '../../src/store/tiers.js';
 import { listAppDirs, listShuffleDirs, removeAppDir } from '../../src/store/shuffle-dirs.js';
 import { segmentPath, shuffleDir } from '../../src/store/segment-names.js';
 import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/store/types.js';
-
-async function tempDir(): Promise<string> {
-  return fsp.mkdtemp(join(tmpdir(), 'pegasus-'));
-}
-
-/** Deterministic bytes so failures reproduce. */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+import { bytes, tempDir } from '../helpers/store-fixtures.js';
 
 function block(partition: number, mapId: number, seq: number, size: number, attempt = 2 ** 40 + mapId): BufferedBlock {
   const data = bytes(size, partition * 7919 + mapId * 31 + seq + 1);

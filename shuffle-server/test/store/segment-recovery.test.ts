@@ -1,7 +1,6 @@
 // Recovery at open and corruption found by reads, each test named after the
 // failure it covers.
 import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { crc32c } from '@node-rs/crc32';
@@ -14,13 +13,10 @@ import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES } from '../../src/store/segment-fo
 import { SegmentLog } from '../../src/store/segment-log.js';
 import { segmentPath, shuffleDir } from '../../src/store/segment-names.js';
 import type { PendingRun, StoredBlock } from '../../src/store/types.js';
+import { tempDir } from '../helpers/store-fixtures.js';
 
 const APP = 'app.recovery_1';
 const SHUFFLE = 3;
-
-async function tempDir(): Promise<string> {
-  return fsp.mkdtemp(join(tmpdir(), 'pegasus-'));
-}
 
 function run(partition: number, sizes: number[]): PendingRun {
   return {

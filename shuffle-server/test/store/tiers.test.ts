@@ -1,7 +1,6 @@
 // Segment logs over ordered storage tiers, the pmem tier's libpmem2 writer, run
 // checksums and version-1 index rows. Real files in temporary directories.
 import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { crc32c } from '@node-rs/crc32';
@@ -19,20 +18,7 @@ import { SegmentLog } from '../../src/store/segment-log.js';
 import { segmentPath } from '../../src/store/segment-names.js';
 import { TierSet, tierIdOf } from '../../src/store/tiers.js';
 import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/store/types.js';
-
-async function tempDir(): Promise<string> {
-  return fsp.mkdtemp(join(tmpdir(), 'pegasus-tiers-'));
-}
-
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+import { bytes, tempDir } from '../helpers/store-fixtures.js';
 
 function block(partition: number, mapId: number, seq: number, size: number): BufferedBlock {
   const data = bytes(size, partition * 7919 + mapId * 31 + seq + 1);
@@ -80,7 +66,7 @@ const APP = 'app-tiers';
 const opts = (dataDir: string, tiers: TierSet, segmentBytesMax = 1 << 20) => ({ dataDir, appId: APP, shuffleId: 3, segmentBytesMax, tiers });
 
 test('PmemTierSegmentsReadBackByteForByte: written through libpmem2, preallocated while active, cut to durableBytes at seal', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir('pegasus-tiers-');
   const tiers = TierSet.single(dir, 'pmem');
   t.true(tiers.tiers[0]!.writesThroughPmem);
   const max = 256 * 1024;
@@ -103,14 +89,14 @@ test('PmemTierSegmentsReadBackByteForByte: written through libpmem2, preallocate
 });
 
 test('PmemSegmentFileReportsPageGranularityOnThisMachine', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir('pegasus-tiers-');
   const f = await PmemSegmentFile.create(join(dir, 'x.seg'), 1 << 20);
   t.is(f.writer, 'PAGE');
   await f.close(0);
 });
 
 test('PmemTornTailCountsWrittenRunsNotPreallocatedZeros', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir('pegasus-tiers-');
   const tiers = TierSet.single(dir, 'pmem');
   const log = await SegmentLog.open(opts(dir, tiers), []);
   const indexed = await log.appendRuns([run(0, [3000])]);
@@ -126,7 +112,7 @@ test('PmemTornTailCountsWrittenRunsNotPreallocatedZeros', async (t) => {
 });
 
 test('FirstTierFullSendsNewSegmentsToTheNextTier; reads and reopen find each segment on its tier', async (t) => {
-  const root = await tempDir();
+  const root = await tempDir('pegasus-tiers-');
   const a = join(root, 'pmem');
   const b = join(root, 'nvme');
   await fsp.mkdir(a);
@@ -164,7 +150,7 @@ test('FirstTierFullSendsNewSegmentsToTheNextTier; reads and reopen find each seg
 });
 
 test('EveryTierFullIsDiskFull; the failed append charges nothing and removal frees room', async (t) => {
-  const root = await tempDir();
+  const root = await tempDir('pegasus-tiers-');
   const max = 64 * 1024;
   const tiers = TierSet.fromConfig({ tiers: [{ kind: 'ssd', path: root, capacityBytes: max }], dataDir: root, diskReserveBytes: 0 });
   const log = await SegmentLog.open(opts(root, tiers, max), []);
@@ -181,7 +167,7 @@ test('EveryTierFullIsDiskFull; the failed append charges nothing and removal fre
 
 test('RunCrcInTheIndexMatchesTheBytesOnDisk, on the file and the pmem writer', async (t) => {
   for (const kind of ['disk', 'pmem'] as const) {
-    const dir = await tempDir();
+    const dir = await tempDir('pegasus-tiers-');
     const index = await ShuffleIndex.open(join(dir, 'index'));
     const log = await SegmentLog.open(opts(dir, TierSet.single(dir, kind), 128 * 1024), []);
     const res = await log.appendRuns([run(0, [10, 20_000]), run(5, [0]), run(7, [100_000, 3])]);
@@ -215,7 +201,7 @@ test('Version1IndexRowsStillDecode: runs without a CRC, segments in the data dir
   t.throws(() => decodeSegmentValue(Buffer.from([3, ...Buffer.alloc(13)])), { message: /expected/ });
 
   // A segment indexed by a version-1 row (tierId null) is found in the data directory.
-  const dir = await tempDir();
+  const dir = await tempDir('pegasus-tiers-');
   const log = await SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: 3, segmentBytesMax: 1 << 20 }, []);
   const written = [run(0, [500])];
   const res = await log.appendRuns(written);
@@ -227,7 +213,7 @@ test('Version1IndexRowsStillDecode: runs without a CRC, segments in the data dir
 });
 
 test('SegmentOnARemovedTierIsCorruptDataNamingTheTier', async (t) => {
-  const root = await tempDir();
+  const root = await tempDir('pegasus-tiers-');
   const a = join(root, 'a');
   const b = join(root, 'b');
   await fsp.mkdir(a);
@@ -243,7 +229,7 @@ test('SegmentOnARemovedTierIsCorruptDataNamingTheTier', async (t) => {
 });
 
 test('SegmentFoundOnAnotherTierThanIndexedIsReportedNotDeleted', async (t) => {
-  const root = await tempDir();
+  const root = await tempDir('pegasus-tiers-');
   const a = join(root, 'a');
   const b = join(root, 'b');
   await fsp.mkdir(a);
@@ -260,7 +246,7 @@ test('SegmentFoundOnAnotherTierThanIndexedIsReportedNotDeleted', async (t) => {
 });
 
 test('MissingTierDirectoryIsStorageIoNamingIt; the data directory tier is created', async (t) => {
-  const root = await tempDir();
+  const root = await tempDir('pegasus-tiers-');
   const gone = join(root, 'not-mounted');
   const tiers = TierSet.fromConfig({ tiers: [{ kind: 'pmem', path: gone, capacityBytes: 1 << 30 }, { kind: 'disk', path: join(root, 'data'), capacityBytes: 1 << 30 }], dataDir: join(root, 'data'), diskReserveBytes: 0 });
   const err = await t.throwsAsync(tiers.checkDirs());
