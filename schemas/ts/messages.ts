@@ -57,14 +57,17 @@ export interface CommitMap {
   batchCount: number;
 }
 export interface CommitAck { type: 'CommitAck'; won: boolean; winnerAttempt: number }
-export interface OpenRead {
-  type: 'OpenRead';
+/** What a read names, on every transport: partitions [start, end) of maps [start, end). */
+export interface ReadRange {
   appId: string;
   shuffleId: number;
   partitionStart: number;
   partitionEnd: number;
   mapStart: number;
   mapEnd: number;
+}
+export interface OpenRead extends ReadRange {
+  type: 'OpenRead';
   creditBytes: number;
 }
 export interface ReadData { type: 'ReadData'; blocks: BlockHeader[] }
@@ -73,15 +76,7 @@ export interface ReadEnd { type: 'ReadEnd'; blockCount: number; byteCount: numbe
 export interface CancelRead { type: 'CancelRead' }
 export interface Ack { type: 'Ack' }
 export interface ErrorMessage { type: 'Error'; code: ErrorCode; message: string }
-export interface PlanRead {
-  type: 'PlanRead';
-  appId: string;
-  shuffleId: number;
-  partitionStart: number;
-  partitionEnd: number;
-  mapStart: number;
-  mapEnd: number;
-}
+export interface PlanRead extends ReadRange { type: 'PlanRead' }
 /** One run to fetch with a one-sided get (FRAMING.md, "UCX reads"). */
 export interface RunLocation {
   /** Remote virtual address of the run's first byte (u64). */

@@ -17,7 +17,7 @@
 // Cancellation: return() (a `break` out of for-await) sends CancelRead and the
 // connection forgets the stream; late frames of it are dropped.
 import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
-import type { Frame, OpenRead, ReadData } from '../../schemas/ts/messages.js';
+import type { Frame, OpenRead, ReadData, ReadRange } from '../../schemas/ts/messages.js';
 import { checkBlock } from './block-check.js';
 import type { Connection, StreamHandler } from './connection.js';
 import { READ_CREDIT_GRANT_DIVISOR } from './limits.js';
@@ -31,14 +31,7 @@ export interface ReadBlock {
   data: Buffer;
 }
 
-export interface ReadRange {
-  appId: string;
-  shuffleId: number;
-  partitionStart: number;
-  partitionEnd: number;
-  mapStart: number;
-  mapEnd: number;
-}
+export type { ReadRange };
 
 export interface ReadStreamOptions {
   creditBytes: number;
