@@ -9,6 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" != "20" ]; then
+  echo "setup: Pegasus needs Node 20 (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
 # Debian packages the native module builds against. dpkg-query tells what is missing.
 apt_pkgs=(libucx-dev ucx-utils libpmem2-dev libclang-dev pkg-config)
 missing=()
@@ -21,12 +27,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$major" != "20" ]; then
-  echo "setup: Pegasus needs Node 20 (found $(node --version 2>/dev/null || echo none))" >&2
-  exit 1
 fi
 
 stamp=node_modules/.pegasus-lock-stamp
