@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { nativeBinding } from '../../native/ts/index.js';
-import { PlainSegmentFile, PmemSegmentFile, type SegmentFile } from '../../shuffle-server/src/store/segment-file.js';
+import { PlainSegmentFile, PmemSegmentFile, type SegmentFile } from '../../shuffle-server/src/engine/segment-file.js';
 
 const MiB = 1024 * 1024;
 const BLOCK_BYTES = 256 * 1024;

@@ -11,7 +11,7 @@ import { ErrorCode, PegasusError } from '../../schemas/ts/errors.js';
 import type { BlockHeader, RunLocation } from '../../schemas/ts/messages.js';
 import {
   BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, decodeBlockHeader, decodeRunHeader,
-} from '../../shuffle-server/src/store/segment-format.js';
+} from '../../shuffle-server/src/engine/segment-format.js';
 
 const EMPTY = Buffer.alloc(0);
 

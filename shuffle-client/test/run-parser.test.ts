@@ -6,7 +6,7 @@ import test from 'ava';
 
 import { crc32c } from '../../native/ts/crc32c.js';
 import { Codec, type RunLocation } from '../../schemas/ts/messages.js';
-import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, encodeBlockHeader, encodeRunHeader } from '../../shuffle-server/src/store/segment-format.js';
+import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, encodeBlockHeader, encodeRunHeader } from '../../shuffle-server/src/engine/segment-format.js';
 import { RunParser } from '../src/run-parser.js';
 import { codeOf } from './shuffle-fixtures.js';
 

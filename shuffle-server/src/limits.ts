@@ -12,12 +12,19 @@ export const RUNS_PER_PLAN_MAX = wire.RUNS_PER_PLAN_MAX;
 export const REGIONS_PER_PLAN_MAX = wire.REGIONS_PER_PLAN_MAX;
 export const COMMITS_PER_PLAN_MAX = wire.COMMITS_PER_PLAN_MAX;
 
+/** Flushes started by memory pressure at once (one per core is plenty on one disk). */
+export const PRESSURE_FLUSHES_MAX = 2;
+/** How often housekeeping runs (disk space refresh, pressure flush retry). */
+export const HOUSEKEEPING_INTERVAL_MS = 500;
+/** Dead external memory (freed pushed Buffers) tolerated before a full collection is forced. */
+export const GARBAGE_BYTES_MAX = 64 * 1024 * 1024;
+/** Socket bytes queued in uWS above which read streams pause until `drain`. */
+export const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
 /** Most UCX read leases (planned, not yet released reads) open at once on one connection. */
 export const READ_LEASES_PER_CONNECTION_MAX = 64;
 /** Most sealed segments registered with UCX at once. */
 export const UCX_REGIONS_MAX = 65_536;
-/** How often regions of removed shuffles are released (and their disk space given back). */
-export const UCX_SWEEP_INTERVAL_MS = 1_000;
 
 /** Most applications registered at once. */
 export const APPS_MAX = 10_000;

@@ -2,7 +2,7 @@
 // format (version 0.0.4). Byte paths only add to numbers here; nothing logs per block.
 import { RecentErrors } from './admin/recent-errors.js';
 import { errorCodeName, type ErrorCode } from './errors.js';
-import type { TierSet } from './store/tiers.js';
+import type { TierSet } from './engine/tiers.js';
 
 type Labels = Record<string, string>;
 
@@ -163,7 +163,7 @@ export class ServerMetrics {
   readonly errors = this.registry.counter('pegasus_errors_total', 'Errors answered to clients, by code.');
   readonly tornTailBytes = this.registry.counter('pegasus_recovered_torn_tail_bytes_total', 'Bytes of torn segment tails truncated at start.');
   readonly recoveryFailures = this.registry.counter('pegasus_recovery_failures_total', 'Shuffles whose files failed validation at start and are not served.');
-  readonly forcedCollections = this.registry.counter('pegasus_forced_gc_total', 'Full garbage collections forced to free dead pushed Buffers (see shuffle/garbage-bound.ts).');
+  readonly forcedCollections = this.registry.counter('pegasus_forced_gc_total', 'Full garbage collections forced to free dead pushed Buffers (see engine/garbage-bound.ts).');
   readonly ucxPlans = this.registry.counter('pegasus_ucx_read_plans_total', 'Reads planned for one-sided UCX gets (PlanRead answered).');
   readonly ucxPlannedBytes = this.registry.counter('pegasus_ucx_read_planned_bytes_total', 'Bytes of runs handed to readers for one-sided UCX gets.');
   readonly expiredApps = this.registry.counter('pegasus_expired_apps_total', 'Applications removed after their heartbeat stopped.');

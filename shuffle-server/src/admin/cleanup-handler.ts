@@ -2,6 +2,7 @@
 import { ErrorCode, PegasusError } from '../errors.js';
 import type { AdminContext, AdminRequest } from './context.js';
 import { onlyFields, optionalBool } from './json-body.js';
+import { cleanup } from './shuffle-views.js';
 
 export async function postCleanup(ctx: AdminContext, req: AdminRequest): Promise<unknown> {
   onlyFields(req.body, ['expired', 'orphans', 'dryRun']);
@@ -9,5 +10,5 @@ export async function postCleanup(ctx: AdminContext, req: AdminRequest): Promise
   const orphans = optionalBool(req.body, 'orphans') ?? false;
   const dryRun = optionalBool(req.body, 'dryRun') ?? false;
   if (!expired && !orphans) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'cleanup needs "expired": true or "orphans": true (or both)');
-  return ctx.service.cleanup({ expired, orphans, dryRun });
+  return cleanup(ctx.service, { expired, orphans, dryRun }, ctx.log);
 }

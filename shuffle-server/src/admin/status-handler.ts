@@ -6,6 +6,7 @@ import type { AdminContext } from './context.js';
 
 export function getStatus(ctx: AdminContext): unknown {
   const { service: svc, metrics } = ctx;
+  const { budget, tiers } = svc.engine;
   const native = nativeStatus();
   const ucx = ctx.ucxState();
   const now = Date.now();
@@ -16,16 +17,16 @@ export function getStatus(ctx: AdminContext): unknown {
     uptimeMs: now - metrics.startedAtMs,
     host: ctx.cfg.host,
     port: ctx.port(),
-    memory: { budgetBytes: svc.budget.budgetBytes, usedBytes: svc.budget.used, waitingBytes: svc.budget.waiting },
+    memory: { budgetBytes: budget.budgetBytes, usedBytes: budget.used, waitingBytes: budget.waiting },
     diskUsedBytes: svc.diskBytes(),
-    tiers: svc.tiers.tiers.map((t) => ({
+    tiers: tiers.tiers.map((t) => ({
       tier: t.label, kind: t.kind, path: t.path, capacityBytes: t.capacityBytes, usedBytes: t.usedBytes,
       // Before the first statfs the free bytes are unknown: 0, as /metrics says.
       freeBytes: t.freeBytes === Number.MAX_SAFE_INTEGER ? 0 : t.freeBytes,
       pmemWrites: t.writesThroughPmem,
     })),
-    apps: svc.appCount(),
-    shuffles: svc.shuffles().length,
+    apps: svc.apps.size,
+    shuffles: svc.apps.shuffleCount,
     connections: ctx.connections(),
     native: { loaded: native.loaded, reason: native.reason, crc32c: crc32cImplementation },
     ucx: {

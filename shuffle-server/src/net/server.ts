@@ -9,6 +9,7 @@ import { AdminRouter } from '../admin/router.js';
 import type { Logger } from '../logger.js';
 import { ServerMetrics } from '../metrics.js';
 import { serveDashboard } from '../admin/dashboard.js';
+import { Engine } from '../engine/engine.js';
 import { ShuffleService } from '../shuffle/shuffle-service.js';
 import { nativeStatus } from '../../../native/ts/index.js';
 import { crc32cImplementation } from '../../../native/ts/crc32c.js';
@@ -39,10 +40,19 @@ export class PegasusServer {
     // Said once, here: everything else reads nativeStatus() and ucxState.
     if (native.loaded) log.info('native module loaded', { path: native.path, crc32c: crc32cImplementation });
     else log.warn('native module not loaded; running over WebSocket only with portable CRC32C', { reason: native.reason });
-    const service = await ShuffleService.open(cfg, log.child({ component: 'shuffle' }), metrics);
+    const engine = await Engine.open(cfg, log.child({ component: 'engine' }), metrics);
+    let service: ShuffleService;
+    try {
+      service = await ShuffleService.open(cfg, engine, log.child({ component: 'shuffle' }), metrics);
+      await engine.start();
+    } catch (err) {
+      engine.beginStop(err instanceof Error ? err : new Error(String(err)));
+      await engine.close().catch(() => undefined);
+      throw err;
+    }
     let ucx: { transport: UcxTransport | null; state: UcxState };
     try {
-      ucx = await UcxTransport.start(cfg, log.child({ component: 'ucx' }), metrics);
+      ucx = await UcxTransport.start(cfg, log.child({ component: 'ucx' }), metrics, engine.mappings);
     } catch (err) {
       await service.stop();
       throw err;
@@ -77,12 +87,13 @@ export class PegasusServer {
   private registerGauges(): void {
     const r = this.metrics.registry;
     const svc = this.service;
-    r.gauge('pegasus_memory_used_bytes', 'Bytes of buffered pushed blocks held in memory.', () => svc.budget.used);
-    r.gauge('pegasus_memory_budget_bytes', 'The memory budget for buffered blocks.', () => svc.budget.budgetBytes);
-    r.gauge('pegasus_memory_waiting_bytes', 'Bytes of pushes waiting for room in the memory budget.', () => svc.budget.waiting);
-    r.gauge('pegasus_memory_inflight_reserve_bytes', 'Budget kept free for pushes the connections\' windows may still send.', () => svc.budget.inflightReserve);
-    r.gauge('pegasus_apps', 'Registered applications.', () => svc.appCount());
-    r.gauge('pegasus_shuffles', 'Registered shuffles.', () => svc.shuffles().length);
+    const budget = svc.engine.budget;
+    r.gauge('pegasus_memory_used_bytes', 'Bytes of buffered pushed blocks held in memory.', () => budget.used);
+    r.gauge('pegasus_memory_budget_bytes', 'The memory budget for buffered blocks.', () => budget.budgetBytes);
+    r.gauge('pegasus_memory_waiting_bytes', 'Bytes of pushes waiting for room in the memory budget.', () => budget.waiting);
+    r.gauge('pegasus_memory_inflight_reserve_bytes', 'Budget kept free for pushes the connections\' windows may still send.', () => budget.inflightReserve);
+    r.gauge('pegasus_apps', 'Registered applications.', () => svc.apps.size);
+    r.gauge('pegasus_shuffles', 'Registered shuffles.', () => svc.apps.shuffleCount);
     r.gauge('pegasus_disk_used_bytes', 'Bytes of segment files on disk.', () => svc.diskBytes());
     r.gauge('pegasus_connections', 'Open WebSocket connections.', () => this.sessions.size);
     r.gauge('process_resident_memory_bytes', 'Resident set size of the server process.', () => process.memoryUsage.rss());

@@ -1,5 +1,11 @@
 // One client connection: the handshake, request dispatch, the push window and
-// the read streams. Frames that cannot be trusted (malformed, unknown type,
+// the read streams.
+//
+// Ordering: requests on one connection take effect in the order they were
+// sent where the protocol says so (schemas/FRAMING.md, Ordering): a CommitMap
+// waits until every PushBlocks sent before it on the connection has been
+// buffered or refused, so a commit never overtakes a push that is waiting for
+// memory. Frames that cannot be trusted (malformed, unknown type,
 // oversized, wrong order) get an Error and close the connection; any other
 // failure answers that one request and the connection goes on.
 import type * as Uws from 'uWebSockets.js';
@@ -8,7 +14,8 @@ import type { Frame, Message } from '../../../schemas/ts/messages.js';
 import { PEGASUS_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN } from '../../../schemas/ts/version.js';
 import type { ServerConfig } from '../config.js';
 import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
-import { FRAME_BYTES_MAX, READ_STREAMS_PER_CONNECTION_MAX } from '../limits.js';
+import type { PushWindow } from '../engine/memory-budget.js';
+import { FRAME_BYTES_MAX, READ_STREAMS_PER_CONNECTION_MAX, SOCKET_HIGH_WATER_BYTES } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ShuffleService } from '../shuffle/shuffle-service.js';
@@ -23,9 +30,6 @@ export interface SessionData {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Socket bytes queued in uWS above which read streams pause until `drain`. */
-const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
-
 /** Codes after which the byte stream cannot be trusted and the connection is closed. */
 const FATAL = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.UNKNOWN_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE,
@@ -35,9 +39,10 @@ const FATAL = new Set<ErrorCode>([
 export class Session {
   closed = false;
   private handshaken = false;
-  private inflightPushes = 0;
-  /** Largest push body seen on this connection; window x this is reserved in the budget. */
-  private largestPushBytes = 0;
+  /** Pushes not yet acknowledged (at most pushWindow): a commit waits for those sent before it. */
+  private readonly pushesInFlight = new Set<Promise<unknown>>();
+  /** This connection's share of the memory budget's in-flight reserve. */
+  private readonly pushWindow: PushWindow;
   private readonly streams = new Map<number, ReadStream>();
   /** process.hrtime.bigint() when each open read stream was opened (pegasus_read_latency_seconds). */
   private readonly streamStartNs = new Map<number, bigint>();
@@ -52,7 +57,8 @@ export class Session {
     private readonly log: Logger,
     private readonly ucx: UcxTransport | null,
   ) {
-    this.leases = ucx === null ? null : new ReadLeases(ucx, service, metrics);
+    this.leases = ucx === null ? null : new ReadLeases(service, metrics);
+    this.pushWindow = service.openPushWindow();
   }
 
   // ---------------------------------------------------------------------------
@@ -150,8 +156,7 @@ export class Session {
     this.closed = true;
     for (const s of this.streams.values()) s.cancel();
     this.leases?.close();
-    this.service.budget.adjustReserve(-this.cfg.pushWindow * this.largestPushBytes);
-    this.largestPushBytes = 0;
+    this.pushWindow.close();
   }
 
   endStream(requestId: number): void {
@@ -199,17 +204,15 @@ export class Session {
         this.reply(requestId, this.service.unregisterApp(m.appId).then(() => ({ type: 'Ack' })));
         return;
       case 'PushBlocks': {
-        if (this.inflightPushes >= this.cfg.pushWindow) {
+        if (this.pushesInFlight.size >= this.cfg.pushWindow) {
           throw new PegasusError(ErrorCode.FLOW_CONTROL_VIOLATION, `more than ${this.cfg.pushWindow} pushes in flight (push_window)`);
-        }
-        this.inflightPushes++;
-        if (frame.body.length > this.largestPushBytes) {
-          this.service.budget.adjustReserve(this.cfg.pushWindow * (frame.body.length - this.largestPushBytes));
-          this.largestPushBytes = frame.body.length;
         }
         // push() checks and copies the frame body synchronously, before uWS reuses it.
         const startNs = process.hrtime.bigint();
-        const done = this.service.push(m, frame.body).finally(() => { this.inflightPushes--; });
+        const done = this.service.push(m, frame.body, this.pushWindow);
+        const settled = done.then(() => undefined, () => undefined);
+        this.pushesInFlight.add(settled);
+        void settled.then(() => this.pushesInFlight.delete(settled));
         this.reply(requestId, done.then(() => {
           this.metrics.pushLatency.observeSince(startNs);
           return { type: 'Ack' };
@@ -218,7 +221,10 @@ export class Session {
       }
       case 'CommitMap': {
         const startNs = process.hrtime.bigint();
-        this.reply(requestId, this.service.commit(m).then((o) => {
+        // Every push sent before this commit on this connection is settled first.
+        const earlier = [...this.pushesInFlight];
+        const ready = earlier.length === 0 ? Promise.resolve() : Promise.all(earlier);
+        this.reply(requestId, ready.then(() => this.service.commit(m)).then((o) => {
           this.metrics.commitLatency.observeSince(startNs);
           return { type: 'CommitAck', won: o.won, winnerAttempt: o.winnerAttempt };
         }));

@@ -1,4 +1,6 @@
-// One registered shuffle: its buffered blocks, its segment log, its commits.
+// One registered shuffle: its partition buffers, its attempt receipts, its
+// commits with group commit, and the planning of its reads. Its bytes live in
+// one engine log (LogId: shuffle, appId, shuffleId).
 //
 // Thread contract: everything runs on the event loop; the only concurrency is
 // between awaits. Flushes of one shuffle are serialized through `flushChain`;
@@ -9,22 +11,26 @@
 // blocks and written the commit record to the index with sync. Commits that
 // arrive close together share one flush (group commit).
 import assert from 'node:assert/strict';
-import { crc32c } from '../../../native/ts/crc32c.js';
 import { CommittedBlockFilter } from '../../../schemas/ts/committed-blocks.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
+import type { RunEntry } from '../engine/catalog/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { FlushSource } from '../engine/flusher.js';
+import { verifyRun, type VerifyCounts, type VerifyErrorSink } from '../engine/log-verifier.js';
+import type { SegmentLog } from '../engine/segment-log.js';
+import type { BufferedBlock, PendingRun, StoredBlock } from '../engine/types.js';
 import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
-import type { ShuffleIndex } from '../index/shuffle-index.js';
-import { VERIFY_PARTITIONS_PER_STEP_MAX } from '../limits.js';
-import type { CommitEntry, RunEntry, ShuffleEntry } from '../index/types.js';
+import { PENDING_COMMITS_MAX, VERIFY_PARTITIONS_PER_STEP_MAX } from '../limits.js';
 import type { ServerMetrics } from '../metrics.js';
-import type { SegmentLog } from '../store/segment-log.js';
-import type { BufferedBlock, PendingRun, StoredBlock } from '../store/types.js';
 import { AttemptReceipts } from './attempt-receipts.js';
-import type { MemoryBudget } from './memory-budget.js';
+import type { ShuffleCatalog } from './shuffle-catalog.js';
+import { commitRow, type CommitEntry, type ShuffleEntry } from './shuffle-rows.js';
+
+export type { VerifyCounts, VerifyErrorSink };
 
 export interface ShuffleDeps {
-  index: ShuffleIndex;
-  budget: MemoryBudget;
+  engine: Engine;
+  catalog: ShuffleCatalog;
   metrics: ServerMetrics;
   commitFlushDelayMs: number;
 }
@@ -34,23 +40,13 @@ export interface CommitOutcome {
   winnerAttempt: number;
 }
 
-/** What verify() found in one shuffle. */
-export interface VerifyCounts {
-  runs: number;
-  blocks: number;
-  bytes: number;
-}
-
-/** Receives the problems verify() finds; it goes on after each. */
-export type VerifyErrorSink = (err: PegasusError) => void;
-
 interface PendingCommit {
   entry: CommitEntry;
   resolve: () => void;
   reject: (err: PegasusError) => void;
 }
 
-export class Shuffle {
+export class Shuffle implements FlushSource {
   readonly appId: string;
   readonly shuffleId: number;
   readonly numMaps: number;
@@ -101,6 +97,15 @@ export class Shuffle {
     return this.removed;
   }
 
+  /** The engine log holding this shuffle's bytes. */
+  get segmentLog(): SegmentLog {
+    return this.log;
+  }
+
+  describe(): Record<string, unknown> {
+    return { appId: this.appId, shuffleId: this.shuffleId };
+  }
+
   get hasQueuedFlush(): boolean {
     return this.queuedFlush !== null;
   }
@@ -124,26 +129,13 @@ export class Shuffle {
   }
 
   /**
-   * Validates a push before any memory is reserved. Returns false when the
-   * push needs no storing: its map already committed, or the batch is a retry
-   * of one already received. Throws INVALID_ARGUMENT on inconsistent blocks.
-   * CRCs are checked by the caller on the raw frame body.
+   * Whether a checked push (push-check.ts) needs storing: false when its map
+   * already committed, or the batch is a retry of one already received.
    */
-  checkPush(blocks: readonly BlockHeader[]): boolean {
+  needsPush(blocks: readonly BlockHeader[]): boolean {
     if (this.removed) throw this.gone();
     if (blocks.length === 0) return false;
     const first = blocks[0]!;
-    for (let i = 0; i < blocks.length; i++) {
-      const b = blocks[i]!;
-      if (b.mapId !== first.mapId || b.attempt !== first.attempt || b.batch !== first.batch) {
-        throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `block ${i} is of map ${b.mapId} attempt ${b.attempt} batch ${b.batch}; a push carries one (map, attempt, batch): ${first.mapId}/${first.attempt}/${first.batch}`);
-      }
-      if (b.seq !== i) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `block ${i} has seq ${b.seq}; seq must count 0.. in order`);
-      if (b.partition >= this.numPartitions) {
-        throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `block ${i} partition ${b.partition} >= num_partitions ${this.numPartitions}`);
-      }
-    }
-    if (first.mapId >= this.numMaps) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `map ${first.mapId} >= num_maps ${this.numMaps}`);
     if (this.committed.has(first.mapId)) return false;
     return !this.receipts.has(first.mapId, first.attempt, first.batch);
   }
@@ -158,7 +150,7 @@ export class Shuffle {
     const reserved = data.length;
     const first = blocks[0]!;
     if (this.removed || this.committed.has(first.mapId) || !this.receipts.add(first.mapId, first.attempt, first.batch)) {
-      this.deps.budget.release(reserved);
+      this.deps.engine.budget.release(reserved);
       if (this.removed) throw this.gone();
       return false;
     }
@@ -195,6 +187,9 @@ export class Shuffle {
     const missing = this.receipts.firstMissing(mapId, attempt, batchCount);
     if (missing >= 0) {
       throw new PegasusError(ErrorCode.MISSING_BATCHES, `map ${mapId} attempt ${attempt} commits ${batchCount} batches but batch ${missing} was never received by this server`);
+    }
+    if (this.pendingCommits.length >= PENDING_COMMITS_MAX) {
+      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `shuffle ${this.appId}/${this.shuffleId} has ${this.pendingCommits.length} commits waiting for their flush, limit ${PENDING_COMMITS_MAX}; retry the commit`);
     }
     const entry: CommitEntry = { mapId, attempt, batchCount };
     const durable = new Promise<void>((resolve, reject) => {
@@ -251,12 +246,12 @@ export class Shuffle {
     this.buffers = new Map();
     this.buffered = 0;
     if (runs.length === 0 && commits.length === 0) return;
-    const { index, budget, metrics } = this.deps;
+    const { engine, metrics } = this.deps;
+    const budget = engine.budget;
     const startNs = process.hrtime.bigint();
     try {
-      const appended = runs.length > 0 ? await this.log.appendRuns(runs) : { runs: [], segments: [] };
+      await engine.append(this.log, runs, commits.map((c) => commitRow(this.appId, this.shuffleId, c.entry)));
       if (this.removed) throw this.gone();
-      await index.writeFlush(this.appId, this.shuffleId, appended.runs, appended.segments, commits.map((c) => c.entry));
     } catch (err) {
       const error = this.removed ? this.gone() : toPegasusError(err, ErrorCode.STORAGE_IO);
       if (this.removed) {
@@ -293,7 +288,7 @@ export class Shuffle {
   async *readBlocks(pStart: number, pEnd: number, mStart: number, mEnd: number, chunkBytes: number): AsyncGenerator<StoredBlock> {
     if (this.removed) throw this.gone();
     const filter = new CommittedBlockFilter(this.committed.values(), mStart, mEnd);
-    const runs = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+    const runs = await this.deps.catalog.listRuns(this.appId, this.shuffleId, pStart, pEnd);
     for (const run of runs) {
       if (run.mapMax < mStart || run.mapMin >= mEnd) continue;
       if (this.removed) throw this.gone();
@@ -317,44 +312,13 @@ export class Shuffle {
     const counts: VerifyCounts = { runs: 0, blocks: 0, bytes: 0 };
     for (let pStart = 0; pStart < this.numPartitions && !this.removed; pStart += VERIFY_PARTITIONS_PER_STEP_MAX) {
       const pEnd = Math.min(this.numPartitions, pStart + VERIFY_PARTITIONS_PER_STEP_MAX);
-      const runs = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+      const runs = await this.deps.catalog.listRuns(this.appId, this.shuffleId, pStart, pEnd);
       for (const run of runs) {
         if (this.removed) return counts;
-        await this.verifyRun(run, chunkBytes, counts, sink);
+        await verifyRun(this.log, run, chunkBytes, counts, sink);
       }
     }
     return counts;
-  }
-
-  private async verifyRun(run: RunEntry, chunkBytes: number, counts: VerifyCounts, sink: VerifyErrorSink): Promise<void> {
-    const where = `shuffle ${this.appId}/${this.shuffleId} partition ${run.partition} run at segment ${run.segmentId} offset ${run.offset} (${run.length} bytes)`;
-    let runCrc = 0;
-    let blockErrors = 0;
-    let seq = 0;
-    try {
-      for await (const block of this.log.readRun(run, chunkBytes, (bytes) => { runCrc = crc32c(bytes, runCrc); })) {
-        const h = block.header;
-        const actual = crc32c(block.data);
-        if (actual !== h.crc32c) {
-          blockErrors++;
-          sink(new PegasusError(ErrorCode.CHECKSUM_MISMATCH, `${where}: block ${seq} (map ${h.mapId} attempt ${h.attempt} batch ${h.batch} seq ${h.seq}, ${block.data.length} bytes) has CRC32C ${actual.toString(16)}, its header says ${h.crc32c.toString(16)}`));
-        }
-        counts.blocks++;
-        counts.bytes += block.data.length;
-        seq++;
-      }
-    } catch (err) {
-      if (this.removed) return;
-      const e = toPegasusError(err, ErrorCode.STORAGE_IO);
-      sink(new PegasusError(e.wireCode, `${where}: ${e.message}`, { cause: err }));
-      return;
-    } finally {
-      counts.runs++;
-    }
-    // A block error already explains a run CRC mismatch: report the run only when its blocks look right.
-    if (run.crc32c !== null && runCrc !== run.crc32c && blockErrors === 0) {
-      sink(new PegasusError(ErrorCode.CHECKSUM_MISMATCH, `${where}: run bytes have CRC32C ${(runCrc >>> 0).toString(16)}, the index says ${run.crc32c.toString(16)}`));
-    }
   }
 
   /**
@@ -375,7 +339,7 @@ export class Shuffle {
     const commits: CommitEntry[] = [];
     for (const c of this.committed.values()) if (c.mapId >= mStart && c.mapId < mEnd) commits.push(c);
     commits.sort((a, b) => a.mapId - b.mapId);
-    const all = await this.deps.index.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+    const all = await this.deps.catalog.listRuns(this.appId, this.shuffleId, pStart, pEnd);
     if (this.removed) throw this.gone();
     const runs = all.filter((r) => !(r.mapMax < mStart || r.mapMin >= mEnd));
     // Seal the active segment only when a planned run lies in it, so reads that
@@ -407,11 +371,10 @@ export class Shuffle {
     this.flushTimer = null;
     await this.flushChain;
     for (const c of this.pendingCommits.splice(0)) c.reject(this.gone());
-    if (this.buffered > 0) this.deps.budget.release(this.buffered);
+    if (this.buffered > 0) this.deps.engine.budget.release(this.buffered);
     this.buffers = new Map();
     this.buffered = 0;
-    await this.deps.index.deleteShuffle(this.appId, this.shuffleId);
-    await this.log.remove();
+    await this.deps.engine.removeLog(this.log);
   }
 
   /** Flushes and closes files (graceful stop). */

@@ -112,3 +112,30 @@ export class MemoryBudget {
     }
   }
 }
+
+/**
+ * One connection's share of the in-flight reserve: window x the largest push
+ * seen on it. Handed out by the tenant to the network layer, which only notes
+ * push sizes through it and closes it with the connection.
+ */
+export class PushWindow {
+  private largestPushBytes = 0;
+  private closed = false;
+
+  constructor(private readonly budget: MemoryBudget, private readonly window: number) {}
+
+  /** A push of `bytes` arrived: grows the reservation if it is the largest yet. */
+  note(bytes: number): void {
+    if (this.closed || bytes <= this.largestPushBytes) return;
+    this.budget.adjustReserve(this.window * (bytes - this.largestPushBytes));
+    this.largestPushBytes = bytes;
+  }
+
+  /** The connection closed: its reservation ends. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.budget.adjustReserve(-this.window * this.largestPushBytes);
+    this.largestPushBytes = 0;
+  }
+}

@@ -1,4 +1,4 @@
-// Recovery of one shuffle's segment files at open (SEGMENT_FORMAT.md, Recovery):
+// Recovery of one log's segment files at open (SEGMENT_FORMAT.md, Recovery):
 // the index is the truth; files are cut to it over every configured tier.
 // Unindexed files are deleted, torn tails cut, and anything the index promises
 // but the files do not hold is CORRUPT_DATA.
@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
-import type { SegmentEntry } from '../index/types.js';
+import type { SegmentEntry } from './catalog/types.js';
+import { logName, type LogId } from './log-id.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
 import { corruptAt } from './run-cursor.js';
 import { RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES, decodeRunHeader, decodeSegmentHeader } from './segment-format.js';
 import { fsyncDir } from './segment-file.js';
-import { parseSegmentFileName, segmentFileName, shuffleDir } from './segment-names.js';
+import { logDir, parseSegmentFileName, segmentFileName } from './segment-names.js';
 import type { Tier, TierSet } from './tiers.js';
 
 type FileHandle = fsp.FileHandle;
@@ -23,16 +24,17 @@ export interface RecoveredSegments {
   tornBytes: number;
   /** Unindexed segment files deleted. */
   deleted: number;
-  /** Ids of the tiers on which the shuffle's directory exists. */
+  /** Ids of the tiers on which the log's directory exists. */
   ready: Set<number>;
 }
 
-/** Recovers the segment files of one shuffle on every tier against its indexed rows. */
-export async function recoverSegments(tiers: TierSet, appId: string, shuffleId: number, known: SegmentEntry[]): Promise<RecoveredSegments> {
+/** Recovers the segment files of one log on every tier against its indexed rows. */
+export async function recoverSegments(tiers: TierSet, log: LogId, known: SegmentEntry[]): Promise<RecoveredSegments> {
+  const name = logName(log);
   const byId = new Map<number, { entry: SegmentEntry; tier: Tier }>();
   for (const e of known) {
-    if (byId.has(e.segmentId)) assert.fail(`segment ${e.segmentId} listed twice for ${appId}/${shuffleId}`);
-    const tier = tiers.require(e.tierId, `segment ${e.segmentId} of ${appId}/${shuffleId} (${e.durableBytes} durable bytes)`);
+    if (byId.has(e.segmentId)) assert.fail(`segment ${e.segmentId} listed twice for ${name}`);
+    const tier = tiers.require(e.tierId, `segment ${e.segmentId} of ${name} (${e.durableBytes} durable bytes)`);
     byId.set(e.segmentId, { entry: e, tier });
   }
 
@@ -41,14 +43,14 @@ export async function recoverSegments(tiers: TierSet, appId: string, shuffleId: 
   const found = new Set<number>();
   const ready = new Set<number>();
   for (const tier of tiers.tiers) {
-    const dir = shuffleDir(tier.path, appId, shuffleId);
+    const dir = logDir(tier.path, log);
     let names: string[];
     try {
       names = await fsp.readdir(dir);
       ready.add(tier.id);
     } catch (err) {
-      if (isNotFound(err)) continue; // nothing of this shuffle on this tier
-      throw ioError(err, `list shuffle directory ${dir} of tier ${tier.label}`);
+      if (isNotFound(err)) continue; // nothing of this log on this tier
+      throw ioError(err, `list log directory ${dir} of tier ${tier.label}`);
     }
     let deletedHere = 0;
     for (const name of names) {
@@ -72,7 +74,7 @@ export async function recoverSegments(tiers: TierSet, appId: string, shuffleId: 
         throw new PegasusError(ErrorCode.CORRUPT_DATA, `segment ${path} is on tier ${tier.label} but indexed on tier ${indexed.tier.label}`);
       }
       found.add(id);
-      tornBytes += await recoverSegment(path, indexed.entry, shuffleId, tier);
+      tornBytes += await recoverSegment(path, indexed.entry, log.id, tier);
     }
     if (deletedHere > 0) await fsyncDir(dir);
     deleted += deletedHere;
@@ -81,7 +83,7 @@ export async function recoverSegments(tiers: TierSet, appId: string, shuffleId: 
     if (!found.has(entry.segmentId)) {
       throw new PegasusError(
         ErrorCode.CORRUPT_DATA,
-        `segment ${join(shuffleDir(tier.path, appId, shuffleId), segmentFileName(entry.segmentId))} on tier ${tier.label} is indexed with ${entry.durableBytes} durable bytes but its file is missing`,
+        `segment ${join(logDir(tier.path, log), segmentFileName(entry.segmentId))} on tier ${tier.label} is indexed with ${entry.durableBytes} durable bytes but its file is missing`,
       );
     }
   }
@@ -93,7 +95,7 @@ export async function recoverSegments(tiers: TierSet, appId: string, shuffleId: 
  * bytes cut (for a pmem tier's preallocated file, only the runs written past
  * durableBytes, not the preallocated zeros: see tornRunBytes).
  */
-async function recoverSegment(path: string, entry: SegmentEntry, shuffleId: number, tier: Tier): Promise<number> {
+async function recoverSegment(path: string, entry: SegmentEntry, logId: number, tier: Tier): Promise<number> {
   if (!Number.isSafeInteger(entry.durableBytes) || entry.durableBytes < SEGMENT_HEADER_BYTES) {
     throw new PegasusError(ErrorCode.CORRUPT_DATA, `segment ${path}: indexed durable bytes ${entry.durableBytes} < header ${SEGMENT_HEADER_BYTES}`);
   }
@@ -113,8 +115,8 @@ async function recoverSegment(path: string, entry: SegmentEntry, shuffleId: numb
     } catch (err) {
       throw corruptAt(path, 0, err);
     }
-    if (header.segmentId !== entry.segmentId || header.shuffleId !== shuffleId) {
-      throw corruptAt(path, 0, new Error(`header names segment ${header.segmentId} of shuffle ${header.shuffleId}, expected ${entry.segmentId} of ${shuffleId}`));
+    if (header.segmentId !== entry.segmentId || header.logId !== logId) {
+      throw corruptAt(path, 0, new Error(`header names segment ${header.segmentId} of log ${header.logId}, expected ${entry.segmentId} of ${logId}`));
     }
     if (size === entry.durableBytes) return 0;
     const torn = tier.kind === 'pmem' ? await tornRunBytes(fh, entry.durableBytes, size) : size - entry.durableBytes;

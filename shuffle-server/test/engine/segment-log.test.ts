@@ -8,14 +8,15 @@ import test, { type ExecutionContext } from 'ava';
 
 import { Codec } from '../../../schemas/ts/messages.js';
 import { PegasusError } from '../../src/errors.js';
-import type { RunEntry } from '../../src/index/types.js';
-import { ShuffleIndex } from '../../src/index/shuffle-index.js';
-import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/store/segment-format.js';
-import { SegmentLog } from '../../src/store/segment-log.js';
-import { tierIdOf } from '../../src/store/tiers.js';
-import { listAppDirs, listShuffleDirs, removeAppDir } from '../../src/store/shuffle-dirs.js';
-import { segmentPath, shuffleDir } from '../../src/store/segment-names.js';
-import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/store/types.js';
+import type { RunEntry } from '../helpers/shuffle-layout.js';
+import { openShuffleIndex } from '../helpers/shuffle-layout.js';
+import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/engine/segment-format.js';
+import type { SegmentLog } from '../../src/engine/segment-log.js';
+import { openShuffleLog } from '../helpers/shuffle-layout.js';
+import { tierIdOf } from '../../src/engine/tiers.js';
+import { listAppDirs, listShuffleDirs, removeAppDir } from '../helpers/shuffle-layout.js';
+import { segmentPath, shuffleDir } from '../helpers/shuffle-layout.js';
+import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/engine/types.js';
 import { bytes, tempDir } from '../helpers/store-fixtures.js';
 
 function block(partition: number, mapId: number, seq: number, size: number, attempt = 2 ** 40 + mapId): BufferedBlock {
@@ -50,8 +51,8 @@ const opts = (dataDir: string, segmentBytesMax = 1 << 20) => ({ dataDir, appId: 
 test('RoundTripThroughIndex: runs of several partitions read back equal, listRuns ordered by partition, segment, offset', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const index = await ShuffleIndex.open(join(dir, 'index'));
-  const log = await SegmentLog.open(opts(dir), []);
+  const index = await openShuffleIndex(join(dir, 'index'));
+  const log = await openShuffleLog(opts(dir), []);
   const written: PendingRun[] = [];
   for (let flush = 0; flush < 3; flush++) {
     const runs = [run(4, [100, 0, 3000], flush * 10), run(1, [5], flush * 10), run(2, [700, 800], flush * 10)];
@@ -89,7 +90,7 @@ test('SegmentsRollAtSegmentBytesMax: no run is split, a run bigger than the limi
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
   const max = 4096;
-  const log = await SegmentLog.open(opts(dir, max), []);
+  const log = await openShuffleLog(opts(dir, max), []);
   const small = [run(0, [1000]), run(1, [1000]), run(2, [1000]), run(3, [1000])]; // ~1.1 KB each
   const big = run(9, [3000, 3000]);
   const rows = await log.appendRuns([...small, big, run(5, [10])]);
@@ -119,7 +120,7 @@ test('SegmentsRollAtSegmentBytesMax: no run is split, a run bigger than the limi
 test('ReadRunInSmallChunks: blocks straddle chunk boundaries, a block larger than a chunk is read whole', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const log = await SegmentLog.open(opts(dir), []);
+  const log = await openShuffleLog(opts(dir), []);
   const r = run(3, [1, 17, 0, 250, 64, 5000, 3, 129, 40_000, 2]);
   const { runs: [, entry] } = await log.appendRuns([run(2, [99]), r, run(4, [7])]);
   for (const chunk of [1, 7, 48, 49, 100, 333, 4096, 1 << 20]) {
@@ -136,7 +137,7 @@ test('ReadRunInSmallChunks: blocks straddle chunk boundaries, a block larger tha
 test('ReadOfRemovedSegmentFails with NOT_FOUND', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const log = await SegmentLog.open(opts(dir), []);
+  const log = await openShuffleLog(opts(dir), []);
   const { runs: [entry] } = await log.appendRuns([run(0, [10, 20])]);
   await log.remove();
   await t.throwsAsync(fsp.stat(shuffleDir(dir, 'app-1', 7)));
@@ -151,7 +152,7 @@ test('ReadOfRemovedSegmentFails with NOT_FOUND', async (t) => {
 test('ReadDuringAppend: a read of indexed runs is unaffected by later appends to the same segment', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const log = await SegmentLog.open(opts(dir), []);
+  const log = await openShuffleLog(opts(dir), []);
   const first = run(1, [4000, 4000, 4000]);
   const { runs: [entry] } = await log.appendRuns([first]);
   const reading = readAll(log, entry!, 100);
@@ -165,8 +166,8 @@ test('ShuffleDirsAreListed for orphan cleanup; app dirs are removable', async (t
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
   t.deepEqual(await listShuffleDirs(dir), []);
-  const a = await SegmentLog.open({ ...opts(dir), appId: 'app', shuffleId: 0 }, []);
-  const b = await SegmentLog.open({ ...opts(dir), appId: 'app1', shuffleId: 4294967295 }, []);
+  const a = await openShuffleLog({ ...opts(dir), appId: 'app', shuffleId: 0 }, []);
+  const b = await openShuffleLog({ ...opts(dir), appId: 'app1', shuffleId: 4294967295 }, []);
   await fsp.mkdir(join(dir, 'shuffles', 'app', 'not-a-shuffle'));
   const found = (await listShuffleDirs(dir)).sort((x, y) => x.appId.localeCompare(y.appId));
   t.deepEqual(found, [
@@ -183,7 +184,7 @@ test('PathLikeAppIdIsRefused', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
   for (const appId of ['..', '../x', 'a/b', '', '.hidden', 'a..b']) {
-    const err = await t.throwsAsync(SegmentLog.open({ ...opts(dir), appId }, []));
+    const err = await t.throwsAsync(openShuffleLog({ ...opts(dir), appId }, []));
     t.is((err as PegasusError).code, 'INVALID_ID', appId);
   }
 });
@@ -191,7 +192,7 @@ test('PathLikeAppIdIsRefused', async (t) => {
 test('InvalidBlockIsRefusedBeforeAnyWrite, and the log stays usable', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const log = await SegmentLog.open(opts(dir, 4096), []);
+  const log = await openShuffleLog(opts(dir, 4096), []);
   const first = await log.appendRuns([run(0, [100])]);
   const bad = run(1, [10]);
   bad.blocks[0]!.header.storedLength = 11;
@@ -210,7 +211,7 @@ test('InvalidBlockIsRefusedBeforeAnyWrite, and the log stays usable', async (t) 
 test('ConcurrentAppendIsRefused: the caller must serialize flushes', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const log = await SegmentLog.open(opts(dir), []);
+  const log = await openShuffleLog(opts(dir), []);
   const a = log.appendRuns([run(0, [100])]);
   await t.throwsAsync(log.appendRuns([run(1, [100])]));
   await a;

@@ -8,11 +8,12 @@ import test, { type ExecutionContext } from 'ava';
 
 import { Codec } from '../../../schemas/ts/messages.js';
 import { PegasusError } from '../../src/errors.js';
-import type { RunEntry, SegmentEntry } from '../../src/index/types.js';
-import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES } from '../../src/store/segment-format.js';
-import { SegmentLog } from '../../src/store/segment-log.js';
-import { segmentPath, shuffleDir } from '../../src/store/segment-names.js';
-import type { PendingRun, StoredBlock } from '../../src/store/types.js';
+import type { RunEntry, SegmentEntry } from '../helpers/shuffle-layout.js';
+import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES } from '../../src/engine/segment-format.js';
+import type { SegmentLog } from '../../src/engine/segment-log.js';
+import { openShuffleLog } from '../helpers/shuffle-layout.js';
+import { segmentPath, shuffleDir } from '../helpers/shuffle-layout.js';
+import type { PendingRun, StoredBlock } from '../../src/engine/types.js';
 import { tempDir } from '../helpers/store-fixtures.js';
 
 const APP = 'app.recovery_1';
@@ -51,7 +52,7 @@ async function flipByte(path: string, offset: number): Promise<void> {
 
 /** A log with two flushed runs; returns what the index would hold. */
 async function setUp(dataDir: string, segmentBytesMax = 1 << 20): Promise<{ log: SegmentLog; runs: RunEntry[]; segments: SegmentEntry[] }> {
-  const log = await SegmentLog.open({ dataDir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax }, []);
+  const log = await openShuffleLog({ dataDir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax }, []);
   const rows = await log.appendRuns([run(0, [100, 200]), run(1, [300, 400, 500])]);
   return { log, ...rows };
 }
@@ -76,7 +77,7 @@ test('TornTailIsTruncatedOnOpen: bytes past durableBytes are cut, old runs read,
   const durable = segments[0]!.durableBytes;
   const torn = (await fsp.stat(path)).size - durable;
 
-  const reopened = await SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments);
+  const reopened = await openShuffleLog({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments);
   t.is(reopened.recoveredTornBytes, torn);
   t.is((await fsp.stat(path)).size, durable);
   t.is(reopened.diskBytes(), durable);
@@ -98,7 +99,7 @@ test('UnindexedSegmentIsDeletedOnOpen, foreign files are left alone', async (t) 
   const foreign = join(shuffleDir(dir, APP, SHUFFLE), 'notes.txt');
   await fsp.writeFile(foreign, 'keep me');
 
-  const reopened = await SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 2048 }, segments);
+  const reopened = await openShuffleLog({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 2048 }, segments);
   t.is(reopened.deletedUnindexedSegments, 1);
   await t.throwsAsync(fsp.stat(segmentPath(dir, APP, SHUFFLE, 1)));
   t.is(await fsp.readFile(foreign, 'utf8'), 'keep me');
@@ -168,7 +169,7 @@ test('SegmentShorterThanIndexIsReportedOnOpen', async (t) => {
   const { log, segments } = await setUp(dir);
   await log.close();
   await fsp.truncate(segmentPath(dir, APP, SHUFFLE, 0), segments[0]!.durableBytes - 1);
-  const err = await t.throwsAsync(SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments));
+  const err = await t.throwsAsync(openShuffleLog({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments));
   t.is((err as PegasusError).code, 'CORRUPT_DATA');
 });
 
@@ -178,7 +179,7 @@ test('IndexedSegmentMissingIsReportedOnOpen', async (t) => {
   const { log, segments } = await setUp(dir);
   await log.close();
   await fsp.rm(segmentPath(dir, APP, SHUFFLE, 0));
-  const err = await t.throwsAsync(SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments));
+  const err = await t.throwsAsync(openShuffleLog({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments));
   t.is((err as PegasusError).code, 'CORRUPT_DATA');
   t.true((err as Error).message.includes('missing'));
 });
@@ -190,7 +191,7 @@ test('CorruptSegmentHeaderIsReportedOnOpen', async (t) => {
   await log.close();
   const path = segmentPath(dir, APP, SHUFFLE, 0);
   await flipByte(path, 8);
-  const err = await t.throwsAsync(SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments));
+  const err = await t.throwsAsync(openShuffleLog({ dataDir: dir, appId: APP, shuffleId: SHUFFLE, segmentBytesMax: 1 << 20 }, segments));
   corruptError(t, err, path, 0);
 });
 
@@ -201,6 +202,6 @@ test('SegmentOfAnotherShuffleIsReportedOnOpen', async (t) => {
   await log.close();
   await fsp.mkdir(shuffleDir(dir, APP, SHUFFLE + 1), { recursive: true });
   await fsp.rename(segmentPath(dir, APP, SHUFFLE, 0), segmentPath(dir, APP, SHUFFLE + 1, 0));
-  const err = await t.throwsAsync(SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: SHUFFLE + 1, segmentBytesMax: 1 << 20 }, segments));
+  const err = await t.throwsAsync(openShuffleLog({ dataDir: dir, appId: APP, shuffleId: SHUFFLE + 1, segmentBytesMax: 1 << 20 }, segments));
   t.is((err as PegasusError).code, 'CORRUPT_DATA');
 });

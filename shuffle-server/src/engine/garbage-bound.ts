@@ -8,8 +8,8 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-/** Dead external memory tolerated before a collection is forced. */
-export const GARBAGE_BYTES_MAX = 64 * 1024 * 1024;
+import { GARBAGE_BYTES_MAX } from '../limits.js';
+
 
 let collect: (() => void) | null | undefined;
 

@@ -1,4 +1,5 @@
-// The append-only log of one shuffle: a sequence of segment files, each a segment
+// The append-only log named by one LogId (a tenant's stream of runs): a
+// sequence of segment files, each a segment
 // header followed by runs (layout: SEGMENT_FORMAT.md, constants: segment-format.ts).
 //
 // Segments live on ordered storage tiers (tiers.ts): a new segment is placed on
@@ -20,43 +21,35 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 import { crc32c } from '../../../native/ts/crc32c.js';
-import { checkAppId } from '../../../schemas/ts/ids.js';
-import type { RunEntry, SegmentEntry } from '../index/types.js';
-import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
-import { RunCursor, corruptAt } from './run-cursor.js';
-import { READ_CHUNK_BYTES_MAX, SEGMENT_BYTES_MAX } from '../limits.js';
+import type { RunEntry, SegmentEntry } from './catalog/types.js';
+import { ErrorCode, PegasusError, ioError } from '../errors.js';
+import { SEGMENT_BYTES_MAX } from '../limits.js';
+import { checkLogId, logName, type LogId } from './log-id.js';
+import { readRun } from './run-reader.js';
 import {
   BLOCK_HEADER_BYTES,
   RUN_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
-  decodeBlockHeader,
-  decodeRunHeader,
   encodeBlockHeader,
   encodeRunHeader,
   encodeSegmentHeader,
   runBytesOf,
 } from './segment-format.js';
-import {
-  appDir,
-  segmentFileName,
-  shuffleDir,
-  shufflesRoot,
-} from './segment-names.js';
+import { logDir, ownerDir, segmentFileName, tenantRoot } from './segment-names.js';
 import { createSegmentFile, fsyncDir, type SegmentFile } from './segment-file.js';
 import { recoverSegments } from './segment-recovery.js';
 import { TierSet, type Tier } from './tiers.js';
 import type { PendingRun, StoredBlock } from './types.js';
 
-type FileHandle = fsp.FileHandle;
-
 export interface SegmentLogOptions {
   /** The data directory; with no `tiers`, the one tier (tests, tools). */
   dataDir: string;
-  appId: string;
-  shuffleId: number;
+  log: LogId;
   segmentBytesMax: number;
   /** The server's storage tiers, shared by every log (placement and accounting). */
   tiers?: TierSet;
+  /** Told when the log's segments are removed, so UCX mappings of them end (segment-mappings.ts). */
+  onRemoved?: (log: SegmentLog) => void;
 }
 
 interface Segment {
@@ -86,8 +79,8 @@ interface SegmentWrite {
 
 
 /**
- * The segment files of one shuffle, `<tier>/shuffles/<appId>/<shuffleId>/*.seg` over
- * the storage tiers. At most one segment (the active one) is open for writing;
+ * The segment files of one log, `<tier>/<tenant dir>/<owner>/<id>/*.seg` over
+ * the storage tiers (segment-names.ts). At most one segment (the active one) is open for writing;
  * all others are sealed.
  */
 export class SegmentLog {
@@ -97,8 +90,9 @@ export class SegmentLog {
   private bytesOnDisk = 0;
   private inFlight: Promise<void> | null = null;
   private closed: Promise<void> | null = null;
+  private removed = false;
 
-  /** Tiers whose shuffle directory exists (created and its parents fsync'ed). */
+  /** Tiers whose log directory exists (created and its parents fsync'ed). */
   private readonly dirsReady = new Set<number>();
 
   private constructor(
@@ -122,14 +116,14 @@ export class SegmentLog {
   }
 
   static async open(opts: SegmentLogOptions, known: SegmentEntry[]): Promise<SegmentLog> {
-    checkAppId(opts.appId);
+    checkLogId(opts.log);
     const max = opts.segmentBytesMax;
     if (!Number.isSafeInteger(max) || max <= SEGMENT_HEADER_BYTES || max > SEGMENT_BYTES_MAX) {
       assert.fail(`segmentBytesMax ${max} not in ${SEGMENT_HEADER_BYTES + 1}..${SEGMENT_BYTES_MAX}`);
     }
     const tiers = opts.tiers ?? TierSet.single(opts.dataDir);
 
-    const { indexed, tornBytes, deleted, ready } = await recoverSegments(tiers, opts.appId, opts.shuffleId, known);
+    const { indexed, tornBytes, deleted, ready } = await recoverSegments(tiers, opts.log, known);
     // Every existing segment is sealed: its tail may have been cut, and appending
     // after a restart into a fresh file keeps recovery a pure truncation.
     const segments = indexed.map(({ entry, tier }): Segment => (
@@ -137,20 +131,25 @@ export class SegmentLog {
     ));
     const log = new SegmentLog(opts, tiers, segments, tornBytes, deleted);
     for (const id of ready) log.dirsReady.add(id);
-    // The shuffle's directory exists from registration on (on the first tier; on
-    // others once a segment goes there), so the orphan sweep sees every shuffle.
+    // The log's directory exists from its creation on (on the first tier; on
+    // others once a segment goes there), so the orphan sweep sees every log.
     await log.ensureDir(tiers.tiers[0]!);
     return log;
   }
 
-  /** Bytes on disk over all segments of this shuffle. */
+  /** The log's identity. */
+  get id(): LogId {
+    return this.opts.log;
+  }
+
+  /** Bytes on disk over all segments of this log. */
   diskBytes(): number {
     return this.bytesOnDisk;
   }
 
   async appendRuns(runs: PendingRun[]): Promise<{ runs: RunEntry[]; segments: SegmentEntry[] }> {
     if (this.closed !== null) {
-      throw new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `segment log of ${this.opts.appId}/${this.opts.shuffleId} is closed`);
+      throw new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `segment log ${logName(this.opts.log)} is closed`);
     }
     assert(this.inFlight === null, 'appendRuns called concurrently');
     const work = this.append(runs);
@@ -216,7 +215,7 @@ export class SegmentLog {
     s.charge = charge;
   }
 
-  /** Creates this shuffle's directory on a tier (fsync'ing the new parents) the first time a segment goes there. */
+  /** Creates this log's directory on a tier (fsync'ing the new parents) the first time a segment goes there. */
   private async ensureDir(tier: Tier): Promise<void> {
     if (this.dirsReady.has(tier.id)) return;
     const dir = this.dirOf(tier);
@@ -224,10 +223,11 @@ export class SegmentLog {
       const created = await fsp.mkdir(dir, { recursive: true });
       // New directory entries are not durable until their parents are fsync'ed.
       if (created !== undefined) {
-        for (const d of [tier.path, shufflesRoot(tier.path), appDir(tier.path, this.opts.appId)]) await fsyncDir(d);
+        const log = this.opts.log;
+        for (const d of [tier.path, tenantRoot(tier.path, log.tenant), ownerDir(tier.path, log.tenant, log.owner)]) await fsyncDir(d);
       }
     } catch (err) {
-      throw ioError(err, `create shuffle directory ${dir} on tier ${tier.label}`);
+      throw ioError(err, `create log directory ${dir} on tier ${tier.label}`);
     }
     this.dirsReady.add(tier.id);
   }
@@ -272,7 +272,7 @@ export class SegmentLog {
         const tier = this.tiers.place(charge);
         const segment: Segment = { id: this.nextSegmentId++, tier, durableBytes: 0, sealed: false, file: null, charge };
         const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
-        encodeSegmentHeader(header, 0, { segmentId: segment.id, shuffleId: this.opts.shuffleId });
+        encodeSegmentHeader(header, 0, { segmentId: segment.id, logId: this.opts.log.id });
         current = { segment, isNew: true, position: 0, buffers: [header], bytes: SEGMENT_HEADER_BYTES, sealAfter: false };
         writes.push(current);
       }
@@ -344,73 +344,12 @@ export class SegmentLog {
    * run header, then each block record: header and data) before the block is
    * yielded, so a caller can check RunEntry.crc32c without a second read.
    */
-  async *readRun(entry: RunEntry, chunkBytes: number, onBytes?: (bytes: Buffer) => void): AsyncGenerator<StoredBlock> {
-    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > READ_CHUNK_BYTES_MAX) {
-      assert.fail(`chunkBytes ${chunkBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
-    }
+  readRun(entry: RunEntry, chunkBytes: number, onBytes?: (bytes: Buffer) => void): AsyncGenerator<StoredBlock> {
     const segment = this.segments.get(entry.segmentId);
     if (segment === undefined) {
-      throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${this.opts.appId}/${this.opts.shuffleId} is not in its log (shuffle removed?)`);
+      throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
     }
-    const path = this.pathOf(segment);
-    if (entry.offset < SEGMENT_HEADER_BYTES || entry.length < RUN_HEADER_BYTES + entry.blockCount * BLOCK_HEADER_BYTES) {
-      throw corruptAt(path, entry.offset, new Error(`index run entry impossible: length ${entry.length}, ${entry.blockCount} blocks`));
-    }
-    let fh: FileHandle;
-    try {
-      fh = await fsp.open(path, 'r');
-    } catch (err) {
-      if (isNotFound(err)) {
-        throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${path} is gone (shuffle ${this.opts.appId}/${this.opts.shuffleId} removed?)`, { cause: err });
-      }
-      throw ioError(err, `open segment ${path}`);
-    }
-    try {
-      const runEnd = entry.offset + entry.length;
-      const cursor = new RunCursor(fh, path, entry.offset, runEnd, chunkBytes);
-      await cursor.need(RUN_HEADER_BYTES, 'run header');
-      let run;
-      try {
-        run = decodeRunHeader(cursor.buffer, cursor.at);
-      } catch (err) {
-        throw corruptAt(path, entry.offset, err);
-      }
-      if (run.partition !== entry.partition || run.blockCount !== entry.blockCount || run.runBytes !== entry.length) {
-        throw corruptAt(path, entry.offset, new Error(
-          `run header (partition ${run.partition}, ${run.blockCount} blocks, ${run.runBytes} bytes) does not match index ` +
-          `(partition ${entry.partition}, ${entry.blockCount} blocks, ${entry.length} bytes)`,
-        ));
-      }
-      onBytes?.(cursor.buffer.subarray(cursor.at, cursor.at + RUN_HEADER_BYTES));
-      cursor.consume(RUN_HEADER_BYTES);
-      for (let i = 0; i < entry.blockCount; i++) {
-        const blockOffset = cursor.position;
-        await cursor.need(BLOCK_HEADER_BYTES, `block ${i} header`);
-        let header;
-        try {
-          header = decodeBlockHeader(cursor.buffer, cursor.at);
-        } catch (err) {
-          throw corruptAt(path, blockOffset, err);
-        }
-        if (header.partition !== entry.partition || header.mapId < entry.mapMin || header.mapId > entry.mapMax) {
-          throw corruptAt(path, blockOffset, new Error(
-            `block ${i} of partition ${header.partition} map ${header.mapId} in run of partition ${entry.partition} maps ${entry.mapMin}..${entry.mapMax}`,
-          ));
-        }
-        const recordBytes = BLOCK_HEADER_BYTES + header.storedLength;
-        await cursor.need(recordBytes, `block ${i}`);
-        const dataAt = cursor.at + BLOCK_HEADER_BYTES;
-        const data = cursor.buffer.subarray(dataAt, dataAt + header.storedLength);
-        onBytes?.(cursor.buffer.subarray(cursor.at, cursor.at + recordBytes));
-        cursor.consume(recordBytes);
-        yield { header, data };
-      }
-      if (cursor.position !== runEnd) {
-        throw corruptAt(path, cursor.position, new Error(`${runEnd - cursor.position} bytes after the last of ${entry.blockCount} blocks of the run`));
-      }
-    } finally {
-      await fh.close().catch(() => undefined);
-    }
+    return readRun(this.pathOf(segment), entry, chunkBytes, onBytes);
   }
 
   /**
@@ -427,7 +366,7 @@ export class SegmentLog {
   }
 
   /**
-   * Whether a segment file of this shuffle with id `segmentId` is an orphan: no
+   * Whether a segment file of this log with id `segmentId` is an orphan: no
    * index row names it (the log knows every indexed segment) and no append is
    * writing it now. When it is, ids up to it are never handed out again, so
    * removing the file cannot race with a new segment of the same name.
@@ -471,8 +410,15 @@ export class SegmentLog {
     return this.closed;
   }
 
-  /** Closes the log and removes the shuffle's directory, with all its segments, on every tier. */
+  /** Whether remove() was called: the log's files are gone or going. */
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  /** Closes the log and removes its directory, with all its segments, on every tier. */
   async remove(): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
     await this.close();
     try {
       for (const tier of this.tiers.tiers) {
@@ -480,7 +426,7 @@ export class SegmentLog {
         try {
           await fsp.rm(dir, { recursive: true, force: true });
         } catch (err) {
-          throw ioError(err, `remove shuffle directory ${dir}`);
+          throw ioError(err, `remove log directory ${dir}`);
         }
       }
     } finally {
@@ -492,11 +438,12 @@ export class SegmentLog {
       }
       this.segments.clear();
       this.bytesOnDisk = 0;
+      this.opts.onRemoved?.(this);
     }
   }
 
   private dirOf(tier: Tier): string {
-    return shuffleDir(tier.path, this.opts.appId, this.opts.shuffleId);
+    return logDir(tier.path, this.opts.log);
   }
 
   private pathOf(s: Segment): string {

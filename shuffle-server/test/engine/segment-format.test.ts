@@ -13,8 +13,8 @@ import {
   encodeBlockHeader,
   encodeRunHeader,
   encodeSegmentHeader,
-} from '../../src/store/segment-format.js';
-import { parseSegmentFileName, parseShuffleDirName, segmentFileName, segmentPath } from '../../src/store/segment-names.js';
+} from '../../src/engine/segment-format.js';
+import { parseSegmentFileName, parseShuffleDirName, segmentFileName, segmentPath } from '../helpers/shuffle-layout.js';
 
 const header: BlockHeader = {
   attempt: 2 ** 53 - 1, mapId: 0xffff_fffe, partition: 999_999, batch: 12, seq: 65_535,
@@ -33,8 +33,8 @@ function everyFlipIsDetected(t: import('ava').ExecutionContext, buf: Buffer, dec
 
 test('SegmentHeaderRoundTrip and ChecksumMismatch on any flipped byte', (t) => {
   const buf = Buffer.alloc(SEGMENT_HEADER_BYTES + 4);
-  encodeSegmentHeader(buf, 4, { segmentId: 2 ** 40 + 5, shuffleId: 0xffff_ffff });
-  t.deepEqual(decodeSegmentHeader(buf, 4), { segmentId: 2 ** 40 + 5, shuffleId: 0xffff_ffff });
+  encodeSegmentHeader(buf, 4, { segmentId: 2 ** 40 + 5, logId: 0xffff_ffff });
+  t.deepEqual(decodeSegmentHeader(buf, 4), { segmentId: 2 ** 40 + 5, logId: 0xffff_ffff });
   t.is(buf.toString('latin1', 4, 8), 'PSEG');
   everyFlipIsDetected(t, buf.subarray(4), decodeSegmentHeader);
 });

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 
 import { PegasusError } from '../../src/errors.js';
-import { ShuffleIndex } from '../../src/index/shuffle-index.js';
-import { decodeRunKey, metaFormatKey, prefixEnd, runKey } from '../../src/index/index-keys.js';
-import type { CommitEntry, RunEntry, SegmentEntry, ShuffleEntry } from '../../src/index/types.js';
+import { openShuffleIndex } from '../helpers/shuffle-layout.js';
+import { decodeRunKey, metaFormatKey, prefixEnd, runKey } from '../helpers/shuffle-layout.js';
+import type { CommitEntry, RunEntry, SegmentEntry, ShuffleEntry, ShuffleIndex } from '../helpers/shuffle-layout.js';
 
 async function tempDir(): Promise<string> {
   return fsp.mkdtemp(join(tmpdir(), 'pegasus-'));
@@ -113,7 +113,7 @@ test('RandomizedOpsMatchInMemoryOracle, and survive reopen', async (t) => {
   const big = (): number => pick([0, 1, 255, 256, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, int(2 ** 20)]);
   const partition = (): number => pick([0, 1, 2, 3, 255, 256, 999_999, int(10)]);
 
-  let index = await ShuffleIndex.open(join(dir, 'index'));
+  let index = await openShuffleIndex(join(dir, 'index'));
   const oracle = new Oracle();
   for (let op = 0; op < 500; op++) {
     const appId = pick(APPS);
@@ -154,12 +154,12 @@ test('RandomizedOpsMatchInMemoryOracle, and survive reopen', async (t) => {
     }
     if (op === 250) {
       await index.close();
-      index = await ShuffleIndex.open(join(dir, 'index'));
+      index = await openShuffleIndex(join(dir, 'index'));
     }
   }
   await checkAll(t, index, oracle);
   await index.close();
-  const reopened = await ShuffleIndex.open(join(dir, 'index'));
+  const reopened = await openShuffleIndex(join(dir, 'index'));
   await checkAll(t, reopened, oracle);
   await reopened.close();
 });
@@ -167,7 +167,7 @@ test('RandomizedOpsMatchInMemoryOracle, and survive reopen', async (t) => {
 test('AppIdsThatArePrefixesDoNotCollide', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const index = await ShuffleIndex.open(join(dir, 'index'));
+  const index = await openShuffleIndex(join(dir, 'index'));
   const run = (partition: number): RunEntry => ({ partition, segmentId: 0, offset: 32, length: 100, blockCount: 1, mapMin: 0, mapMax: 0, crc32c: 7 });
   for (const appId of ['app', 'app1', 'app.1', 'ap']) {
     await index.putApp(appId);
@@ -212,20 +212,20 @@ test('IndexOfAnotherFormatVersionIsRefused', async (t) => {
   const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'index'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.put(metaFormatKey(), Buffer.from([99, 0, 0, 0]));
   await db.close();
-  const err = await t.throwsAsync(ShuffleIndex.open(join(dir, 'index')));
+  const err = await t.throwsAsync(openShuffleIndex(join(dir, 'index')));
   t.is((err as PegasusError).code, 'CORRUPT_DATA');
 });
 
 test('CorruptValueIsReported as CORRUPT_DATA', async (t) => {
   const dir = await tempDir();
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
-  const index = await ShuffleIndex.open(join(dir, 'index'));
+  const index = await openShuffleIndex(join(dir, 'index'));
   await index.close();
   const { ClassicLevel } = await import('classic-level');
   const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'index'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.put(runKey('a', 1, { partition: 0, segmentId: 0, offset: 32 }), Buffer.from([1, 2, 3]));
   await db.close();
-  const reopened = await ShuffleIndex.open(join(dir, 'index'));
+  const reopened = await openShuffleIndex(join(dir, 'index'));
   const err = await t.throwsAsync(reopened.listRuns('a', 1, 0, 1));
   t.is((err as PegasusError).code, 'CORRUPT_DATA');
   await reopened.close();

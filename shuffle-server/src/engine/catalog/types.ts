@@ -1,4 +1,4 @@
-// Entries of the LevelDB index (layout: index/INDEX_FORMAT.md).
+// Rows of the catalog that the engine itself writes (layout: INDEX_FORMAT.md).
 
 /** One run: the blocks of one partition written together into one segment. */
 export interface RunEntry {
@@ -20,28 +20,13 @@ export interface RunEntry {
   crc32c: number | null;
 }
 
-/** The winning attempt of one map. */
-export interface CommitEntry {
-  mapId: number;
-  attempt: number;
-  batchCount: number;
-}
-
-export interface ShuffleEntry {
-  appId: string;
-  shuffleId: number;
-  numMaps: number;
-  numPartitions: number;
-  createdAtMs: number;
-}
-
 /** How much of a segment file is durable and indexed. Bytes past it are a torn tail. */
 export interface SegmentEntry {
   segmentId: number;
   durableBytes: number;
   sealed: boolean;
   /**
-   * The storage tier holding the file (store/tiers.ts: a u32 derived from the
+   * The storage tier holding the file (engine/tiers.ts: a u32 derived from the
    * tier's path). Null for segments indexed before tiers (segment value version
    * 1): those are in the data directory.
    */

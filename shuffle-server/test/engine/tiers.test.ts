@@ -9,15 +9,16 @@ import test from 'ava';
 import { Codec } from '../../../schemas/ts/messages.js';
 import { CAPACITY_UNLIMITED } from '../../src/config.js';
 import { ErrorCode, PegasusError } from '../../src/errors.js';
-import { decodeRunValue, decodeSegmentValue, encodeRunValue, encodeSegmentValue } from '../../src/index/index-keys.js';
-import { ShuffleIndex } from '../../src/index/shuffle-index.js';
-import type { RunEntry, SegmentEntry } from '../../src/index/types.js';
-import { PmemSegmentFile } from '../../src/store/segment-file.js';
-import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/store/segment-format.js';
-import { SegmentLog } from '../../src/store/segment-log.js';
-import { segmentPath } from '../../src/store/segment-names.js';
-import { TierSet, tierIdOf } from '../../src/store/tiers.js';
-import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/store/types.js';
+import { decodeRunValue, decodeSegmentValue, encodeRunValue, encodeSegmentValue } from '../../src/engine/catalog/catalog-keys.js';
+import { openShuffleIndex } from '../helpers/shuffle-layout.js';
+import type { RunEntry, SegmentEntry } from '../helpers/shuffle-layout.js';
+import { PmemSegmentFile } from '../../src/engine/segment-file.js';
+import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/engine/segment-format.js';
+import type { SegmentLog } from '../../src/engine/segment-log.js';
+import { openShuffleLog } from '../helpers/shuffle-layout.js';
+import { segmentPath } from '../helpers/shuffle-layout.js';
+import { TierSet, tierIdOf } from '../../src/engine/tiers.js';
+import type { BufferedBlock, PendingRun, StoredBlock } from '../../src/engine/types.js';
 import { bytes, tempDir } from '../helpers/store-fixtures.js';
 
 function block(partition: number, mapId: number, seq: number, size: number): BufferedBlock {
@@ -70,7 +71,7 @@ test('PmemTierSegmentsReadBackByteForByte: written through libpmem2, preallocate
   const tiers = TierSet.single(dir, 'pmem');
   t.true(tiers.tiers[0]!.writesThroughPmem);
   const max = 256 * 1024;
-  const log = await SegmentLog.open(opts(dir, tiers, max), []);
+  const log = await openShuffleLog(opts(dir, tiers, max), []);
   const written = [run(0, [1000, 0, 70_000]), run(1, [5]), run(2, [100_000])];
   const first = await log.appendRuns(written);
   t.deepEqual(first.segments.map((s) => [s.segmentId, s.sealed, s.tierId]), [[0, false, tierIdOf(dir)]]);
@@ -98,14 +99,14 @@ test('PmemSegmentFileReportsPageGranularityOnThisMachine', async (t) => {
 test('PmemTornTailCountsWrittenRunsNotPreallocatedZeros', async (t) => {
   const dir = await tempDir('pegasus-tiers-');
   const tiers = TierSet.single(dir, 'pmem');
-  const log = await SegmentLog.open(opts(dir, tiers), []);
+  const log = await openShuffleLog(opts(dir, tiers), []);
   const indexed = await log.appendRuns([run(0, [3000])]);
   // Written and persisted, but the crash came before its index write.
   const torn = [run(1, [2000, 17]), run(2, [999])];
   await log.appendRuns(torn);
   // No close: the process died; the file is still allocated at segmentBytesMax.
   t.is((await fsp.stat(segmentPath(dir, APP, 3, 0))).size, 1 << 20);
-  const reopened = await SegmentLog.open(opts(dir, TierSet.single(dir, 'pmem')), indexed.segments);
+  const reopened = await openShuffleLog(opts(dir, TierSet.single(dir, 'pmem')), indexed.segments);
   t.is(reopened.recoveredTornBytes, torn.reduce((n, r) => n + runBytes(r), 0));
   t.is((await fsp.stat(segmentPath(dir, APP, 3, 0))).size, indexed.segments[0]!.durableBytes);
   t.true(await sameAsWritten(reopened, indexed.runs, [run(0, [3000])]));
@@ -120,7 +121,7 @@ test('FirstTierFullSendsNewSegmentsToTheNextTier; reads and reopen find each seg
   const max = 64 * 1024;
   const cfg = { tiers: [{ kind: 'pmem' as const, path: a, capacityBytes: 2 * max }, { kind: 'nvme' as const, path: b, capacityBytes: CAPACITY_UNLIMITED }], dataDir: root, diskReserveBytes: 0 };
   const tiers = TierSet.fromConfig(cfg);
-  const log = await SegmentLog.open(opts(root, tiers, max), []);
+  const log = await openShuffleLog(opts(root, tiers, max), []);
   const written: PendingRun[] = [];
   const entries: RunEntry[] = [];
   const segments = new Map<number, SegmentEntry>();
@@ -137,12 +138,12 @@ test('FirstTierFullSendsNewSegmentsToTheNextTier; reads and reopen find each seg
   for (const id of onTier(b)) await fsp.access(segmentPath(b, APP, 3, id));
   t.true(await sameAsWritten(log, entries, written));
   await log.close();
-  const reopened = await SegmentLog.open(opts(root, TierSet.fromConfig(cfg), max), [...segments.values()]);
+  const reopened = await openShuffleLog(opts(root, TierSet.fromConfig(cfg), max), [...segments.values()]);
   t.is(reopened.recoveredTornBytes, 0);
   t.true(await sameAsWritten(reopened, entries, written));
   // Reordering tiers between restarts changes nothing for written segments.
   const swapped = TierSet.fromConfig({ ...cfg, tiers: [...cfg.tiers].reverse() });
-  const again = await SegmentLog.open(opts(root, swapped, max), [...segments.values()]);
+  const again = await openShuffleLog(opts(root, swapped, max), [...segments.values()]);
   t.true(await sameAsWritten(again, entries, written));
   await again.remove();
   t.is(swapped.usedBytes(), 0);
@@ -153,7 +154,7 @@ test('EveryTierFullIsDiskFull; the failed append charges nothing and removal fre
   const root = await tempDir('pegasus-tiers-');
   const max = 64 * 1024;
   const tiers = TierSet.fromConfig({ tiers: [{ kind: 'ssd', path: root, capacityBytes: max }], dataDir: root, diskReserveBytes: 0 });
-  const log = await SegmentLog.open(opts(root, tiers, max), []);
+  const log = await openShuffleLog(opts(root, tiers, max), []);
   await log.appendRuns([run(0, [60_000])]);
   const charged = tiers.tiers[0]!.chargedBytes;
   const err = await t.throwsAsync(log.appendRuns([run(1, [10_000])]));
@@ -168,8 +169,8 @@ test('EveryTierFullIsDiskFull; the failed append charges nothing and removal fre
 test('RunCrcInTheIndexMatchesTheBytesOnDisk, on the file and the pmem writer', async (t) => {
   for (const kind of ['disk', 'pmem'] as const) {
     const dir = await tempDir('pegasus-tiers-');
-    const index = await ShuffleIndex.open(join(dir, 'index'));
-    const log = await SegmentLog.open(opts(dir, TierSet.single(dir, kind), 128 * 1024), []);
+    const index = await openShuffleIndex(join(dir, 'index'));
+    const log = await openShuffleLog(opts(dir, TierSet.single(dir, kind), 128 * 1024), []);
     const res = await log.appendRuns([run(0, [10, 20_000]), run(5, [0]), run(7, [100_000, 3])]);
     await index.writeFlush(APP, 3, res.runs, res.segments, []);
     const rows = await index.listRuns(APP, 3, 0, 10);
@@ -202,13 +203,13 @@ test('Version1IndexRowsStillDecode: runs without a CRC, segments in the data dir
 
   // A segment indexed by a version-1 row (tierId null) is found in the data directory.
   const dir = await tempDir('pegasus-tiers-');
-  const log = await SegmentLog.open({ dataDir: dir, appId: APP, shuffleId: 3, segmentBytesMax: 1 << 20 }, []);
+  const log = await openShuffleLog({ dataDir: dir, appId: APP, shuffleId: 3, segmentBytesMax: 1 << 20 }, []);
   const written = [run(0, [500])];
   const res = await log.appendRuns(written);
   await log.close();
   const legacy = res.segments.map((s) => ({ ...s, tierId: null }));
   const tiers = TierSet.fromConfig({ tiers: [{ kind: 'pmem', path: join(dir, 'elsewhere'), capacityBytes: 1 << 30 }, { kind: 'nvme', path: dir, capacityBytes: 1 << 30 }], dataDir: dir, diskReserveBytes: 0 });
-  const reopened = await SegmentLog.open(opts(dir, tiers), legacy);
+  const reopened = await openShuffleLog(opts(dir, tiers), legacy);
   t.true(await sameAsWritten(reopened, res.runs.map((r) => ({ ...r, crc32c: null })), written));
 });
 
@@ -218,10 +219,10 @@ test('SegmentOnARemovedTierIsCorruptDataNamingTheTier', async (t) => {
   const b = join(root, 'b');
   await fsp.mkdir(a);
   await fsp.mkdir(b);
-  const log = await SegmentLog.open(opts(root, TierSet.single(a, 'pmem')), []);
+  const log = await openShuffleLog(opts(root, TierSet.single(a, 'pmem')), []);
   const res = await log.appendRuns([run(0, [10])]);
   await log.close();
-  const err = await t.throwsAsync(SegmentLog.open(opts(root, TierSet.single(b, 'nvme')), res.segments));
+  const err = await t.throwsAsync(openShuffleLog(opts(root, TierSet.single(b, 'nvme')), res.segments));
   t.true(err instanceof PegasusError && err.wireCode === ErrorCode.CORRUPT_DATA);
   t.regex(err!.message, new RegExp(`tier 0x${tierIdOf(a).toString(16).padStart(8, '0')}.*not configured.*nvme:${b}`));
   // The files of the removed tier are left alone.
@@ -235,12 +236,12 @@ test('SegmentFoundOnAnotherTierThanIndexedIsReportedNotDeleted', async (t) => {
   await fsp.mkdir(a);
   await fsp.mkdir(b);
   const cfg = { tiers: [{ kind: 'nvme' as const, path: a, capacityBytes: 1 << 30 }, { kind: 'hdd' as const, path: b, capacityBytes: 1 << 30 }], dataDir: root, diskReserveBytes: 0 };
-  const log = await SegmentLog.open(opts(root, TierSet.fromConfig(cfg)), []);
+  const log = await openShuffleLog(opts(root, TierSet.fromConfig(cfg)), []);
   const res = await log.appendRuns([run(0, [10])]);
   await log.close();
   await fsp.mkdir(join(b, 'shuffles', APP, '3'), { recursive: true });
   await fsp.rename(segmentPath(a, APP, 3, 0), segmentPath(b, APP, 3, 0));
-  const err = await t.throwsAsync(SegmentLog.open(opts(root, TierSet.fromConfig(cfg)), res.segments));
+  const err = await t.throwsAsync(openShuffleLog(opts(root, TierSet.fromConfig(cfg)), res.segments));
   t.regex(err!.message, /is on tier hdd:.* but indexed on tier nvme:/);
   await fsp.access(segmentPath(b, APP, 3, 0));
 });

@@ -1,52 +1,45 @@
-// Binary keys and values of the LevelDB index, in one place (prose spec:
+// Binary keys and values of the catalog (LevelDB), in one place (prose spec:
 // INDEX_FORMAT.md). A tag byte never changes meaning and a retired tag is never
-// reused.
+// reused; tenants get their tags from engine/tenants.ts.
 //
 // Keys: numbers are big-endian so LevelDB's bytewise order is numeric order. The
-// application id (ASCII, never containing 0x00) is followed by a 0x00 separator, so
-// no application's keys fall inside another's range even when one id is a prefix
-// of another ("app" < "app\x00..." < "app1").
+// owner id (ASCII, never containing 0x00) is followed by a 0x00 separator, so no
+// owner's keys fall inside another's range even when one id is a prefix of
+// another ("app" < "app\x00..." < "app1").
 //
-//   meta     00 01                                             -> u32 index format version
-//   app      01 appId 00                                       -> AppValue
-//   shuffle  02 appId 00 shuffleId:u32                         -> ShuffleValue
-//   run      03 appId 00 shuffleId:u32 partition:u32 segmentId:u64 offset:u64 -> RunValue
-//   commit   04 appId 00 shuffleId:u32 mapId:u32               -> CommitValue
-//   segment  05 appId 00 shuffleId:u32 segmentId:u64           -> SegmentValue
+//   meta     00 01                                               -> u32 index format version
+//   owner    <owner tag> owner 00                                -> OwnerValue
+//   log      <log tag> owner 00 logId:u32                        -> the tenant's value
+//   run      <run tag> owner 00 logId:u32 partition:u32 segmentId:u64 offset:u64 -> RunValue
+//   segment  <segment tag> owner 00 logId:u32 segmentId:u64      -> SegmentValue
+//   private  <tenant tag> owner 00 logId:u32 <tenant bytes>      -> the tenant's value
 //
 // Values: little-endian, first byte the value version, then fixed fields. A
 // version's layout never changes; readers accept every version ever written.
-//   AppValue      1 B   v1: version
-//   ShuffleValue 17 B   v1: version, numMaps:u32, numPartitions:u32, createdAtMs:u64
+//   OwnerValue    1 B   v1: version
 //   RunValue     21 B   v1: version, length:u64, blockCount:u32, mapMin:u32, mapMax:u32
 //                25 B   v2: v1 fields, crc32c:u32 (CRC32C of the run's bytes as written)
-//   CommitValue  13 B   v1: version, attempt:u64, batchCount:u32
 //   SegmentValue 10 B   v1: version, durableBytes:u64, flags:u8 (bit 0 sealed); in <dataDir>
-//                14 B   v2: v1 fields, tierId:u32 (store/tiers.ts tierIdOf)
+//                14 B   v2: v1 fields, tierId:u32 (engine/tiers.ts tierIdOf)
 import assert from 'node:assert/strict';
 
-import { checkAppId } from '../../../schemas/ts/ids.js';
-import { ErrorCode, PegasusError } from '../errors.js';
-import type { CommitEntry, RunEntry, SegmentEntry, ShuffleEntry } from './types.js';
+import { checkAppId } from '../../../../schemas/ts/ids.js';
+import { ErrorCode, PegasusError } from '../../errors.js';
+import { checkLogId, type LogId } from '../log-id.js';
+import type { TenantName } from '../tenants.js';
+import type { RunEntry, SegmentEntry } from './types.js';
 
 /** Version of the key layout, stored under the meta key; a reader refuses any other. */
 export const INDEX_FORMAT_VERSION = 1;
-/** Version byte of the values whose layout never changed (app, shuffle, commit). */
+/** Version byte of the values whose layout never changed. */
 export const VALUE_VERSION = 1;
 /** Run values: v1 without, v2 with the run's CRC32C. Writers write v2. */
 export const RUN_VALUE_VERSION = 2;
 /** Segment values: v1 without (segment in the data directory), v2 with the tier id. Writers write v2. */
 export const SEGMENT_VALUE_VERSION = 2;
 
-export const Tag = {
-  META: 0x00,
-  APP: 0x01,
-  SHUFFLE: 0x02,
-  RUN: 0x03,
-  COMMIT: 0x04,
-  SEGMENT: 0x05,
-} as const;
-export type Tag = (typeof Tag)[keyof typeof Tag];
+/** The meta tag; every other tag belongs to a tenant (engine/tenants.ts). */
+export const META_TAG = 0x00;
 
 /** Meta key ids (second byte of a meta key). */
 const META_FORMAT_VERSION = 0x01;
@@ -55,11 +48,9 @@ const SEPARATOR = 0x00;
 const U32_MAX = 0xffff_ffff;
 const TWO_POW_32 = 0x1_0000_0000;
 
-export const APP_VALUE_BYTES = 1;
-export const SHUFFLE_VALUE_BYTES = 17;
+export const OWNER_VALUE_BYTES = 1;
 export const RUN_VALUE_V1_BYTES = 21;
 export const RUN_VALUE_BYTES = 25;
-export const COMMIT_VALUE_BYTES = 13;
 export const SEGMENT_VALUE_V1_BYTES = 10;
 export const SEGMENT_VALUE_BYTES = 14;
 const SEGMENT_FLAG_SEALED = 0x01;
@@ -69,15 +60,15 @@ export interface KeyRange {
   lt: Buffer;
 }
 
-function corrupt(message: string): PegasusError {
+export function corrupt(message: string): PegasusError {
   return new PegasusError(ErrorCode.CORRUPT_DATA, `index: ${message}`);
 }
 
-function checkU32(n: number, what: string): void {
+export function checkU32(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 0 || n > U32_MAX) assert.fail(`${what} ${n} not a u32`);
 }
 
-function checkU64(n: number, what: string): void {
+export function checkU64(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) assert.fail(`${what} ${n} not a safe u64`);
 }
 
@@ -92,25 +83,25 @@ function readU64BE(buf: Buffer, at: number): number {
   return hi * TWO_POW_32 + buf.readUInt32BE(at + 4);
 }
 
-function writeU64LE(buf: Buffer, value: number, at: number): void {
+export function writeU64LE(buf: Buffer, value: number, at: number): void {
   buf.writeUInt32LE(value % TWO_POW_32, at);
   buf.writeUInt32LE(Math.floor(value / TWO_POW_32), at + 4);
 }
 
-function readU64LE(buf: Buffer, at: number): number {
+export function readU64LE(buf: Buffer, at: number): number {
   const hi = buf.readUInt32LE(at + 4);
   if (hi > 0x1f_ffff) throw corrupt('u64 beyond 2^53 in value');
   return hi * TWO_POW_32 + buf.readUInt32LE(at);
 }
 
-/** tag, appId, separator, then `tail` bytes for the caller to fill; returns the key and the tail's offset. */
-function keyWithApp(tag: Tag, appId: string, tail: number): { key: Buffer; at: number } {
-  checkAppId(appId);
-  const key = Buffer.allocUnsafe(1 + appId.length + 1 + tail);
+/** tag, owner, separator, then `tail` bytes for the caller to fill; returns the key and the tail's offset. */
+function keyWithOwner(tag: number, owner: string, tail: number): { key: Buffer; at: number } {
+  checkAppId(owner);
+  const key = Buffer.allocUnsafe(1 + owner.length + 1 + tail);
   key[0] = tag;
-  key.write(appId, 1, 'latin1');
-  key[1 + appId.length] = SEPARATOR;
-  return { key, at: 2 + appId.length };
+  key.write(owner, 1, 'latin1');
+  key[1 + owner.length] = SEPARATOR;
+  return { key, at: 2 + owner.length };
 }
 
 /** The smallest key greater than every key that starts with `prefix`. */
@@ -132,45 +123,39 @@ function prefixRange(prefix: Buffer): KeyRange {
 // ---- keys ----
 
 export function metaFormatKey(): Buffer {
-  return Buffer.from([Tag.META, META_FORMAT_VERSION]);
+  return Buffer.from([META_TAG, META_FORMAT_VERSION]);
 }
 
-export function appKey(appId: string): Buffer {
-  return keyWithApp(Tag.APP, appId, 0).key;
+export function ownerKey(tag: number, owner: string): Buffer {
+  return keyWithOwner(tag, owner, 0).key;
 }
 
-function shufflePrefix(tag: Tag, appId: string, shuffleId: number, tail: number): { key: Buffer; at: number } {
-  checkU32(shuffleId, 'shuffle id');
-  const { key, at } = keyWithApp(tag, appId, 4 + tail);
-  key.writeUInt32BE(shuffleId, at);
+/** tag, owner, separator, log id, then `tail` bytes for the caller to fill. */
+export function logRowKey(tag: number, log: LogId, tail: number): { key: Buffer; at: number } {
+  checkLogId(log);
+  const { key, at } = keyWithOwner(tag, log.owner, 4 + tail);
+  key.writeUInt32BE(log.id, at);
   return { key, at: at + 4 };
 }
 
-export function shuffleKey(appId: string, shuffleId: number): Buffer {
-  return shufflePrefix(Tag.SHUFFLE, appId, shuffleId, 0).key;
+export function logKey(tag: number, log: LogId): Buffer {
+  return logRowKey(tag, log, 0).key;
 }
 
-export function runKey(appId: string, shuffleId: number, run: Pick<RunEntry, 'partition' | 'segmentId' | 'offset'>): Buffer {
+export function runKey(tag: number, log: LogId, run: Pick<RunEntry, 'partition' | 'segmentId' | 'offset'>): Buffer {
   checkU32(run.partition, 'partition');
   checkU64(run.segmentId, 'segment id');
   checkU64(run.offset, 'offset');
-  const { key, at } = shufflePrefix(Tag.RUN, appId, shuffleId, 4 + 8 + 8);
+  const { key, at } = logRowKey(tag, log, 4 + 8 + 8);
   key.writeUInt32BE(run.partition, at);
   writeU64BE(key, run.segmentId, at + 4);
   writeU64BE(key, run.offset, at + 12);
   return key;
 }
 
-export function commitKey(appId: string, shuffleId: number, mapId: number): Buffer {
-  checkU32(mapId, 'map id');
-  const { key, at } = shufflePrefix(Tag.COMMIT, appId, shuffleId, 4);
-  key.writeUInt32BE(mapId, at);
-  return key;
-}
-
-export function segmentKey(appId: string, shuffleId: number, segmentId: number): Buffer {
+export function segmentKey(tag: number, log: LogId, segmentId: number): Buffer {
   checkU64(segmentId, 'segment id');
-  const { key, at } = shufflePrefix(Tag.SEGMENT, appId, shuffleId, 8);
+  const { key, at } = logRowKey(tag, log, 8);
   writeU64BE(key, segmentId, at);
   return key;
 }
@@ -178,26 +163,26 @@ export function segmentKey(appId: string, shuffleId: number, segmentId: number):
 // ---- ranges ----
 
 /** Every key of one tag. */
-export function tagRange(tag: Tag): KeyRange {
+export function tagRange(tag: number): KeyRange {
   return prefixRange(Buffer.from([tag]));
 }
 
-/** Every key of one tag and application. */
-export function appRange(tag: Tag, appId: string): KeyRange {
-  return prefixRange(keyWithApp(tag, appId, 0).key);
+/** Every key of one tag and owner. */
+export function ownerRange(tag: number, owner: string): KeyRange {
+  return prefixRange(keyWithOwner(tag, owner, 0).key);
 }
 
-/** Every key of one tag and shuffle. */
-export function shuffleRange(tag: Tag, appId: string, shuffleId: number): KeyRange {
-  return prefixRange(shufflePrefix(tag, appId, shuffleId, 0).key);
+/** Every key of one tag and log. */
+export function logRange(tag: number, log: LogId): KeyRange {
+  return prefixRange(logRowKey(tag, log, 0).key);
 }
 
 /** Run keys of partitions [partitionStart, partitionEnd). */
-export function runRange(appId: string, shuffleId: number, partitionStart: number, partitionEnd: number): KeyRange {
+export function runRange(tag: number, log: LogId, partitionStart: number, partitionEnd: number): KeyRange {
   checkU32(partitionStart, 'partition start');
   checkU32(partitionEnd, 'partition end');
   if (partitionStart > partitionEnd) assert.fail(`partition range ${partitionStart}..${partitionEnd} reversed`);
-  const start = shufflePrefix(Tag.RUN, appId, shuffleId, 4);
+  const start = logRowKey(tag, log, 4);
   start.key.writeUInt32BE(partitionStart, start.at);
   const end = Buffer.from(start.key);
   end.writeUInt32BE(partitionEnd, start.at);
@@ -206,57 +191,44 @@ export function runRange(appId: string, shuffleId: number, partitionStart: numbe
 
 // ---- key decoding ----
 
-/** appId and the offset of the byte after its separator; checks the tag. */
-function readApp(key: Buffer, tag: Tag): { appId: string; at: number } {
+/** The owner and the offset of the byte after its separator; checks the tag. */
+function readOwner(key: Buffer, tag: number): { owner: string; at: number } {
   if (key.length < 3 || key[0] !== tag) throw corrupt(`key ${key.toString('hex')} is not of tag ${tag}`);
   const sep = key.indexOf(SEPARATOR, 1);
-  if (sep < 2) throw corrupt(`key ${key.toString('hex')} has no application id`);
-  return { appId: key.toString('latin1', 1, sep), at: sep + 1 };
+  if (sep < 2) throw corrupt(`key ${key.toString('hex')} has no owner id`);
+  return { owner: key.toString('latin1', 1, sep), at: sep + 1 };
 }
 
 function checkKeyLength(key: Buffer, expected: number): void {
   if (key.length !== expected) throw corrupt(`key ${key.toString('hex')} has ${key.length} bytes, expected ${expected}`);
 }
 
-export function decodeAppKey(key: Buffer): string {
-  const { appId, at } = readApp(key, Tag.APP);
+export function decodeOwnerKey(tag: number, key: Buffer): string {
+  const { owner, at } = readOwner(key, tag);
   checkKeyLength(key, at);
-  return appId;
+  return owner;
 }
 
-export function decodeShuffleKey(key: Buffer): { appId: string; shuffleId: number } {
-  const { appId, at } = readApp(key, Tag.SHUFFLE);
-  checkKeyLength(key, at + 4);
-  return { appId, shuffleId: key.readUInt32BE(at) };
+/** A log row's owner and log id, and the offset of its `tailBytes` tenant bytes (checked to be exactly that many). */
+export function decodeLogRowKey(tenant: TenantName, tag: number, key: Buffer, tailBytes: number): { log: LogId; at: number } {
+  const { owner, at } = readOwner(key, tag);
+  checkKeyLength(key, at + 4 + tailBytes);
+  return { log: { tenant, owner, id: key.readUInt32BE(at) }, at: at + 4 };
 }
 
-export function decodeRunKey(key: Buffer): { appId: string; shuffleId: number; partition: number; segmentId: number; offset: number } {
-  const { appId, at } = readApp(key, Tag.RUN);
-  checkKeyLength(key, at + 24);
-  return {
-    appId,
-    shuffleId: key.readUInt32BE(at),
-    partition: key.readUInt32BE(at + 4),
-    segmentId: readU64BE(key, at + 8),
-    offset: readU64BE(key, at + 16),
-  };
+export function decodeRunKey(tenant: TenantName, tag: number, key: Buffer): { log: LogId; partition: number; segmentId: number; offset: number } {
+  const { log, at } = decodeLogRowKey(tenant, tag, key, 20);
+  return { log, partition: key.readUInt32BE(at), segmentId: readU64BE(key, at + 4), offset: readU64BE(key, at + 12) };
 }
 
-export function decodeCommitKey(key: Buffer): { appId: string; shuffleId: number; mapId: number } {
-  const { appId, at } = readApp(key, Tag.COMMIT);
-  checkKeyLength(key, at + 8);
-  return { appId, shuffleId: key.readUInt32BE(at), mapId: key.readUInt32BE(at + 4) };
-}
-
-export function decodeSegmentKey(key: Buffer): { appId: string; shuffleId: number; segmentId: number } {
-  const { appId, at } = readApp(key, Tag.SEGMENT);
-  checkKeyLength(key, at + 12);
-  return { appId, shuffleId: key.readUInt32BE(at), segmentId: readU64BE(key, at + 4) };
+export function decodeSegmentKey(tenant: TenantName, tag: number, key: Buffer): { log: LogId; segmentId: number } {
+  const { log, at } = decodeLogRowKey(tenant, tag, key, 8);
+  return { log, segmentId: readU64BE(key, at) };
 }
 
 // ---- values ----
 
-function newValue(bytes: number, version = VALUE_VERSION): Buffer {
+export function newValue(bytes: number, version = VALUE_VERSION): Buffer {
   const v = Buffer.alloc(bytes);
   v[0] = version;
   return v;
@@ -273,7 +245,7 @@ function versionOf(value: Buffer, bytesByVersion: Record<number, number>, what: 
   return version;
 }
 
-function checkValue(value: Buffer, bytes: number, what: string): void {
+export function checkValue(value: Buffer, bytes: number, what: string): void {
   if (value.length !== bytes || value[0] !== VALUE_VERSION) {
     throw corrupt(`${what} value ${value.toString('hex')}: expected ${bytes} bytes of version ${VALUE_VERSION}`);
   }
@@ -290,28 +262,13 @@ export function decodeMetaFormatValue(value: Buffer): number {
   return value.readUInt32LE(0);
 }
 
-export function encodeAppValue(): Buffer {
-  return newValue(APP_VALUE_BYTES);
+/** An owner row's value (version 1, no fields): the owner exists. */
+export function encodeOwnerValue(): Buffer {
+  return newValue(OWNER_VALUE_BYTES);
 }
 
-export function decodeAppValue(value: Buffer): void {
-  checkValue(value, APP_VALUE_BYTES, 'app');
-}
-
-export function encodeShuffleValue(e: ShuffleEntry): Buffer {
-  checkU32(e.numMaps, 'numMaps');
-  checkU32(e.numPartitions, 'numPartitions');
-  checkU64(e.createdAtMs, 'createdAtMs');
-  const v = newValue(SHUFFLE_VALUE_BYTES);
-  v.writeUInt32LE(e.numMaps, 1);
-  v.writeUInt32LE(e.numPartitions, 5);
-  writeU64LE(v, e.createdAtMs, 9);
-  return v;
-}
-
-export function decodeShuffleValue(value: Buffer): Pick<ShuffleEntry, 'numMaps' | 'numPartitions' | 'createdAtMs'> {
-  checkValue(value, SHUFFLE_VALUE_BYTES, 'shuffle');
-  return { numMaps: value.readUInt32LE(1), numPartitions: value.readUInt32LE(5), createdAtMs: readU64LE(value, 9) };
+export function decodeOwnerValue(value: Buffer): void {
+  checkValue(value, OWNER_VALUE_BYTES, 'owner');
 }
 
 export function encodeRunValue(e: RunEntry): Buffer {
@@ -343,20 +300,6 @@ export function decodeRunValue(value: Buffer): Pick<RunEntry, 'length' | 'blockC
   };
   if (r.mapMin > r.mapMax) throw corrupt(`run value ${value.toString('hex')}: mapMin > mapMax`);
   return r;
-}
-
-export function encodeCommitValue(e: CommitEntry): Buffer {
-  checkU64(e.attempt, 'attempt');
-  checkU32(e.batchCount, 'batch count');
-  const v = newValue(COMMIT_VALUE_BYTES);
-  writeU64LE(v, e.attempt, 1);
-  v.writeUInt32LE(e.batchCount, 9);
-  return v;
-}
-
-export function decodeCommitValue(value: Buffer): Pick<CommitEntry, 'attempt' | 'batchCount'> {
-  checkValue(value, COMMIT_VALUE_BYTES, 'commit');
-  return { attempt: readU64LE(value, 1), batchCount: value.readUInt32LE(9) };
 }
 
 export function encodeSegmentValue(e: SegmentEntry): Buffer {

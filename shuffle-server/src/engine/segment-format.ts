@@ -10,7 +10,7 @@
 //   4  u16  format version (1)
 //   6  u16  header bytes (32)
 //   8  u64  segment id
-//  16  u32  shuffle id
+//  16  u32  log id (LogId.id; release 0.1 called it the shuffle id: same bytes)
 //  20  u32  reserved, 0
 //  24  u32  reserved, 0
 //  28  u32  CRC32C of bytes 0..28
@@ -63,7 +63,8 @@ const TWO_POW_32 = 0x1_0000_0000;
 
 export interface SegmentHeader {
   segmentId: number;
-  shuffleId: number;
+  /** The id of the log the segment belongs to (LogId.id). */
+  logId: number;
 }
 
 export interface RunHeader {
@@ -120,13 +121,13 @@ function sealCrc(buf: Buffer, at: number, headerBytes: number): void {
 
 export function encodeSegmentHeader(buf: Buffer, at: number, h: SegmentHeader): void {
   assert(isU64(h.segmentId), `segment id ${h.segmentId} not a u64 safe integer`);
-  assert(isU32(h.shuffleId), `shuffle id ${h.shuffleId} not a u32`);
+  assert(isU32(h.logId), `log id ${h.logId} not a u32`);
   assert(buf.length >= at + SEGMENT_HEADER_BYTES, 'segment header does not fit');
   buf.writeUInt32LE(SEGMENT_MAGIC, at);
   buf.writeUInt16LE(SEGMENT_FORMAT_VERSION, at + 4);
   buf.writeUInt16LE(SEGMENT_HEADER_BYTES, at + 6);
   writeU64(buf, h.segmentId, at + 8);
-  buf.writeUInt32LE(h.shuffleId, at + 16);
+  buf.writeUInt32LE(h.logId, at + 16);
   buf.writeUInt32LE(0, at + 20);
   buf.writeUInt32LE(0, at + 24);
   sealCrc(buf, at, SEGMENT_HEADER_BYTES);
@@ -139,7 +140,7 @@ export function decodeSegmentHeader(buf: Buffer, at: number): SegmentHeader {
   checkCrc(buf, at, SEGMENT_HEADER_BYTES, 'segment header');
   const segmentId = readU64(buf, at + 8);
   if (segmentId < 0) throw corrupt('segment header: segment id beyond 2^53');
-  return { segmentId, shuffleId: buf.readUInt32LE(at + 16) };
+  return { segmentId, logId: buf.readUInt32LE(at + 16) };
 }
 
 // ---- run header ----

@@ -1,14 +1,14 @@
 // The ordered storage tiers that hold segment files (config key `tiers`).
 //
-// Layout: a tier at directory P holds `P/shuffles/<appId>/<shuffleId>/<segment>.seg`,
-// the same layout the data directory always had (the default tier is the data
+// Layout: a tier at directory P holds `P/<tenant dir>/<owner>/<log id>/<segment>.seg`
+// (segment-names.ts), the same layout the data directory always had (the default tier is the data
 // directory itself). The LevelDB index stays under `<dataDir>/index`.
 //
 // Identity: a tier's id is the CRC32C of its absolute path, stored in every
 // segment row (index value version 2). So reordering tiers, or adding one,
 // between restarts changes nothing for data already written; a tier that holds
 // data must keep its path; removing such a tier (or changing its path) leaves its
-// segments' rows naming an id that no configured tier has, and their shuffles are
+// segments' rows naming an id that no configured tier has, and their logs are
 // not served (CORRUPT_DATA at recovery, files left alone) until it is configured
 // again. Two configured paths with the same id are refused at start.
 //

@@ -1,0 +1,211 @@
+// The catalog: one LevelDB (classic-level) holding, for every tenant, its
+// owners, its logs, the runs of each log in segment files, the durable length of
+// every segment, and rows a tenant keeps per log (for the shuffle tenant: map
+// commits). Layout of keys and values: INDEX_FORMAT.md and catalog-keys.ts.
+//
+// Durability: every write that a client's acknowledgement depends on is written
+// with sync:true, and everything that must change together goes in one batch
+// (LevelDB applies a batch atomically, also across a crash).
+import { promises as fsp } from 'node:fs';
+
+import { ClassicLevel } from 'classic-level';
+
+import { ErrorCode, PegasusError, ioError } from '../../errors.js';
+import type { LogId } from '../log-id.js';
+import { tenantLayout, type TenantName } from '../tenants.js';
+import {
+  INDEX_FORMAT_VERSION,
+  decodeLogRowKey,
+  decodeMetaFormatValue,
+  decodeOwnerKey,
+  decodeOwnerValue,
+  decodeRunKey,
+  decodeRunValue,
+  decodeSegmentKey,
+  decodeSegmentValue,
+  encodeMetaFormatValue,
+  encodeOwnerValue,
+  encodeRunValue,
+  encodeSegmentValue,
+  logKey,
+  logRange,
+  metaFormatKey,
+  ownerKey,
+  ownerRange,
+  runKey,
+  runRange,
+  segmentKey,
+  tagRange,
+  type KeyRange,
+} from './catalog-keys.js';
+import type { RunEntry, SegmentEntry } from './types.js';
+
+type Db = ClassicLevel<Buffer, Buffer>;
+
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/** A row a tenant writes with a durable append or reads back (key built with catalog-keys.ts logRowKey). */
+export interface CatalogRow {
+  key: Buffer;
+  value: Buffer;
+}
+
+export class Catalog {
+  private constructor(
+    private readonly db: Db,
+    /** Directory of the LevelDB files. */
+    readonly dir: string,
+  ) {}
+
+  /** Opens (creating) the catalog in `dir`; refuses one of another format version. */
+  static async open(dir: string): Promise<Catalog> {
+    let db: Db;
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.open();
+    } catch (err) {
+      throw ioError(err, `open index ${dir}`);
+    }
+    const catalog = new Catalog(db, dir);
+    try {
+      await catalog.checkFormat();
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+    return catalog;
+  }
+
+  private async checkFormat(): Promise<void> {
+    const key = metaFormatKey();
+    const stored = await this.call('read format version', () => this.db.get(key));
+    if (stored === undefined) {
+      await this.call('write format version', () => this.db.put(key, encodeMetaFormatValue(), { sync: true }));
+      return;
+    }
+    const version = decodeMetaFormatValue(stored);
+    if (version !== INDEX_FORMAT_VERSION) {
+      throw new PegasusError(ErrorCode.CORRUPT_DATA, `index ${this.dir} has format version ${version}; this server reads ${INDEX_FORMAT_VERSION}`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.call('close', () => this.db.close());
+  }
+
+  // ---- owners ----
+
+  /** Records an owner; sync so that its logs are never listed without it. */
+  putOwner(tenant: TenantName, owner: string): Promise<void> {
+    const key = ownerKey(tenantLayout(tenant).tags.owner, owner);
+    return this.call(`put owner ${tenant}/${owner}`, () => this.db.put(key, encodeOwnerValue(), { sync: true }));
+  }
+
+  listOwners(tenant: TenantName): Promise<string[]> {
+    const tag = tenantLayout(tenant).tags.owner;
+    return this.collect(tagRange(tag), `list owners of ${tenant}`, (k, v) => {
+      decodeOwnerValue(v);
+      return decodeOwnerKey(tag, k);
+    });
+  }
+
+  /** Removes the owner and every row of its logs, in one synced batch. */
+  async deleteOwner(tenant: TenantName, owner: string): Promise<void> {
+    const tags = tenantLayout(tenant).tags;
+    const ops: BatchOp[] = [{ type: 'del', key: ownerKey(tags.owner, owner) }];
+    for (const tag of [tags.log, tags.run, tags.segment, ...tags.logPrivate]) await this.collectDeletes(ownerRange(tag, owner), ops);
+    await this.call(`delete owner ${tenant}/${owner}`, () => this.db.batch(ops, { sync: true }));
+  }
+
+  // ---- logs ----
+
+  /** Records a log with the tenant's value for it (synced). */
+  putLog(log: LogId, value: Buffer): Promise<void> {
+    const key = logKey(tenantLayout(log.tenant).tags.log, log);
+    return this.call(`put log ${log.tenant}/${log.owner}/${log.id}`, () => this.db.put(key, value, { sync: true }));
+  }
+
+  /** Every log of a tenant with its value, ordered by owner then log id. */
+  listLogs(tenant: TenantName): Promise<Array<{ log: LogId; value: Buffer }>> {
+    const tag = tenantLayout(tenant).tags.log;
+    return this.collect(tagRange(tag), `list logs of ${tenant}`, (k, v) => ({ log: decodeLogRowKey(tenant, tag, k, 0).log, value: v }));
+  }
+
+  /** Removes the log with its runs, segments and private rows, in one synced batch. */
+  async deleteLog(log: LogId): Promise<void> {
+    const tags = tenantLayout(log.tenant).tags;
+    const ops: BatchOp[] = [{ type: 'del', key: logKey(tags.log, log) }];
+    for (const tag of [tags.run, tags.segment, ...tags.logPrivate]) await this.collectDeletes(logRange(tag, log), ops);
+    await this.call(`delete log ${log.tenant}/${log.owner}/${log.id}`, () => this.db.batch(ops, { sync: true }));
+  }
+
+  /**
+   * The catalog half of a durable append: the runs and segment lengths of one
+   * append plus the tenant's rows, as one batch written with sync:true, after
+   * the segment bytes are durable.
+   */
+  writeAppend(log: LogId, runs: RunEntry[], segments: SegmentEntry[], rows: CatalogRow[]): Promise<void> {
+    const tags = tenantLayout(log.tenant).tags;
+    // Encode everything first: a bad entry fails here, before anything is written.
+    const ops: BatchOp[] = [];
+    for (const r of runs) ops.push({ type: 'put', key: runKey(tags.run, log, r), value: encodeRunValue(r) });
+    for (const s of segments) ops.push({ type: 'put', key: segmentKey(tags.segment, log, s.segmentId), value: encodeSegmentValue(s) });
+    for (const row of rows) {
+      if (!tags.logPrivate.includes(row.key[0]!)) throw new PegasusError(ErrorCode.INTERNAL, `row with tag ${row.key[0]} is not a private row of tenant ${log.tenant}`);
+      ops.push({ type: 'put', key: row.key, value: row.value });
+    }
+    if (ops.length === 0) return Promise.resolve();
+    return this.call(`write append of ${log.tenant}/${log.owner}/${log.id}`, () => this.db.batch(ops, { sync: true }));
+  }
+
+  /** Runs of partitions [partitionStart, partitionEnd), ordered by partition, then segmentId, then offset. */
+  listRuns(log: LogId, partitionStart: number, partitionEnd: number): Promise<RunEntry[]> {
+    const tag = tenantLayout(log.tenant).tags.run;
+    return this.collect(runRange(tag, log, partitionStart, partitionEnd), `list runs of ${log.tenant}/${log.owner}/${log.id}`, (k, v) => {
+      const key = decodeRunKey(log.tenant, tag, k);
+      return { partition: key.partition, segmentId: key.segmentId, offset: key.offset, ...decodeRunValue(v) };
+    });
+  }
+
+  /** Segments ordered by segment id. */
+  listSegments(log: LogId): Promise<SegmentEntry[]> {
+    const tag = tenantLayout(log.tenant).tags.segment;
+    return this.collect(logRange(tag, log), `list segments of ${log.tenant}/${log.owner}/${log.id}`, (k, v) => (
+      { segmentId: decodeSegmentKey(log.tenant, tag, k).segmentId, ...decodeSegmentValue(v) }
+    ));
+  }
+
+  /** The log's private rows of one tag, in key order. */
+  listPrivate<T>(log: LogId, tag: number, decode: (key: Buffer, value: Buffer) => T): Promise<T[]> {
+    if (!tenantLayout(log.tenant).tags.logPrivate.includes(tag)) throw new PegasusError(ErrorCode.INTERNAL, `tag ${tag} is not a private tag of tenant ${log.tenant}`);
+    return this.collect(logRange(tag, log), `list rows ${tag} of ${log.tenant}/${log.owner}/${log.id}`, decode);
+  }
+
+  private async collect<T>(range: KeyRange, what: string, decode: (key: Buffer, value: Buffer) => T): Promise<T[]> {
+    const out: T[] = [];
+    try {
+      for await (const [key, value] of this.db.iterator(range)) out.push(decode(key, value));
+    } catch (err) {
+      throw ioError(err, `index: ${what}`);
+    }
+    return out;
+  }
+
+  private async collectDeletes(range: KeyRange, ops: BatchOp[]): Promise<void> {
+    try {
+      for await (const key of this.db.keys(range)) ops.push({ type: 'del', key });
+    } catch (err) {
+      throw ioError(err, 'index: list keys to delete');
+    }
+  }
+
+  /** Runs one LevelDB call, mapping its failures to STORAGE_IO / DISK_FULL. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw ioError(err, `index: ${what}`);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+// The engine: everything below the tenants. Storage tiers, the catalog
+// (LevelDB), segment logs with their recovery, the one memory budget, the
+// flusher (pressure flushes, disk-full state, housekeeping), segment mappings
+// for UCX reads and the orphan sweep. It knows logs by LogId and nothing of
+// what a tenant keeps in them.
+//
+// The one durable step is append(): runs go to the log's segment files and are
+// made durable (fdatasync, or libpmem2 persist), then their catalog rows and
+// the tenant's rows are written in one synced batch. When append() resolves,
+// everything it wrote survives a crash; when it fails, nothing it wrote is
+// ever read (bytes without catalog rows are a torn tail, cut at the next open).
+//
+// Thread contract: event loop only. Appends to one log are serialized by its
+// tenant; reads run at any time (engine/run-reader.ts).
+import { join } from 'node:path';
+
+import { nativeStatus } from '../../../native/ts/index.js';
+import type { ServerConfig } from '../config.js';
+import { CONNECTIONS_MAX, PUSH_WINDOW_MAX } from '../limits.js';
+import type { Logger } from '../logger.js';
+import type { ServerMetrics } from '../metrics.js';
+import { Catalog, type CatalogRow } from './catalog/catalog.js';
+import type { RunEntry, SegmentEntry } from './catalog/types.js';
+import { Flusher } from './flusher.js';
+import { removeOwnerDir } from './log-dirs.js';
+import type { LogId } from './log-id.js';
+import { MemoryBudget, PushWindow } from './memory-budget.js';
+import { findOrphans, removeOrphans, type Orphan, type OrphanJudge } from './orphans.js';
+import { SegmentLog } from './segment-log.js';
+import { SegmentMappings } from './segment-mappings.js';
+import type { TenantName } from './tenants.js';
+import { TierSet } from './tiers.js';
+import type { PendingRun } from './types.js';
+import { toPegasusError } from '../errors.js';
+
+export class Engine {
+  readonly budget: MemoryBudget;
+  readonly flusher: Flusher;
+  readonly mappings: SegmentMappings;
+  private stopping = false;
+
+  private constructor(
+    private readonly cfg: ServerConfig,
+    /** Where segment files go (tiers.ts); free space and capacity decide DISK_FULL. */
+    readonly tiers: TierSet,
+    readonly catalog: Catalog,
+    private readonly log: Logger,
+    readonly metrics: ServerMetrics,
+  ) {
+    this.budget = new MemoryBudget(cfg.memoryBudgetBytes, CONNECTIONS_MAX * PUSH_WINDOW_MAX);
+    this.flusher = new Flusher(cfg, this.budget, tiers, log, metrics);
+    this.mappings = new SegmentMappings(cfg.ucxRegisteredBytesMax, (err) => toPegasusError(err), log);
+  }
+
+  /** Opens the tiers and the catalog. Tenants then open their logs; start() begins housekeeping. */
+  static async open(cfg: ServerConfig, log: Logger, metrics: ServerMetrics): Promise<Engine> {
+    const tiers = TierSet.fromConfig(cfg);
+    await tiers.checkDirs();
+    const degraded = tiers.tiers.filter((t) => t.kind === 'pmem' && !t.writesThroughPmem);
+    if (degraded.length > 0) {
+      log.warn('pmem tier written with ordinary file writes and fdatasync', { tiers: degraded.map((t) => t.label), reason: nativeStatus().reason });
+    }
+    metrics.trackTiers(tiers);
+    const catalog = await Catalog.open(join(cfg.dataDir, 'index'));
+    const engine = new Engine(cfg, tiers, catalog, log, metrics);
+    metrics.registry.gauge('pegasus_flush_queue_depth', 'Logs (shuffles) with a flush queued or running.', () => engine.flusher.queueDepth());
+    return engine;
+  }
+
+  /** After recovery: refresh free space and start housekeeping. */
+  async start(): Promise<void> {
+    await this.flusher.refreshDiskFree();
+    this.flusher.start();
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** A connection's share of the in-flight reserve (memory-budget.ts). */
+  openPushWindow(window: number): PushWindow {
+    return new PushWindow(this.budget, window);
+  }
+
+  /** Opens (creating its directory) the log `id` over its indexed segments, recovering their files. */
+  openLog(id: LogId, known: SegmentEntry[]): Promise<SegmentLog> {
+    return SegmentLog.open({
+      dataDir: this.cfg.dataDir, log: id, segmentBytesMax: this.cfg.segmentBytesMax, tiers: this.tiers,
+      onRemoved: (removed) => this.mappings.logRemoved(removed),
+    }, known);
+  }
+
+  /**
+   * The durable step: appends `runs` to `log`, makes them durable, then writes
+   * their catalog rows plus `rows` in one synced batch. Resolves once all of it
+   * is durable. Callers serialize appends to one log.
+   */
+  async append(log: SegmentLog, runs: PendingRun[], rows: CatalogRow[]): Promise<RunEntry[]> {
+    const appended = runs.length > 0 ? await log.appendRuns(runs) : { runs: [], segments: [] };
+    if (log.isRemoved) return appended.runs;
+    await this.catalog.writeAppend(log.id, appended.runs, appended.segments, rows);
+    return appended.runs;
+  }
+
+  /** Removes a log: its catalog rows first (so nothing points at files), then its files. */
+  async removeLog(log: SegmentLog): Promise<void> {
+    await this.catalog.deleteLog(log.id);
+    await log.remove();
+  }
+
+  /** Removes an owner's catalog rows and its directory on every tier (after its logs are removed or closed). */
+  async removeOwner(tenant: TenantName, owner: string): Promise<void> {
+    await this.catalog.deleteOwner(tenant, owner);
+    for (const tier of this.tiers.tiers) await removeOwnerDir(tier.path, tenant, owner);
+  }
+
+  /** Lists (at most `max`) and, unless `dryRun`, removes orphaned files. */
+  async sweepOrphans(judge: OrphanJudge, max: number, dryRun: boolean): Promise<Orphan[]> {
+    const found = await findOrphans(this.tiers, judge, max);
+    return dryRun ? found : removeOrphans(found, judge);
+  }
+
+  /** Stops housekeeping and refuses waiting admissions; tenants then close their logs; close() ends the catalog. */
+  beginStop(err: Error): void {
+    this.stopping = true;
+    this.flusher.stop();
+    this.budget.rejectAll(err);
+  }
+
+  async close(): Promise<void> {
+    await this.mappings.close();
+    await this.catalog.close();
+  }
+}

@@ -1,0 +1,56 @@
+// The tenants of the engine and where each one's data lives: the one place
+// where the engine names a tenant. Everything else in engine/ is keyed by a
+// LogId and reads this table.
+//
+// A tenant owns logs grouped by owner (for the shuffle tenant: an owner is an
+// application, a log is a shuffle). On disk a log's segment files live under
+// `<tier>/<dirName>/<owner>/<id>/`; in the catalog its rows carry the tenant's
+// tags (engine/catalog/INDEX_FORMAT.md). Tags and directory names are on-disk
+// values: they never change meaning and a retired one is never reused.
+
+export type TenantName = 'shuffle';
+
+export interface TenantLayout {
+  readonly name: TenantName;
+  /** Folder under each tier's directory that holds the tenant's logs. */
+  readonly dirName: string;
+  /** Catalog tags of the rows the engine writes for this tenant. */
+  readonly tags: {
+    /** An owner exists (value: the tenant's). */
+    readonly owner: number;
+    /** A log exists (value: the tenant's record of it). */
+    readonly log: number;
+    /** A run of a log (key: log, partition, segment, offset). */
+    readonly run: number;
+    /** A segment of a log and its durable length. */
+    readonly segment: number;
+    /** Rows the tenant keeps per log besides runs and segments (deleted with the log). */
+    readonly logPrivate: readonly number[];
+  };
+}
+
+export const TENANTS: Readonly<Record<TenantName, TenantLayout>> = {
+  shuffle: {
+    name: 'shuffle',
+    dirName: 'shuffles',
+    tags: { owner: 0x01, log: 0x02, run: 0x03, segment: 0x05, logPrivate: [0x04] },
+  },
+};
+
+export function tenantLayout(name: TenantName): TenantLayout {
+  return TENANTS[name];
+}
+
+/** Every tag used by any tenant, with its owner; checked for collisions at load. */
+function checkTags(): void {
+  const seen = new Map<number, string>([[0x00, 'meta']]);
+  for (const t of Object.values(TENANTS)) {
+    const tags = [t.tags.owner, t.tags.log, t.tags.run, t.tags.segment, ...t.tags.logPrivate];
+    for (const tag of tags) {
+      const prior = seen.get(tag);
+      if (prior !== undefined) throw new Error(`catalog tag ${tag} of tenant ${t.name} is already used by ${prior}`);
+      seen.set(tag, t.name);
+    }
+  }
+}
+checkTags();
