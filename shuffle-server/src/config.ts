@@ -5,7 +5,10 @@
 // file current.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { TIERS_MAX, checkLimits } from './limits.js';
+import {
+  FRAME_BYTES_MAX, MEMORY_BUDGET_BYTES_MIN, PUSH_WINDOW_MAX, READ_CHUNK_BYTES_MAX, READ_FRAME_BYTES_MAX, READ_FRAME_BYTES_MIN,
+  SEGMENT_BYTES_MAX, TIERS_MAX, checkLimits,
+} from './limits.js';
 
 type Kind = 'int' | 'bytes' | 'ms' | 'string' | 'ratio' | 'enum' | 'tiers';
 
@@ -45,12 +48,12 @@ export const CONFIG_KEYS = {
   host: { kind: 'string', default: '127.0.0.1', doc: 'Address to listen on for WebSocket and HTTP. Use 0.0.0.0 to serve other hosts.' },
   port: { kind: 'int', default: 9527, min: 0, max: 65535, doc: 'TCP port for WebSocket data plane and HTTP admin. 0 picks a free port (printed at start).' },
   dataDir: { kind: 'string', default: './data', doc: 'Directory for segment files and the LevelDB index. Created if missing.' },
-  memoryBudgetBytes: { kind: 'bytes', default: 512 * MiB, min: 64 * MiB, max: 1024 * GiB, doc: 'Memory for buffered pushed blocks. Pushes wait (flow control) when it is used up.' },
+  memoryBudgetBytes: { kind: 'bytes', default: 512 * MiB, min: MEMORY_BUDGET_BYTES_MIN, max: 1024 * GiB, doc: 'Memory for buffered pushed blocks. Pushes wait (flow control) when it is used up.' },
   flushThresholdRatio: { kind: 'ratio', default: 0.5, min: 0.05, max: 0.95, doc: 'Start flushing buffered blocks to disk when this share of the memory budget is used.' },
-  segmentBytesMax: { kind: 'bytes', default: 256 * MiB, min: 16 * MiB, max: 4 * GiB, doc: 'A segment file is sealed and a new one started when it reaches this size.' },
-  pushWindow: { kind: 'int', default: 8, min: 1, max: 64, doc: 'Most unacknowledged pushes a client may have in flight per connection (advertised in HelloAck).' },
-  readFrameBytes: { kind: 'bytes', default: 1 * MiB, min: 64 * KiB, max: 16 * MiB - 64 * KiB, doc: 'Target size of one ReadData frame sent to readers.' },
-  readAheadBytes: { kind: 'bytes', default: 4 * MiB, min: 64 * KiB, max: 8 * MiB, doc: 'Size of one sequential read from a segment while serving a read stream.' },
+  segmentBytesMax: { kind: 'bytes', default: 256 * MiB, min: FRAME_BYTES_MAX, max: SEGMENT_BYTES_MAX, doc: 'A segment file is sealed and a new one started when it reaches this size.' },
+  pushWindow: { kind: 'int', default: 8, min: 1, max: PUSH_WINDOW_MAX, doc: 'Most unacknowledged pushes a client may have in flight per connection (advertised in HelloAck).' },
+  readFrameBytes: { kind: 'bytes', default: 1 * MiB, min: READ_FRAME_BYTES_MIN, max: READ_FRAME_BYTES_MAX, doc: 'Target size of one ReadData frame sent to readers.' },
+  readAheadBytes: { kind: 'bytes', default: 4 * MiB, min: 64 * KiB, max: READ_CHUNK_BYTES_MAX, doc: 'Size of one sequential read from a segment while serving a read stream.' },
   commitFlushDelayMs: { kind: 'ms', default: 2, min: 0, max: 1000, doc: 'Commits wait this long so that several share one flush and one fsync (group commit).' },
   appExpiryMs: { kind: 'ms', default: 120_000, min: 1000, max: 7 * 24 * 3600_000, doc: 'An application that sends no heartbeat or request for this long is removed with all its shuffles.' },
   expiryCheckIntervalMs: { kind: 'ms', default: 5_000, min: 100, max: 3600_000, doc: 'How often expired applications are looked for.' },

@@ -48,6 +48,9 @@ export const SEGMENT_BYTES_MAX = 4 * 1024 * 1024 * 1024;
 export const TIERS_MAX = 8;
 /** Smallest memory budget that still lets one frame per connection in. */
 export const MEMORY_BUDGET_BYTES_MIN = 4 * FRAME_BYTES_MAX;
+/** Smallest and largest ReadData frame a server may be configured to send (readFrameBytes); a larger block travels alone. */
+export const READ_FRAME_BYTES_MIN = 64 * 1024;
+export const READ_FRAME_BYTES_MAX = FRAME_BYTES_MAX - 64 * 1024;
 /** Most pushes one connection may have unacknowledged (the window cannot exceed this). */
 export const PUSH_WINDOW_MAX = 64;
 /** Longest admin/HTTP request body accepted. */
@@ -81,8 +84,8 @@ export function checkLimits(t: TunableLimits): void {
   if (t.pushWindow < 1 || t.pushWindow > PUSH_WINDOW_MAX) fail(`pushWindow ${t.pushWindow} not in 1..${PUSH_WINDOW_MAX}`);
   // A read frame holds blocks up to readFrameBytes; one block larger than that
   // travels alone, which fits because BLOCK_BYTES_MAX < FRAME_BYTES_MAX.
-  if (t.readFrameBytes < 64 * 1024 || t.readFrameBytes > FRAME_BYTES_MAX - 65536) {
-    fail(`readFrameBytes ${t.readFrameBytes} not in 64 KiB..${FRAME_BYTES_MAX - 65536}`);
+  if (t.readFrameBytes < READ_FRAME_BYTES_MIN || t.readFrameBytes > READ_FRAME_BYTES_MAX) {
+    fail(`readFrameBytes ${t.readFrameBytes} not in ${READ_FRAME_BYTES_MIN}..${READ_FRAME_BYTES_MAX}`);
   }
   if (SOCKET_BACKPRESSURE_BYTES_MAX < 2 * FRAME_BYTES_MAX) fail('socket backpressure below two frames');
 }

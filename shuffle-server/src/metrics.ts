@@ -1,8 +1,7 @@
 // Counters, gauges and histograms, rendered in the Prometheus text exposition
 // format (version 0.0.4). Byte paths only add to numbers here; nothing logs per block.
-import { RecentErrors } from './admin/recent-errors.js';
+import { RecentErrors } from './recent-errors.js';
 import { errorCodeName, type ErrorCode } from './errors.js';
-import type { TierSet } from './engine/tiers.js';
 
 type Labels = Record<string, string>;
 
@@ -183,15 +182,6 @@ export class ServerMetrics {
    * Per-tier gauges, labelled tier="<kind>:<path>". pegasus_disk_used_bytes
    * (unlabelled, registered by the server) stays the total over all tiers.
    */
-  trackTiers(tiers: TierSet): void {
-    const each = (f: (t: TierSet['tiers'][number]) => number) => () => tiers.tiers.map((t): [Labels, number] => [{ tier: t.label, kind: t.kind }, f(t)]);
-    this.registry.gauge('pegasus_tier_used_bytes', 'Durable bytes of segment files on each storage tier.', each((t) => t.usedBytes));
-    this.registry.gauge('pegasus_tier_charged_bytes', 'Bytes charged against each tier\'s capacity: whole segments while active (pmem segments are preallocated), durable bytes once sealed.', each((t) => t.chargedBytes));
-    this.registry.gauge('pegasus_tier_capacity_bytes', 'Configured capacity of each storage tier (9007199254740991: bounded by its file system only).', each((t) => t.capacityBytes));
-    this.registry.gauge('pegasus_tier_free_bytes', 'Free bytes of each tier\'s file system at the last check.', each((t) => t.freeBytes === Number.MAX_SAFE_INTEGER ? 0 : t.freeBytes));
-    this.registry.gauge('pegasus_tier_pmem_writes', 'Whether segments of each tier are written through libpmem2 (1) or with file writes and fdatasync (0).', each((t) => (t.writesThroughPmem ? 1 : 0)));
-  }
-
   /** Counts an error answered to a client and keeps it among the recent ones. */
   error(code: ErrorCode, message = ''): void {
     const name = errorCodeName(code);

@@ -21,6 +21,7 @@ import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import { Catalog, type CatalogRow } from './catalog/catalog.js';
 import type { RunEntry, SegmentEntry } from './catalog/types.js';
+import { beforeAppend, faultsFromEnv, type Faults } from './faults.js';
 import { Flusher } from './flusher.js';
 import { removeOwnerDir } from './log-dirs.js';
 import type { LogId } from './log-id.js';
@@ -31,12 +32,13 @@ import { SegmentMappings } from './segment-mappings.js';
 import type { TenantName } from './tenants.js';
 import { TierSet } from './tiers.js';
 import type { PendingRun } from './types.js';
-import { toPegasusError } from '../errors.js';
+import { toPegasusError, type PegasusError } from '../errors.js';
 
 export class Engine {
   readonly budget: MemoryBudget;
   readonly flusher: Flusher;
   readonly mappings: SegmentMappings;
+  private readonly faults: Faults = faultsFromEnv();
   private stopping = false;
 
   private constructor(
@@ -60,10 +62,11 @@ export class Engine {
     if (degraded.length > 0) {
       log.warn('pmem tier written with ordinary file writes and fdatasync', { tiers: degraded.map((t) => t.label), reason: nativeStatus().reason });
     }
-    metrics.trackTiers(tiers);
+    trackTiers(metrics, tiers);
     const catalog = await Catalog.open(join(cfg.dataDir, 'index'));
     const engine = new Engine(cfg, tiers, catalog, log, metrics);
-    metrics.registry.gauge('pegasus_flush_queue_depth', 'Logs (shuffles) with a flush queued or running.', () => engine.flusher.queueDepth());
+    if (engine.faults.appendDelayMs > 0) log.warn('fault injected: every durable append is delayed', { appendDelayMs: engine.faults.appendDelayMs });
+    metrics.registry.gauge('pegasus_flush_queue_depth', 'Logs with a flush queued or running.', () => engine.flusher.queueDepth());
     return engine;
   }
 
@@ -83,10 +86,11 @@ export class Engine {
   }
 
   /** Opens (creating its directory) the log `id` over its indexed segments, recovering their files. */
-  openLog(id: LogId, known: SegmentEntry[]): Promise<SegmentLog> {
+  openLog(id: LogId, known: SegmentEntry[], removedError?: () => PegasusError): Promise<SegmentLog> {
     return SegmentLog.open({
       dataDir: this.cfg.dataDir, log: id, segmentBytesMax: this.cfg.segmentBytesMax, tiers: this.tiers,
       onRemoved: (removed) => this.mappings.logRemoved(removed),
+      ...(removedError === undefined ? {} : { removedError }),
     }, known);
   }
 
@@ -96,6 +100,7 @@ export class Engine {
    * is durable. Callers serialize appends to one log.
    */
   async append(log: SegmentLog, runs: PendingRun[], rows: CatalogRow[]): Promise<RunEntry[]> {
+    await beforeAppend(this.faults);
     const appended = runs.length > 0 ? await log.appendRuns(runs) : { runs: [], segments: [] };
     if (log.isRemoved) return appended.runs;
     await this.catalog.writeAppend(log.id, appended.runs, appended.segments, rows);
@@ -131,4 +136,14 @@ export class Engine {
     await this.mappings.close();
     await this.catalog.close();
   }
+}
+
+/** Per-tier gauges (pegasus_tier_*). */
+function trackTiers(metrics: ServerMetrics, tiers: TierSet): void {
+  const each = (f: (t: TierSet['tiers'][number]) => number) => () => tiers.tiers.map((t): [Record<string, string>, number] => [{ tier: t.label, kind: t.kind }, f(t)]);
+  metrics.registry.gauge('pegasus_tier_used_bytes', 'Durable bytes of segment files on each storage tier.', each((t) => t.usedBytes));
+  metrics.registry.gauge('pegasus_tier_charged_bytes', 'Bytes charged against each tier\'s capacity: whole segments while active (pmem segments are preallocated), durable bytes once sealed.', each((t) => t.chargedBytes));
+  metrics.registry.gauge('pegasus_tier_capacity_bytes', 'Configured capacity of each storage tier (9007199254740991: bounded by its file system only).', each((t) => t.capacityBytes));
+  metrics.registry.gauge('pegasus_tier_free_bytes', 'Free bytes of each tier\'s file system at the last check.', each((t) => t.freeBytes === Number.MAX_SAFE_INTEGER ? 0 : t.freeBytes));
+  metrics.registry.gauge('pegasus_tier_pmem_writes', 'Whether segments of each tier are written through libpmem2 (1) or with file writes and fdatasync (0).', each((t) => (t.writesThroughPmem ? 1 : 0)));
 }

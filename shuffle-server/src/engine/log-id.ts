@@ -1,5 +1,5 @@
 // A log's identity: which tenant it belongs to, which owner inside the tenant,
-// and its id there (a u32). For the shuffle tenant: (shuffle, appId, shuffleId).
+// and its id there (a u32). Tenants map their own ids onto these (tenants.ts).
 import assert from 'node:assert/strict';
 
 import { checkAppId } from '../../../schemas/ts/ids.js';

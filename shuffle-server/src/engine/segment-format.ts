@@ -10,7 +10,7 @@
 //   4  u16  format version (1)
 //   6  u16  header bytes (32)
 //   8  u64  segment id
-//  16  u32  log id (LogId.id; release 0.1 called it the shuffle id: same bytes)
+//  16  u32  log id (LogId.id; the same bytes release 0.1 wrote)
 //  20  u32  reserved, 0
 //  24  u32  reserved, 0
 //  28  u32  CRC32C of bytes 0..28

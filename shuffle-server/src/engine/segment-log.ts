@@ -50,6 +50,8 @@ export interface SegmentLogOptions {
   tiers?: TierSet;
   /** Told when the log's segments are removed, so UCX mappings of them end (segment-mappings.ts). */
   onRemoved?: (log: SegmentLog) => void;
+  /** The error an append to the removed log answers, in its tenant's terms (default NOT_FOUND). */
+  removedError?: () => PegasusError;
 }
 
 interface Segment {
@@ -149,7 +151,8 @@ export class SegmentLog {
 
   async appendRuns(runs: PendingRun[]): Promise<{ runs: RunEntry[]; segments: SegmentEntry[] }> {
     if (this.closed !== null) {
-      throw new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `segment log ${logName(this.opts.log)} is closed`);
+      if (this.removed) throw this.opts.removedError?.() ?? new PegasusError(ErrorCode.NOT_FOUND, `segment log ${logName(this.opts.log)} is removed`);
+      throw new PegasusError(ErrorCode.SHUTTING_DOWN, `segment log ${logName(this.opts.log)} is closed`);
     }
     assert(this.inFlight === null, 'appendRuns called concurrently');
     const work = this.append(runs);

@@ -1,8 +1,8 @@
 // The one place that turns (tenant, owner, log, segment) into paths under a
 // tier's directory, and back:
 //   <tier>/<tenant dirName>/<owner>/<log id>/<segmentId, 20 digits>.seg
-// For the shuffle tenant that is shuffles/<appId>/<shuffleId>/..., the layout
-// release 0.1 wrote. Segment ids are zero-padded to 20 digits (the width of
+// (tenants.ts names each tenant's folder; release 0.1's layout is the first
+// tenant's.) Segment ids are zero-padded to 20 digits (the width of
 // u64) so `ls` lists them in the order they were written. Owner ids were
 // validated at the protocol edge; they are checked again here because this is
 // where they become paths.

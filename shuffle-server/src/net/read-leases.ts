@@ -6,8 +6,7 @@ import type { PlanRead, ReadPlan } from '../../../schemas/ts/messages.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import { READ_LEASES_PER_CONNECTION_MAX } from '../limits.js';
 import type { ServerMetrics } from '../metrics.js';
-import type { PlannedRead } from '../shuffle/read-planner.js';
-import type { ShuffleService } from '../shuffle/shuffle-service.js';
+import type { PlannedRead, ShuffleService } from '../shuffle/shuffle-service.js';
 
 export class ReadLeases {
   private readonly leases = new Map<number, PlannedRead>();

@@ -3,7 +3,7 @@
 // credit and the socket is below its high-water mark; then ReadEnd.
 import { encodeFrame } from '../../../schemas/ts/codec.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
-import type { StoredBlock } from '../engine/types.js';
+import type { StoredBlock } from '../shuffle/shuffle-service.js';
 import type { Session } from './session.js';
 
 export class ReadStream {

@@ -4,6 +4,7 @@
 //   commit (tag 04)      key: 04 appId 00 shuffleId:u32 mapId:u32
 //                        13 B  v1: version, attempt:u64, batchCount:u32
 import type { CatalogRow } from '../engine/catalog/catalog.js';
+import { ErrorCode, PegasusError } from '../errors.js';
 import {
   checkU32, checkU64, checkValue, decodeLogRowKey, logRowKey, newValue, readU64LE, writeU64LE,
 } from '../engine/catalog/catalog-keys.js';
@@ -30,6 +31,11 @@ export interface CommitEntry {
   mapId: number;
   attempt: number;
   batchCount: number;
+}
+
+/** What an operation on a removed shuffle answers. */
+export function shuffleGone(appId: string, shuffleId: number): PegasusError {
+  return new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${appId}/${shuffleId} was removed`);
 }
 
 /** The log of a shuffle. */

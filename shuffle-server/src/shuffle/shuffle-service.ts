@@ -20,8 +20,11 @@ import type { ServerMetrics } from '../metrics.js';
 import { AppRegistry, type App } from './app-registry.js';
 import { checkPush } from './push-check.js';
 import { planUcxRead, type PlannedRead } from './read-planner.js';
+
+/** What net/ holds of a connection and a planned read: defined below, re-exported so net/ imports only this file. */
+export type { PlannedRead, PushWindow, StoredBlock };
 import { ShuffleCatalog } from './shuffle-catalog.js';
-import { SHUFFLE_TENANT, shuffleLog } from './shuffle-rows.js';
+import { SHUFFLE_TENANT, shuffleGone, shuffleLog } from './shuffle-rows.js';
 import { Shuffle, type CommitOutcome } from './shuffle.js';
 
 /**
@@ -75,7 +78,7 @@ export class ShuffleService {
       const app = this.apps.get(entry.appId) ?? this.apps.add(entry.appId, now);
       try {
         const segments = await this.catalog.listSegments(entry.appId, entry.shuffleId);
-        const log = await this.engine.openLog(shuffleLog(entry.appId, entry.shuffleId), segments);
+        const log = await this.engine.openLog(shuffleLog(entry.appId, entry.shuffleId), segments, () => shuffleGone(entry.appId, entry.shuffleId));
         torn += log.recoveredTornBytes;
         const commits = await this.catalog.listCommits(entry.appId, entry.shuffleId);
         this.apps.addShuffle(app, new Shuffle(entry, log, commits, this.shuffleDeps()));
@@ -167,7 +170,7 @@ export class ShuffleService {
     }
     if (this.apps.shuffleCount >= SHUFFLES_MAX) throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${SHUFFLES_MAX} shuffles`);
     const entry = { appId: m.appId, shuffleId: m.shuffleId, numMaps: m.numMaps, numPartitions: m.numPartitions, createdAtMs: Date.now() };
-    const log = await this.engine.openLog(shuffleLog(m.appId, m.shuffleId), []);
+    const log = await this.engine.openLog(shuffleLog(m.appId, m.shuffleId), [], () => shuffleGone(m.appId, m.shuffleId));
     await this.catalog.putShuffle(entry);
     if (this.apps.get(m.appId) !== app) {
       // The application was removed while this register awaited.

@@ -9,7 +9,7 @@ import { SegmentLog } from '../../src/engine/segment-log.js';
 import * as names from '../../src/engine/segment-names.js';
 import type { TierSet } from '../../src/engine/tiers.js';
 import { ShuffleCatalog } from '../../src/shuffle/shuffle-catalog.js';
-import { SHUFFLE_TENANT, shuffleLog, type CommitEntry, type ShuffleEntry } from '../../src/shuffle/shuffle-rows.js';
+import { SHUFFLE_TENANT, shuffleGone, shuffleLog, type CommitEntry, type ShuffleEntry } from '../../src/shuffle/shuffle-rows.js';
 
 export { shuffleLog };
 export type { CommitEntry, RunEntry, SegmentEntry, ShuffleEntry };
@@ -54,7 +54,11 @@ export interface ShuffleLogOptions {
 }
 
 export function openShuffleLog(opts: ShuffleLogOptions, known: SegmentEntry[]): Promise<SegmentLog> {
-  return SegmentLog.open({ dataDir: opts.dataDir, log: shuffleLog(opts.appId, opts.shuffleId), segmentBytesMax: opts.segmentBytesMax, tiers: opts.tiers }, known);
+  return SegmentLog.open({
+    dataDir: opts.dataDir, log: shuffleLog(opts.appId, opts.shuffleId), segmentBytesMax: opts.segmentBytesMax, tiers: opts.tiers,
+    // As the shuffle tenant opens its logs (shuffle-service.ts).
+    removedError: () => shuffleGone(opts.appId, opts.shuffleId),
+  }, known);
 }
 
 export async function openShuffleIndex(dir: string): Promise<ShuffleCatalog> {

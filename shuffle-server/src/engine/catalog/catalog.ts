@@ -1,7 +1,6 @@
 // The catalog: one LevelDB (classic-level) holding, for every tenant, its
 // owners, its logs, the runs of each log in segment files, the durable length of
-// every segment, and rows a tenant keeps per log (for the shuffle tenant: map
-// commits). Layout of keys and values: INDEX_FORMAT.md and catalog-keys.ts.
+// every segment, and rows a tenant keeps per log (its private tags). Layout of keys and values: INDEX_FORMAT.md and catalog-keys.ts.
 //
 // Durability: every write that a client's acknowledgement depends on is written
 // with sync:true, and everything that must change together goes in one batch

@@ -1,7 +1,7 @@
 // The most recent errors answered to clients, for GET /api/v1/errors: a ring of
 // at most RECENT_ERRORS_MAX entries, so a storm of errors costs a fixed amount
 // of memory. Filled where errors are counted (ServerMetrics.error).
-import { RECENT_ERRORS_MAX, RECENT_ERROR_MESSAGE_CHARS_MAX } from '../limits.js';
+import { RECENT_ERRORS_MAX, RECENT_ERROR_MESSAGE_CHARS_MAX } from './limits.js';
 
 export interface RecentError {
   atMs: number;
