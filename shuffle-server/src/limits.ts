@@ -36,7 +36,7 @@ export const CONNECTIONS_MAX = 4_096;
 export const READ_STREAMS_PER_CONNECTION_MAX = 64;
 /** Most map attempts with pushed but uncommitted data per shuffle. */
 export const OPEN_ATTEMPTS_PER_SHUFFLE_MAX = 1_000_000;
-/** Most commits waiting for one group flush. */
+/** Most commits of one shuffle waiting to be durable (queued for a group flush or in it); more are LIMIT_EXCEEDED. */
 export const PENDING_COMMITS_MAX = 100_000;
 /** Largest run read from a segment in one read call. */
 export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;

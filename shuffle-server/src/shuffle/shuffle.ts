@@ -188,8 +188,10 @@ export class Shuffle implements FlushSource {
     if (missing >= 0) {
       throw new PegasusError(ErrorCode.MISSING_BATCHES, `map ${mapId} attempt ${attempt} commits ${batchCount} batches but batch ${missing} was never received by this server`);
     }
-    if (this.pendingCommits.length >= PENDING_COMMITS_MAX) {
-      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `shuffle ${this.appId}/${this.shuffleId} has ${this.pendingCommits.length} commits waiting for their flush, limit ${PENDING_COMMITS_MAX}; retry the commit`);
+    // Commits queued for a flush or in the flush running now: each holds a
+    // client request and its entry until durable.
+    if (this.committing.size >= PENDING_COMMITS_MAX) {
+      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `shuffle ${this.appId}/${this.shuffleId} has ${this.committing.size} commits waiting to be durable, limit ${PENDING_COMMITS_MAX}; retry the commit`);
     }
     const entry: CommitEntry = { mapId, attempt, batchCount };
     const durable = new Promise<void>((resolve, reject) => {

@@ -123,7 +123,9 @@ test('SIGTERM flushes and exits cleanly; committed data is served after restart,
 
 test('writers faster than the disk are slowed down and memory stays within the budget', async (t) => {
   const budget = 64 * 1024 * 1024;
-  const s = await startServer({ args: ['--memory-budget-bytes', '64MiB', '--push-window', '4'] });
+  // A disk slower than the writers, whatever this machine's disk does: every
+  // durable append waits 200 ms first (engine/faults.ts), so writers must wait.
+  const s = await startServer({ args: ['--memory-budget-bytes', '64MiB', '--push-window', '4'], env: { PEGASUS_FAULT_APPEND_DELAY_MS: '200' } });
   try {
     const c0 = await RawClient.connect(s.address);
     await c0.request({ type: 'RegisterShuffle', appId: 'app-flow', shuffleId: 0, numMaps: 4, numPartitions: 16 });

@@ -26,11 +26,11 @@ async function withServer(t: { teardown: (fn: () => Promise<void>) => void }, en
 }
 
 /** Sends frames without waiting and collects one answer per request id. */
-async function sendAll(c: RawClient, frames: Array<{ id: number; bytes: Buffer }>): Promise<Map<number, Frame>> {
+async function sendAll(c: RawClient, frames: Array<{ id: number; bytes: Buffer }>, timeoutMs = 60_000): Promise<Map<number, Frame>> {
   for (const f of frames) c.sendRaw(f.bytes);
   const answers = new Map<number, Frame>();
   while (answers.size < frames.length) {
-    const f = await c.next(60_000);
+    const f = await c.next(timeoutMs);
     if (f === null) throw new Error(`connection closed after ${answers.size} of ${frames.length} answers`);
     answers.set(f.requestId, f);
   }
@@ -87,7 +87,13 @@ test('CommitAfterQueuedPushesSeesThem: the TypeScript writer under a tiny budget
 });
 
 test('PendingCommitsBounded: commits past PENDING_COMMITS_MAX waiting for one flush are refused with LIMIT_EXCEEDED', async (t) => {
-  const s = await withServer(t, { PEGASUS_FAULT_APPEND_DELAY_MS: '3000' });
+  // Group flushes gather commits for 1 s and then hold them 10 s more: the
+  // commits sent meanwhile all wait (sending them takes a few seconds).
+  const s = await startServer({ args: [...TINY_BUDGET, '--commit-flush-delay-ms', '1000'], env: { PEGASUS_FAULT_APPEND_DELAY_MS: '10000' } });
+  t.teardown(async () => {
+    await stopServer(s);
+    await removeDir(s.dataDir);
+  });
   const c = await RawClient.connect(s.address);
   t.teardown(() => c.close());
   const total = 100_050; // PENDING_COMMITS_MAX is 100,000
@@ -97,7 +103,7 @@ test('PendingCommitsBounded: commits past PENDING_COMMITS_MAX waiting for one fl
     // A map with no output commits zero batches: nothing to flush but its commit row.
     frames.push({ id: mapId + 10, bytes: encodeFrame(mapId + 10, { type: 'CommitMap', appId: 'bound-app', shuffleId: 0, mapId, attempt: 0, batchCount: 0 }) });
   }
-  const answers = await sendAll(c, frames);
+  const answers = await sendAll(c, frames, 120_000);
   let refused = 0;
   let won = 0;
   for (const f of answers.values()) {
