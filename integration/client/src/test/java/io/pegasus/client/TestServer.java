@@ -12,6 +12,7 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -21,6 +22,8 @@ import java.util.stream.Stream;
 /**
  * A real pegasus-server process for tests: {@code node shuffle-server/bin/pegasus-server.js
  * --port 0 --data-dir <temp> --log-level warn}, ready once it prints its "listening" line.
+ * Extra arguments follow those; extra environment variables (the server's fault seam,
+ * {@code PEGASUS_FAULT_*}, is the use) are added to this JVM's environment.
  * The repository root comes from the system property {@code pegasus.repoRoot} (set by the pom).
  */
 final class TestServer implements AutoCloseable {
@@ -31,16 +34,18 @@ final class TestServer implements AutoCloseable {
   private final Path dataDir;
   private boolean ownsDataDir;
   private final List<String> extraArgs;
+  private final Map<String, String> extraEnv;
   private final int port;
   private final StringBuffer stderr;
 
-  private TestServer(Process process, Path dataDir, boolean ownsDataDir, List<String> extraArgs, int port,
-      StringBuffer stderr) {
+  private TestServer(Process process, Path dataDir, boolean ownsDataDir, List<String> extraArgs,
+      Map<String, String> extraEnv, int port, StringBuffer stderr) {
     this.process = process;
     this.stderr = stderr;
     this.dataDir = dataDir;
     this.ownsDataDir = ownsDataDir;
     this.extraArgs = extraArgs;
+    this.extraEnv = extraEnv;
     this.port = port;
   }
 
@@ -52,10 +57,19 @@ final class TestServer implements AutoCloseable {
 
   /** Starts a server on a free port with a fresh data directory. */
   static TestServer start(String... extraArgs) throws IOException {
-    return start(Files.createTempDirectory("pegasus-test-"), true, 0, List.of(extraArgs));
+    return start(Map.of(), extraArgs);
   }
 
-  private static TestServer start(Path dataDir, boolean ownsDataDir, int port, List<String> extraArgs) throws IOException {
+  /**
+   * Starts a server on a free port with a fresh data directory and {@code extraEnv} added to
+   * its environment; {@link #restart()} keeps both the arguments and the variables.
+   */
+  static TestServer start(Map<String, String> extraEnv, String... extraArgs) throws IOException {
+    return start(Files.createTempDirectory("pegasus-test-"), true, 0, List.of(extraArgs), Map.copyOf(extraEnv));
+  }
+
+  private static TestServer start(Path dataDir, boolean ownsDataDir, int port, List<String> extraArgs,
+      Map<String, String> extraEnv) throws IOException {
     Path root = repoRoot();
     Path bin = root.resolve("shuffle-server/bin/pegasus-server.js");
     if (!Files.exists(root.resolve("dist/shuffle-server/src/main.js"))) {
@@ -64,7 +78,9 @@ final class TestServer implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of("node", bin.toString(), "--port", Integer.toString(port), "--data-dir",
         dataDir.toString(), "--log-level", "warn"));
     cmd.addAll(extraArgs);
-    Process proc = new ProcessBuilder(cmd).directory(root.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile());
+    pb.environment().putAll(extraEnv);
+    Process proc = pb.start();
     CompletableFuture<Integer> listening = new CompletableFuture<>();
     StringBuffer err = new StringBuffer();
     Thread out = new Thread(() -> {
@@ -89,7 +105,7 @@ final class TestServer implements AutoCloseable {
       proc.destroyForcibly();
       throw new IllegalStateException("server did not start: " + e + "\nstderr:\n" + err, e);
     }
-    return new TestServer(proc, dataDir, ownsDataDir, List.copyOf(extraArgs), actual, err);
+    return new TestServer(proc, dataDir, ownsDataDir, List.copyOf(extraArgs), extraEnv, actual, err);
   }
 
   private static void drain(InputStream in, StringBuffer into) {
@@ -160,7 +176,7 @@ final class TestServer implements AutoCloseable {
     IOException last = null;
     for (int i = 0; i < 20; i++) {
       try {
-        TestServer next = start(dataDir, ownsDataDir, port, extraArgs);
+        TestServer next = start(dataDir, ownsDataDir, port, extraArgs, extraEnv);
         ownsDataDir = false;
         return next;
       } catch (IllegalStateException e) {
