@@ -99,10 +99,12 @@ export class Flusher {
 
   /** Reserves `bytes` in the budget, starting pressure flushes when it has to wait. */
   async admit(bytes: number): Promise<void> {
-    if (!this.budget.tryReserve(bytes)) {
-      this.relievePressure();
-      await this.budget.reserve(bytes);
-    }
+    if (this.budget.tryReserve(bytes)) return;
+    // Queue first, then flush: a waiting push is itself a reason to flush even
+    // below the threshold (the in-flight reserve may cap buffering under it).
+    const room = this.budget.reserve(bytes);
+    this.relievePressure();
+    await room;
   }
 
   /** Bytes were buffered: flush when past the threshold. */
