@@ -6,7 +6,7 @@ import { crc32c } from '../../native/ts/crc32c.js';
 import { ErrorCode, PegasusError } from '../../schemas/ts/errors.js';
 import type { BlockHeader } from '../../schemas/ts/messages.js';
 import { decompressBlock } from './compression.js';
-import type { ReadBlock, ReadCounters } from './read-stream.js';
+import type { ReadBlock, ReadCounters } from './read-block.js';
 
 export function checkBlock(h: BlockHeader, stored: Buffer, counters: ReadCounters, where: string): ReadBlock {
   const crc = crc32c(stored) >>> 0;

@@ -19,31 +19,15 @@
 import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
 import type { Frame, OpenRead, ReadData, ReadRange } from '../../schemas/ts/messages.js';
 import { checkBlock } from './block-check.js';
+import type { ReadBlock, ReadCounters } from './read-block.js';
 import type { Connection, StreamHandler } from './connection.js';
 import { READ_CREDIT_GRANT_DIVISOR } from './limits.js';
 
-/** One verified block of a read: its origin and its raw (decompressed) bytes. */
-export interface ReadBlock {
-  partition: number;
-  mapId: number;
-  attempt: number;
-  /** Raw bytes: records as `u32le length | bytes` (record-codec.ts). */
-  data: Buffer;
-}
-
-export type { ReadRange };
+export type { ReadBlock, ReadCounters, ReadRange };
 
 export interface ReadStreamOptions {
   creditBytes: number;
   idleTimeoutMs: number;
-}
-
-/** Counters of one stream. */
-export interface ReadCounters {
-  blocks: number;
-  storedBytes: number;
-  rawBytes: number;
-  creditGrants: number;
 }
 
 type State = 'new' | 'open' | 'ended' | 'failed' | 'done';

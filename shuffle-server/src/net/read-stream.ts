@@ -4,7 +4,19 @@
 import { encodeFrame } from '../../../schemas/ts/codec.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
 import type { StoredBlock } from '../shuffle/shuffle-service.js';
-import type { Session } from './session.js';
+import type { Message } from '../../../schemas/ts/messages.js';
+import type { ServerMetrics } from '../metrics.js';
+
+/** What a read stream needs of its connection (net/session.ts implements it). */
+export interface StreamConnection {
+  readonly closed: boolean;
+  readonly metrics: ServerMetrics;
+  backpressured(): boolean;
+  send(frame: Buffer): void;
+  answer(requestId: number, message: Message): void;
+  answerError(requestId: number, err: unknown): void;
+  endStream(requestId: number): void;
+}
 
 export class ReadStream {
   private credit: number;
@@ -14,7 +26,7 @@ export class ReadStream {
   private bytesSent = 0;
 
   constructor(
-    private readonly session: Session,
+    private readonly session: StreamConnection,
     readonly requestId: number,
     private readonly blocks: AsyncGenerator<StoredBlock>,
     initialCredit: number,

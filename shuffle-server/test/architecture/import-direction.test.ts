@@ -111,6 +111,38 @@ test('the judge sees a forbidden import (engine importing the shuffle tenant)', 
   t.true(someImports.includes('shuffle-server/src/engine/engine.ts'), someImports.join(', '));
 });
 
+/** Import cycles among the sources (each as the list of files around it), found by depth-first search. */
+function cycles(): string[][] {
+  const files = [
+    ...tsFiles(join(ROOT, 'shuffle-server', 'src')),
+    ...tsFiles(join(ROOT, 'shuffle-client', 'src')),
+    ...tsFiles(join(ROOT, 'schemas', 'ts')),
+  ];
+  const graph = new Map<string, string[]>();
+  for (const f of files) graph.set(relative(ROOT, f), importsOf(f));
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (node: string): void => {
+    state.set(node, 'open');
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (!graph.has(next)) continue;
+      const st = state.get(next);
+      if (st === 'open') found.push([...stack.slice(stack.indexOf(next)), next]);
+      else if (st === undefined) visit(next);
+    }
+    stack.pop();
+    state.set(node, 'done');
+  };
+  for (const node of graph.keys()) if (!state.has(node)) visit(node);
+  return found;
+}
+
+test('no import cycles among the sources', (t) => {
+  t.deepEqual(cycles().map((c) => c.join(' -> ')), []);
+});
+
 test('engine/ names no tenant except in its tenant table', (t) => {
   const engineDir = join(ROOT, 'shuffle-server', 'src', 'engine');
   const hits: string[] = [];
