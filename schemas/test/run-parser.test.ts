@@ -10,6 +10,7 @@ import { PegasusError } from '../ts/errors.js';
 import { Codec } from '../ts/messages.js';
 import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, encodeBlockHeader, encodeRun, encodeRunHeader, type RunBlock } from '../ts/run-format.js';
 import { RunParser, type ExpectedRun } from '../ts/run-parser.js';
+import { readVectors, type RunVector } from './vectors.js';
 
 const codeOf = (e: unknown): string | undefined => (e instanceof PegasusError ? e.code : undefined);
 
@@ -170,5 +171,28 @@ test('randomized damage: one flipped byte anywhere gives a coded error or, in bl
     damaged[i]! ^= 1 + Math.floor(random() * 255);
     const code = codeOfParse(damaged, run, () => 1 + Math.floor(random() * 64));
     t.true(code === 'CORRUPT_DATA' || code === 'CHECKSUM_MISMATCH', `byte ${i}: ${code}`);
+  }
+});
+
+test('run vectors (schemas/test-vectors/runs.json): whole or one byte at a time, the blocks or the error they list', (t) => {
+  for (const v of readVectors<RunVector>('runs.json')) {
+    const run = Buffer.from(v.run, 'hex');
+    for (const piece of [run.length, 1]) {
+      const parse = (): Array<{ header: unknown; data: string }> => {
+        const parser = new RunParser(v.expected, v.name);
+        const got: Array<{ header: unknown; data: string }> = [];
+        for (let at = 0; at < run.length; at += piece) {
+          for (const b of parser.feed(run.subarray(at, at + piece))) got.push({ header: b.header, data: b.data.toString('hex') });
+        }
+        parser.finish();
+        return got;
+      };
+      if (v.error === undefined) {
+        t.deepEqual(parse(), v.blocks, `${v.name} (pieces of ${piece})`);
+      } else {
+        const err = t.throws(parse, undefined, `${v.name} (pieces of ${piece})`);
+        t.is(codeOf(err), v.error, `${v.name} (pieces of ${piece}): ${err?.message}`);
+      }
+    }
   }
 });
