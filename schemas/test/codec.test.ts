@@ -1,8 +1,17 @@
 import test from 'ava';
+import * as flatbuffers from 'flatbuffers';
+
+import { crc32c, crc32cNative, crc32cPortable, type Crc32c } from '../../native/ts/crc32c.js';
+import { BlockHeader as FbBlockHeader } from '../generated/ts/pegasus/wire/block-header.js';
+import { Message as FbMessage } from '../generated/ts/pegasus/wire/message.js';
 import { decodeFrame, encodeFrame } from '../ts/codec.js';
 import { ErrorCode, PegasusError } from '../ts/errors.js';
 import { checkAppId } from '../ts/ids.js';
 import { Codec, type Message } from '../ts/messages.js';
+import { BLOCK_HEADER_BYTES, decodeBlockHeader, encodeBlockHeader } from '../ts/run-format.js';
+import {
+  messageFromJson, messageToJson, readVectors, type BlockHeaderVector, type Crc32cVector, type FrameVector, type InvalidFrameVector,
+} from './vectors.js';
 
 const samples: Message[] = [
   { type: 'Hello', protocolVersion: 1, client: 'test' },
@@ -101,4 +110,62 @@ test('a ReadPlan naming a region it does not carry is refused', (t) => {
   };
   const err = t.throws(() => decodeFrame(encodeFrame(1, m)));
   t.true(PegasusError.is(err, ErrorCode.INVALID_ARGUMENT));
+});
+
+// ---------------------------------------------------------------------------
+// Shared test vectors (schemas/test-vectors/README.md); the JVM client reads the same files.
+
+test('frame vectors cover every message type of the schema', (t) => {
+  const types = new Set(readVectors<FrameVector>('frames.json').map((v) => v.message.type));
+  const declared = Object.keys(FbMessage).filter((k) => Number.isNaN(Number(k)) && k !== 'NONE');
+  t.deepEqual([...types].sort(), declared.sort());
+});
+
+test('every frame vector decodes to its fields, and its fields encode to its bytes', (t) => {
+  for (const v of readVectors<FrameVector>('frames.json')) {
+    const frame = Buffer.from(v.frame, 'hex');
+    const f = decodeFrame(frame);
+    t.is(f.requestId, v.requestId, v.name);
+    t.deepEqual(messageToJson(f.message), v.message, v.name);
+    t.is(f.body.toString('hex'), v.body, v.name);
+    const body = Buffer.from(v.body, 'hex');
+    t.is(encodeFrame(v.requestId, messageFromJson(v.message), body.length === 0 ? [] : [body]).toString('hex'), v.frame, v.name);
+  }
+});
+
+test('every invalid frame vector is refused with its code', (t) => {
+  for (const v of readVectors<InvalidFrameVector>('invalid-frames.json')) {
+    t.is(codeOf(() => decodeFrame(Buffer.from(v.frame, 'hex'))), v.error, `${v.name}: ${v.why}`);
+  }
+});
+
+test('block header vectors: the wire struct and the run\'s block record header decode to their fields and encode to their bytes', (t) => {
+  for (const v of readVectors<BlockHeaderVector>('block-headers.json')) {
+    const wire = Buffer.from(v.wire, 'hex');
+    const h = new FbBlockHeader().__init(0, new flatbuffers.ByteBuffer(wire));
+    t.deepEqual({
+      attempt: Number(h.attempt()), mapId: h.mapId(), partition: h.partition(), batch: h.batch(), seq: h.seq(),
+      rawLength: h.rawLength(), storedLength: h.storedLength(), crc32c: h.crc32c(), codec: h.codec(),
+    }, v.header, v.name);
+    // Encoded in a PushBlocks envelope, the struct is the vector's bytes.
+    const frame = encodeFrame(1, { type: 'PushBlocks', appId: 'a', shuffleId: 1, blocks: [v.header] }, [Buffer.alloc(v.header.storedLength)]);
+    t.true(frame.includes(wire), v.name);
+    const record = Buffer.from(v.record, 'hex');
+    t.deepEqual(decodeBlockHeader(record, 0), v.header, v.name);
+    const encoded = Buffer.alloc(BLOCK_HEADER_BYTES);
+    encodeBlockHeader(encoded, 0, v.header);
+    t.is(encoded.toString('hex'), v.record, v.name);
+  }
+});
+
+test('CRC32C vectors, piece after piece, with the native and the portable implementation', (t) => {
+  const impls: Array<[string, Crc32c]> = [['default', crc32c], ['portable', crc32cPortable]];
+  if (crc32cNative !== null) impls.push(['native', crc32cNative]);
+  for (const v of readVectors<Crc32cVector>('crc32c.json')) {
+    for (const [name, crc] of impls) {
+      let c = 0;
+      for (const p of v.parts) c = crc(Buffer.from(p, 'hex'), c);
+      t.is(c >>> 0, v.crc32c, `${v.name} (${name})`);
+    }
+  }
 });

@@ -29,17 +29,14 @@ import { ReleaseRead as FbReleaseRead } from '../generated/ts/pegasus/wire/relea
 import { RunLocation as FbRunLocation } from '../generated/ts/pegasus/wire/run-location.js';
 import { ErrorCode, PegasusError, isErrorCode } from './errors.js';
 import {
-  BLOCKS_PER_MESSAGE_MAX, COMMITS_PER_PLAN_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX, REGIONS_PER_PLAN_MAX, RKEY_BYTES_MAX,
-  RUNS_PER_PLAN_MAX, STRING_BYTES_MAX, UCX_ADDRESS_BYTES_MAX,
+  BLOCK_HEADER_WIRE_BYTES, BLOCKS_PER_MESSAGE_MAX, COMMITS_PER_PLAN_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX, FRAME_PREFIX_BYTES,
+  MAP_COMMIT_WIRE_BYTES, REGIONS_PER_PLAN_MAX, RKEY_BYTES_MAX, RUN_LOCATION_WIRE_BYTES, RUNS_PER_PLAN_MAX, STRING_BYTES_MAX,
+  UCX_ADDRESS_BYTES_MAX,
 } from './limits.js';
-import { BLOCK_HEADER_WIRE_BYTES, Codec, type BlockHeader, type Frame, type Message, type ReadPlan } from './messages.js';
+import { Codec, type BlockHeader, type Frame, type Message, type ReadPlan } from './messages.js';
 
-/** Sizes of the ReadPlan structs on the wire (see pegasus.fbs). */
-const RUN_LOCATION_WIRE_BYTES = 48;
-const MAP_COMMIT_WIRE_BYTES = 16;
-
-/** Bytes of the envelope-length prefix. */
-export const FRAME_PREFIX_BYTES = 4;
+/** Bytes of the envelope-length prefix (declared in limits.json). */
+export { FRAME_PREFIX_BYTES };
 
 const FILE_IDENTIFIER = 'PGS1';
 

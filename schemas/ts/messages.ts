@@ -5,9 +5,8 @@ import type { ErrorCode } from './errors.js';
 import { Codec } from '../generated/ts/pegasus/wire/codec.js';
 
 export { Codec };
-
-/** Size of one BlockHeader struct on the wire (see pegasus.fbs). */
-export const BLOCK_HEADER_WIRE_BYTES = 40;
+/** Size of one BlockHeader struct on the wire (see pegasus.fbs); declared in limits.json. */
+export { BLOCK_HEADER_WIRE_BYTES } from './limits.js';
 
 /** One block of one partition from one map attempt. */
 export interface BlockHeader {

@@ -12,14 +12,14 @@
 // A block is stored with NONE when LZ4 would not make it smaller.
 import { compress, compressSync, uncompressSync } from 'lz4-napi';
 import { ErrorCode, PegasusError } from '../../schemas/ts/errors.js';
-import { BLOCK_BYTES_MAX } from '../../schemas/ts/limits.js';
+import { BLOCK_BYTES_MAX, LZ4_PREFIX_BYTES } from '../../schemas/ts/limits.js';
 import { Codec } from '../../schemas/ts/messages.js';
 
 /** Codec names callers choose between. */
 export type CodecName = 'lz4' | 'none';
 
-/** Bytes of the raw-length prefix in front of an LZ4 block. */
-export const LZ4_SIZE_PREFIX_BYTES = 4;
+/** Bytes of the raw-length prefix in front of an LZ4 block (declared in schemas/limits.json). */
+export const LZ4_SIZE_PREFIX_BYTES = LZ4_PREFIX_BYTES;
 
 /** A block's stored form. */
 export interface StoredBlock {

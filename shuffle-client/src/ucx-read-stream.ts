@@ -21,7 +21,7 @@ import { checkBlock } from './block-check.js';
 import type { Connection } from './connection.js';
 import { UCX_BATCH_BYTES, UCX_BATCH_READS_MAX, UCX_BATCHES_IN_FLIGHT, UCX_PIECE_BYTES } from './limits.js';
 import type { ReadBlock, ReadCounters, ReadRange } from './read-stream.js';
-import { RunParser } from './run-parser.js';
+import { RunParser } from '../../schemas/ts/run-parser.js';
 import { dropUcxEndpoint, ucxEndpoint } from './ucx-endpoint.js';
 
 /** A piece of one run: `length` bytes at `offset` within the run. */

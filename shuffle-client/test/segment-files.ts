@@ -1,5 +1,5 @@
 // Reads the real server's segment files (layout: shuffle-server/src/store/
-// SEGMENT_FORMAT.md) just far enough to find where each block's stored bytes
+// SEGMENT_FORMAT.md, runs: schemas/RUN_FORMAT.md) just far enough to find where each block's stored bytes
 // sit, so a test can damage a block's data on disk and watch the reader catch
 // it. Written from the format document, not from the server's codec, so it is a
 // second witness of the layout. Headers are left intact: the server checks

@@ -1,29 +1,20 @@
 // Merging the answers of several servers into one row per application and
 // per shuffle. An application (or shuffle) spread over servers is one row:
-// sizes and counts summed, the servers listed.
+// sizes and counts summed, the servers listed. Answers are read as Received<>:
+// a server of another build may lack a field; a row without its ids cannot be
+// named and is left out.
+import type { AppInfo, AppsResponse, Received, ShuffleInfo } from '../../../schemas/ts/admin-api.js';
 import type { ServerResult } from './fan-out.js';
 
-/** One row of GET /api/v1/apps. */
-export interface AppInfo {
-  appId: string;
-  lastSeenMs?: number;
-  idleMs?: number;
-  shuffles?: number;
-  diskBytes?: number;
+/** A row of GET /api/v1/shuffles from any server: its ids present, other fields maybe absent. */
+export type ShuffleRow = Received<ShuffleInfo> & Pick<ShuffleInfo, 'appId' | 'shuffleId'>;
+
+export function hasShuffleIds(s: Received<ShuffleInfo>): s is ShuffleRow {
+  return typeof s.appId === 'string' && typeof s.shuffleId === 'number';
 }
 
-/** One row of GET /api/v1/shuffles. */
-export interface ShuffleInfo {
-  appId: string;
-  shuffleId: number;
-  numMaps?: number;
-  numPartitions?: number;
-  committedMaps?: number;
-  diskBytes?: number;
-  bufferedBytes?: number;
-  pushedBytes?: number;
-  createdAtMs?: number;
-  lastActivityMs?: number;
+function hasAppId(a: Received<AppInfo>): a is Received<AppInfo> & Pick<AppInfo, 'appId'> {
+  return typeof a.appId === 'string';
 }
 
 export interface MergedApp {
@@ -65,11 +56,12 @@ function min(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
-export function mergeApps(results: ReadonlyArray<ServerResult<{ apps?: AppInfo[] }>>): MergedApp[] {
+export function mergeApps(results: ReadonlyArray<ServerResult<Received<AppsResponse>>>): MergedApp[] {
   const byId = new Map<string, MergedApp>();
   for (const r of results) {
     if (!r.ok) continue;
     for (const a of r.value.apps ?? []) {
+      if (!hasAppId(a)) continue;
       const m = byId.get(a.appId) ?? { appId: a.appId, servers: [], shuffles: 0, diskBytes: 0, lastSeenMs: undefined, idleMs: undefined };
       m.servers.push(r.server);
       m.shuffles = sum(m.shuffles, a.shuffles);
@@ -82,11 +74,12 @@ export function mergeApps(results: ReadonlyArray<ServerResult<{ apps?: AppInfo[]
   return [...byId.values()].sort((x, y) => (x.appId < y.appId ? -1 : x.appId > y.appId ? 1 : 0));
 }
 
-export function mergeShuffles(results: ReadonlyArray<ServerResult<{ shuffles?: ShuffleInfo[] }>>): MergedShuffle[] {
+export function mergeShuffles(results: ReadonlyArray<ServerResult<{ shuffles?: ReadonlyArray<Received<ShuffleInfo>> }>>): MergedShuffle[] {
   const byKey = new Map<string, MergedShuffle>();
   for (const r of results) {
     if (!r.ok) continue;
     for (const s of r.value.shuffles ?? []) {
+      if (!hasShuffleIds(s)) continue;
       const key = `${s.appId}\u0000${s.shuffleId}`;
       const m = byKey.get(key) ?? {
         appId: s.appId, shuffleId: s.shuffleId, servers: [], numMaps: undefined, numPartitions: undefined, committedMaps: undefined,

@@ -3,7 +3,8 @@ import type { Command } from '../command.js';
 import { exitOf, jsonDocument, reportFailures } from '../command.js';
 import type { Context } from '../context.js';
 import { fanOut, serversJson } from '../fan-out.js';
-import { mergeApps, type AppInfo, type MergedApp } from '../merge.js';
+import type { AppsResponse, Received } from '../../../../schemas/ts/admin-api.js';
+import { mergeApps, type MergedApp } from '../merge.js';
 import { renderTable, type Column } from '../table.js';
 import { formatBytes, formatDuration } from '../units.js';
 
@@ -21,7 +22,7 @@ export const apps: Command = {
   synopsis: '',
   options: [],
   async run(ctx: Context): Promise<number> {
-    const results = await fanOut(ctx.servers, (s) => ctx.client(s).get<{ apps?: AppInfo[] }>('/api/v1/apps'));
+    const results = await fanOut(ctx.servers, (s) => ctx.client(s).get<Received<AppsResponse>>('/api/v1/apps'));
     const failed = reportFailures(ctx, results);
     const merged = mergeApps(results);
     const ok = failed.length === 0;

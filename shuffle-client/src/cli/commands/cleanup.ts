@@ -6,6 +6,7 @@
 // UNKNOWN_APP / UNKNOWN_SHUFFLE. That is the command's failure only when no
 // server held it (there was nothing to remove); otherwise it is reported for
 // that server and the removal from the others is the success.
+import type { CleanupBody, CleanupResult, Received, RemoveAppResponse, RemoveShuffleResponse } from '../../../../schemas/ts/admin-api.js';
 import { checkAppId } from '../../../../schemas/ts/ids.js';
 import type { Command } from '../command.js';
 import { exitOf, jsonDocument, reportFailures } from '../command.js';
@@ -16,15 +17,13 @@ import { fanOut, serversJson, type ServerResult } from '../fan-out.js';
 import { renderTable, type Column } from '../table.js';
 import { formatBytes } from '../units.js';
 
-interface Removed {
-  removed?: { appId?: string; shuffleId?: number; shuffles?: number; diskBytes?: number };
-}
+/** DELETE of an application or of a shuffle. */
+type Removed = Received<RemoveAppResponse> | Received<RemoveShuffleResponse>;
+type SweepAnswer = Received<CleanupResult>;
 
-interface SweepAnswer {
-  dryRun?: boolean;
-  expiredApps?: string[];
-  orphans?: Array<{ path: string; bytes?: number }>;
-  freedBytes?: number;
+/** Shuffles removed with an application; undefined for the removal of one shuffle. */
+function shufflesOf(v: Removed): number | undefined {
+  return v.removed !== undefined && 'shuffles' in v.removed ? v.removed.shuffles : undefined;
 }
 
 const isAbsence = (f: Failure): boolean => f.code === 'UNKNOWN_APP' || f.code === 'UNKNOWN_SHUFFLE';
@@ -32,7 +31,7 @@ const isAbsence = (f: Failure): boolean => f.code === 'UNKNOWN_APP' || f.code ==
 const removeColumns: Array<Column<ServerResult<Removed>>> = [
   { header: 'SERVER', cell: (r) => r.server },
   { header: 'RESULT', cell: (r) => (r.ok ? 'removed' : isAbsence(r.error) ? `not there (${r.error.code})` : `failed (${r.error.code})`) },
-  { header: 'SHUFFLES', cell: (r) => (r.ok && r.value.removed?.shuffles !== undefined ? String(r.value.removed.shuffles) : '-'), right: true },
+  { header: 'SHUFFLES', cell: (r) => (r.ok && shufflesOf(r.value) !== undefined ? String(shufflesOf(r.value)) : '-'), right: true },
   { header: 'FREED', cell: (r) => (r.ok ? formatBytes(r.value.removed?.diskBytes) : '-'), right: true },
 ];
 
@@ -72,7 +71,7 @@ const sweepColumns = (dryRun: boolean): Array<Column<{ server: string; a: SweepA
 ];
 
 async function sweep(ctx: Context): Promise<number> {
-  const body = { expired: ctx.flag('expired'), orphans: ctx.flag('orphans'), dryRun: ctx.flag('dry-run') };
+  const body = { expired: ctx.flag('expired'), orphans: ctx.flag('orphans'), dryRun: ctx.flag('dry-run') } satisfies CleanupBody;
   const results = await fanOut(ctx.servers, (s) => ctx.client(s).post<SweepAnswer>('/api/v1/cleanup', body));
   const failed = reportFailures(ctx, results);
   const ok = failed.length === 0;

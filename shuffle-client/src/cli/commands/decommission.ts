@@ -2,6 +2,7 @@
 // decommissioning on every server; `--wait` then polls GET until every
 // server is drained (no shuffle left), with a progress line on a terminal,
 // and gives up after --timeout (default 600 s) with TIMEOUT.
+import type { DecommissionStatus, Received } from '../../../../schemas/ts/admin-api.js';
 import type { Command } from '../command.js';
 import { exitOf, jsonDocument, reportFailures } from '../command.js';
 import type { Context } from '../context.js';
@@ -13,10 +14,7 @@ import { renderTable, type Column } from '../table.js';
 import { formatCount, formatDuration } from '../units.js';
 
 /** GET/POST/DELETE /api/v1/decommission. */
-interface DecommissionState {
-  state?: string;
-  shuffles?: number;
-}
+type DecommissionState = Received<DecommissionStatus>;
 
 const columns: Array<Column<ServerResult<DecommissionState>>> = [
   { header: 'SERVER', cell: (r) => r.server },

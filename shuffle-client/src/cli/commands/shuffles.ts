@@ -1,12 +1,13 @@
 // `shufflectl shuffles [--app APP]`: the shuffles of every server, merged
 // (merge.ts: bytes summed, committed maps the largest of any server).
+import type { Received, ShufflesResponse } from '../../../../schemas/ts/admin-api.js';
 import { checkAppId } from '../../../../schemas/ts/ids.js';
 import type { Command } from '../command.js';
 import { exitOf, jsonDocument, reportFailures } from '../command.js';
 import type { Context } from '../context.js';
 import type { Failure } from '../failure.js';
 import { fanOut, serversJson, type ServerResult } from '../fan-out.js';
-import { mergeShuffles, type MergedShuffle, type ShuffleInfo } from '../merge.js';
+import { hasShuffleIds, mergeShuffles, type MergedShuffle, type ShuffleRow } from '../merge.js';
 import { renderTable, type Column } from '../table.js';
 import { formatAgo, formatBytes, formatCount } from '../units.js';
 
@@ -20,11 +21,11 @@ export function shufflesPath(app: string | undefined): string {
  * that is an empty list for that server, and UNKNOWN_APP for the command only
  * when no server has the application.
  */
-export async function listShuffles(ctx: Context, app: string | undefined): Promise<{ results: Array<ServerResult<ShuffleInfo[]>>; notFound: Failure | undefined }> {
+export async function listShuffles(ctx: Context, app: string | undefined): Promise<{ results: Array<ServerResult<ShuffleRow[]>>; notFound: Failure | undefined }> {
   const path = shufflesPath(app);
-  const raw = await fanOut(ctx.servers, (s) => ctx.client(s).get<{ shuffles?: ShuffleInfo[] }>(path));
-  const results = raw.map((r): ServerResult<ShuffleInfo[]> => {
-    if (r.ok) return { server: r.server, ok: true, value: r.value.shuffles ?? [] };
+  const raw = await fanOut(ctx.servers, (s) => ctx.client(s).get<Received<ShufflesResponse>>(path));
+  const results = raw.map((r): ServerResult<ShuffleRow[]> => {
+    if (r.ok) return { server: r.server, ok: true, value: (r.value.shuffles ?? []).filter(hasShuffleIds) };
     if (app !== undefined && r.error.code === 'UNKNOWN_APP') return { server: r.server, ok: true, value: [] };
     return r;
   });

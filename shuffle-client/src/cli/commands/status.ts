@@ -1,5 +1,6 @@
 // `shufflectl status`: GET /api/v1/status of every server, as one row per
 // server plus one row per storage tier.
+import type { Received, ServerStatus } from '../../../../schemas/ts/admin-api.js';
 import type { Command } from '../command.js';
 import { exitOf, jsonDocument, reportFailures } from '../command.js';
 import type { Context } from '../context.js';
@@ -7,26 +8,11 @@ import { fanOut, serversJson } from '../fan-out.js';
 import { renderTable, type Column } from '../table.js';
 import { formatBytes, formatCount, formatDuration } from '../units.js';
 
-/** GET /api/v1/status (ADMIN_API.md); fields shufflectl does not show are kept in --json. */
-export interface ServerStatus {
-  version?: string;
-  pid?: number;
-  uptimeMs?: number;
-  host?: string;
-  port?: number;
-  memory?: { budgetBytes?: number; usedBytes?: number; waitingBytes?: number };
-  diskUsedBytes?: number;
-  tiers?: Array<{ tier?: string; kind?: string; path?: string; capacityBytes?: number; usedBytes?: number; freeBytes?: number; pmemWrites?: boolean }>;
-  apps?: number;
-  shuffles?: number;
-  connections?: number;
-  native?: { loaded?: boolean; reason?: string; crc32c?: unknown };
-  ucx?: { enabled?: boolean; port?: number; reason?: string; endpoints?: number; registeredBytes?: number };
-  decommission?: { state?: string; shuffles?: number };
-}
+/** GET /api/v1/status (ADMIN_API.md), read field by field; fields shufflectl does not show are kept in --json. */
+type Status = Received<ServerStatus>;
 
-type Row = { server: string; s: ServerStatus };
-type TierRow = { server: string; t: NonNullable<ServerStatus['tiers']>[number] };
+type Row = { server: string; s: Status };
+type TierRow = { server: string; t: NonNullable<Status['tiers']>[number] };
 
 const columns: Array<Column<Row>> = [
   { header: 'SERVER', cell: (r) => r.server },
@@ -68,7 +54,7 @@ export const status: Command = {
   synopsis: '',
   options: [],
   async run(ctx: Context): Promise<number> {
-    const results = await fanOut(ctx.servers, (s) => ctx.client(s).get<ServerStatus>('/api/v1/status'));
+    const results = await fanOut(ctx.servers, (s) => ctx.client(s).get<Status>('/api/v1/status'));
     const failed = reportFailures(ctx, results);
     const ok = failed.length === 0;
     if (ctx.json) {

@@ -3,26 +3,18 @@
 // /api/v1/verify with {app, shuffle}), so a progress bar can follow on a
 // terminal; servers run in parallel. Prints runs, blocks and bytes checked
 // and every error; exit 1 if any was found.
+import type { Received, VerifyBody, VerifyResult } from '../../../../schemas/ts/admin-api.js';
 import type { Command } from '../command.js';
 import { exitOf, jsonDocument } from '../command.js';
 import type { Context } from '../context.js';
 import { toFailure, UsageError, type Failure } from '../failure.js';
 import type { ServerResult } from '../fan-out.js';
 import { VERIFY_TIMEOUT_MS_DEFAULT } from '../limits.js';
-import type { ShuffleInfo } from '../merge.js';
+import type { ShuffleRow } from '../merge.js';
 import { Progress } from '../progress.js';
 import { renderTable, type Column } from '../table.js';
 import { formatBytes } from '../units.js';
 import { listShuffles } from './shuffles.js';
-
-/** POST /api/v1/verify. */
-interface VerifyAnswer {
-  shuffles?: number;
-  runs?: number;
-  blocks?: number;
-  bytes?: number;
-  errors?: Array<{ appId?: string; shuffleId?: number; code?: string; message?: string }>;
-}
 
 interface Checked {
   server: string;
@@ -67,12 +59,13 @@ export const verify: Command = {
     const checked: Checked[] = [];
     const timeoutMs = ctx.timeoutMs(VERIFY_TIMEOUT_MS_DEFAULT);
     progress.update(0, total, 'shuffles verified', true);
-    await Promise.all(listed.map(async (r: ServerResult<ShuffleInfo[]>) => {
+    await Promise.all(listed.map(async (r: ServerResult<ShuffleRow[]>) => {
       if (!r.ok) return;
       const client = ctx.client(r.server, timeoutMs);
       for (const s of r.value) {
         try {
-          const a = await client.post<VerifyAnswer>('/api/v1/verify', { app: s.appId, shuffle: s.shuffleId });
+          const body: VerifyBody = { app: s.appId, shuffle: s.shuffleId };
+          const a = await client.post<Received<VerifyResult>>('/api/v1/verify', body);
           const errors = (a.errors ?? []).map((e) => ({ code: e.code ?? 'INTERNAL', message: e.message ?? '' }));
           checked.push({ server: r.server, appId: s.appId, shuffleId: s.shuffleId, runs: a.runs ?? 0, blocks: a.blocks ?? 0, bytes: a.bytes ?? 0, errors });
           bytes += a.bytes ?? 0;

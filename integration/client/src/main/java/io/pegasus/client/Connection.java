@@ -761,11 +761,7 @@ public final class Connection implements AutoCloseable {
         }
         if (envelopeLength < 0) {
           int e = ByteBuffer.wrap(head, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-          if (e < 0 || e > WireLimits.ENVELOPE_BYTES_MAX) {
-            throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent an envelope of "
-                + Integer.toUnsignedString(e) + " bytes, limit " + WireLimits.ENVELOPE_BYTES_MAX);
-          }
-          if (e < 8) throw Frames.malformed("server " + address + " sent an envelope length of " + e);
+          Frames.checkEnvelopeLength(e, "server " + address);
           if (WireLimits.FRAME_PREFIX_BYTES + e > frameBytesMax) {
             throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a frame larger than "
                 + frameBytesMax + " bytes");

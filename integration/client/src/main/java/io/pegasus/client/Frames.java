@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import pegasus.wire.BlockHeader;
 import pegasus.wire.CancelRead;
+import pegasus.wire.Codec;
 import pegasus.wire.CommitAck;
 import pegasus.wire.CommitMap;
 import pegasus.wire.Envelope;
@@ -200,6 +201,47 @@ final class Frames {
   }
 
   /**
+   * Checks a frame's u32le envelope length {@code e} (as a signed int), before any byte
+   * of the envelope is awaited: MESSAGE_TOO_LARGE above ENVELOPE_BYTES_MAX, MALFORMED_FRAME
+   * below the 8 bytes of the smallest envelope. {@code from} names the sender in messages.
+   */
+  static void checkEnvelopeLength(int e, String from) throws PegasusException {
+    if (e < 0 || e > WireLimits.ENVELOPE_BYTES_MAX) {
+      throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, from + " sent an envelope of "
+          + Integer.toUnsignedString(e) + " bytes, limit " + WireLimits.ENVELOPE_BYTES_MAX);
+    }
+    if (e < 8) throw malformed(from + " sent an envelope length of " + e);
+  }
+
+  /**
+   * Decodes one whole frame held in one buffer (its remaining bytes): the checks
+   * {@link Connection} makes as the bytes of a frame arrive, in the same order, with
+   * FRAME_BYTES_MAX as the frame bound. For tests and tools; the body is copied.
+   */
+  static Frame decodeFrame(ByteBuffer frame) throws PegasusException {
+    ByteBuffer b = frame.slice().order(ByteOrder.LITTLE_ENDIAN);
+    int length = b.remaining();
+    if (length > WireLimits.FRAME_BYTES_MAX) {
+      throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "frame of " + length + " bytes, limit " + WireLimits.FRAME_BYTES_MAX);
+    }
+    if (length < WireLimits.FRAME_PREFIX_BYTES) throw malformed("frame of " + length + " bytes ends inside its envelope length");
+    int e = b.getInt(0);
+    checkEnvelopeLength(e, "the peer");
+    if (length - WireLimits.FRAME_PREFIX_BYTES < e) {
+      throw malformed("frame of " + length + " bytes ends inside its envelope of " + e + " bytes");
+    }
+    Frame f = decodeEnvelope(b.duplicate().position(WireLimits.FRAME_PREFIX_BYTES).limit(WireLimits.FRAME_PREFIX_BYTES + e).slice());
+    int bodyBytes = length - WireLimits.FRAME_PREFIX_BYTES - e;
+    if (bodyBytes != f.bodyBytes) {
+      throw malformed(f.typeName() + " frame has a body of " + bodyBytes + " bytes, its headers name " + f.bodyBytes);
+    }
+    byte[] body = new byte[bodyBytes];
+    b.duplicate().position(WireLimits.FRAME_PREFIX_BYTES + e).get(body);
+    attachBody(f, body);
+    return f;
+  }
+
+  /**
    * Decodes the envelope in {@code env} (exactly E bytes, starting at index 0).
    * Checks structure explicitly, since FlatBuffers' Java runtime has no verifier:
    * any out-of-range offset shows up as an exception, reported as MALFORMED_FRAME.
@@ -219,6 +261,8 @@ final class Frames {
       f.requestId = (int) e.requestId();
       f.type = e.messageType();
       switch (f.type) {
+        case Message.NONE:
+          throw malformed("envelope has no message");
         case Message.HelloAck: {
           HelloAck m = (HelloAck) need(e.message(new HelloAck()));
           f.protocolVersion = m.protocolVersion();
@@ -281,7 +325,11 @@ final class Frames {
             }
             f.headerInts[at + 5] = (int) stored;
             f.headerInts[at + 6] = (int) h.crc32c();
-            f.codecs[i] = (byte) h.codec();
+            int codec = h.codec();
+            if (codec != Codec.NONE && codec != Codec.LZ4) {
+              throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "ReadData block " + i + " has unknown codec " + codec);
+            }
+            f.codecs[i] = (byte) codec;
             body += stored;
           }
           if (body > WireLimits.FRAME_BYTES_MAX) {

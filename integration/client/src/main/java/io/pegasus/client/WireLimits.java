@@ -1,8 +1,15 @@
 package io.pegasus.client;
 
+import pegasus.wire.ProtocolLimits;
+
 /**
- * Protocol-wide limits (schemas/ts/limits.ts, schemas/ts/version.ts) and the bounds this
- * client chooses for itself (shuffle-client/src/limits.ts has the TypeScript twins).
+ * The protocol limits this client obeys and the bounds it chooses for itself
+ * (shuffle-client/src/limits.ts has the TypeScript twins of the latter).
+ *
+ * <p>The protocol constants are not written here: they come from {@link ProtocolLimits},
+ * generated from schemas/limits.json by scripts/gen-schemas.mjs (as are
+ * schemas/ts/limits.ts and version.ts), so they cannot drift from the other peers. They
+ * keep their names here so that callers need not know where they are declared.
  */
 public final class WireLimits {
   private WireLimits() {}
@@ -10,29 +17,31 @@ public final class WireLimits {
   private static final int KiB = 1024;
   private static final int MiB = 1024 * KiB;
 
+  // Protocol constants (schemas/limits.json).
+
   /** Wire protocol version carried in Hello/HelloAck. */
-  public static final int PROTOCOL_VERSION = 1;
+  public static final int PROTOCOL_VERSION = ProtocolLimits.PROTOCOL_VERSION;
   /** Software version this client reports in its default client name. */
-  public static final String CLIENT_VERSION = "0.1.0";
+  public static final String CLIENT_VERSION = ProtocolLimits.PEGASUS_VERSION;
 
   /** Largest WebSocket message any peer sends or accepts (envelope + body). */
-  public static final int FRAME_BYTES_MAX = 16 * MiB;
+  public static final int FRAME_BYTES_MAX = ProtocolLimits.FRAME_BYTES_MAX;
   /** Largest envelope. */
-  public static final int ENVELOPE_BYTES_MAX = 4 * MiB;
+  public static final int ENVELOPE_BYTES_MAX = ProtocolLimits.ENVELOPE_BYTES_MAX;
   /** Most block headers in one PushBlocks or ReadData. */
-  public static final int BLOCKS_PER_MESSAGE_MAX = 65_536;
+  public static final int BLOCKS_PER_MESSAGE_MAX = ProtocolLimits.BLOCKS_PER_MESSAGE_MAX;
   /** Largest single block, stored or raw bytes. */
-  public static final int BLOCK_BYTES_MAX = 8 * MiB;
+  public static final int BLOCK_BYTES_MAX = ProtocolLimits.BLOCK_BYTES_MAX;
   /** Bytes of one BlockHeader struct in an envelope. */
-  public static final int BLOCK_HEADER_BYTES = 40;
+  public static final int BLOCK_HEADER_BYTES = ProtocolLimits.BLOCK_HEADER_WIRE_BYTES;
   /** Bytes of the u32le envelope-length prefix of a frame. */
-  public static final int FRAME_PREFIX_BYTES = 4;
+  public static final int FRAME_PREFIX_BYTES = ProtocolLimits.FRAME_PREFIX_BYTES;
   /** Bytes of the u32le raw-length prefix of an LZ4 block. */
-  public static final int LZ4_PREFIX_BYTES = 4;
+  public static final int LZ4_PREFIX_BYTES = ProtocolLimits.LZ4_PREFIX_BYTES;
   /** Longest string field. */
-  public static final int STRING_BYTES_MAX = 4096;
+  public static final int STRING_BYTES_MAX = ProtocolLimits.STRING_BYTES_MAX;
   /** Most batches one map attempt may push. */
-  public static final int BATCHES_PER_ATTEMPT_MAX = 1_000_000;
+  public static final int BATCHES_PER_ATTEMPT_MAX = ProtocolLimits.BATCHES_PER_ATTEMPT_MAX;
 
   // Client-side choices.
 
