@@ -15,6 +15,10 @@ logdir=$(mktemp -d)
 echo "== generated schema code is current"
 if node scripts/gen-schemas.mjs --check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
+echo "== shared test vectors (schemas/test-vectors) are current"
+# setup.sh built dist/; the generator compares what it would write with the committed files.
+if node dist/scripts/gen-test-vectors.js --check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+
 echo "== generated native binding (native/binding.cjs, binding.d.cts) is current"
 # setup.sh ran napi build, which rewrites both files; they must equal the committed ones.
 if git diff --quiet -- native/binding.cjs native/binding.d.cts 2>/dev/null || [ ! -d .git ]; then

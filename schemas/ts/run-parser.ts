@@ -69,6 +69,11 @@ export class RunParser {
     }
   }
 
+  /** Bytes of the run in complete units so far: where the next unit (or the one that failed) starts. */
+  get consumedBytes(): number {
+    return this.consumed;
+  }
+
   /** Bytes of the run not fed yet. */
   get remainingBytes(): number {
     return this.run.length - this.fed;

@@ -1,6 +1,8 @@
 // Admin views over the shuffle tenant and the engine: listings, removals,
 // cleanup and verify. Read-only except where an operator asked for a removal.
-// The response shapes are the admin API's (ADMIN_API.md).
+// The response shapes are declared once in schemas/ts/admin-api.ts (ADMIN_API.md),
+// where shufflectl reads them too.
+import type { AppDetail, AppInfo, CleanupResult, RemovedApp, RemovedShuffle, ShuffleInfo, VerifyResult } from '../../../schemas/ts/admin-api.js';
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { Orphan } from '../engine/orphans.js';
 import type { VerifyCounts } from '../engine/log-verifier.js';
@@ -11,46 +13,10 @@ import type { App } from '../shuffle/app-registry.js';
 import type { ShuffleService } from '../shuffle/shuffle-service.js';
 import type { Shuffle } from '../shuffle/shuffle.js';
 
-export interface AppInfo {
-  appId: string;
-  lastSeenMs: number;
-  idleMs: number;
-  shuffles: number;
-  diskBytes: number;
-}
-
-export interface ShuffleInfo {
-  appId: string;
-  shuffleId: number;
-  numMaps: number;
-  numPartitions: number;
-  committedMaps: number;
-  diskBytes: number;
-  bufferedBytes: number;
-  pushedBytes: number;
-  createdAtMs: number;
-  lastActivityMs: number;
-}
-
 export interface CleanupRequest {
   expired: boolean;
   orphans: boolean;
   dryRun: boolean;
-}
-
-export interface CleanupResult {
-  dryRun: boolean;
-  expiredApps: string[];
-  orphans: Array<{ path: string; bytes: number }>;
-  freedBytes: number;
-}
-
-export interface VerifyResult {
-  shuffles: number;
-  runs: number;
-  blocks: number;
-  bytes: number;
-  errors: Array<{ appId: string; shuffleId: number; code: string; message: string }>;
 }
 
 function appDiskBytes(app: App): number {
@@ -71,7 +37,7 @@ export function listApps(svc: ShuffleService): AppInfo[] {
 }
 
 /** One application (UNKNOWN_APP when not registered); does not count as a sign of life. */
-export function describeApp(svc: ShuffleService, appId: string): AppInfo & { shuffleIds: number[] } {
+export function describeApp(svc: ShuffleService, appId: string): AppDetail {
   const app = svc.apps.require(appId);
   return { ...appInfo(app, Date.now()), shuffleIds: [...app.shuffles.keys()].sort((a, b) => a - b) };
 }
@@ -86,7 +52,7 @@ export function listShuffles(svc: ShuffleService, appId?: string): ShuffleInfo[]
 }
 
 /** Removes an application on admin request; UNKNOWN_APP when not registered. */
-export async function removeApp(svc: ShuffleService, appId: string): Promise<{ appId: string; shuffles: number; diskBytes: number }> {
+export async function removeApp(svc: ShuffleService, appId: string): Promise<RemovedApp> {
   const app = svc.apps.require(appId);
   const removed = { appId, shuffles: app.shuffles.size, diskBytes: appDiskBytes(app) };
   await svc.unregisterApp(appId, 'admin request');
@@ -94,7 +60,7 @@ export async function removeApp(svc: ShuffleService, appId: string): Promise<{ a
 }
 
 /** Removes a shuffle on admin request; UNKNOWN_SHUFFLE when it (or its application) is not registered. */
-export async function removeShuffle(svc: ShuffleService, appId: string, shuffleId: number): Promise<{ appId: string; shuffleId: number; diskBytes: number }> {
+export async function removeShuffle(svc: ShuffleService, appId: string, shuffleId: number): Promise<RemovedShuffle> {
   checkAppId(appId);
   const s = svc.apps.get(appId)?.shuffles.get(shuffleId);
   if (s === undefined) {

@@ -2,9 +2,10 @@
 import { crc32cImplementation } from '../../../native/ts/crc32c.js';
 import { nativeStatus } from '../../../native/ts/index.js';
 import { PEGASUS_VERSION } from '../../../schemas/ts/version.js';
+import type { ServerStatus } from '../../../schemas/ts/admin-api.js';
 import type { AdminContext } from './context.js';
 
-export function getStatus(ctx: AdminContext): unknown {
+export function getStatus(ctx: AdminContext): ServerStatus {
   const { service: svc, metrics } = ctx;
   const { budget, tiers } = svc.engine;
   const native = nativeStatus();

@@ -1,6 +1,8 @@
 // The one run reader: streams the block records of one indexed run from its
-// segment file (layout: SEGMENT_FORMAT.md), validating every header against the
-// run's catalog row. Used by every read over WebSocket and by verify.
+// segment file. The run layout and its checks are schemas/RUN_FORMAT.md and the
+// incremental parser schemas/ts/run-parser.ts, the same one UCX readers use on
+// runs they fetch themselves; this file only reads the file in chunks and feeds
+// them. Used by every read over WebSocket and by verify.
 //
 // Thread contract: any number of reads run at once, each on its own file
 // handle, concurrently with appends; they only ever read indexed (hence
@@ -8,29 +10,43 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 
+import { RunParser } from '../../../schemas/ts/run-parser.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
 import { READ_CHUNK_BYTES_MAX } from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
-import { RunCursor, corruptAt } from './run-cursor.js';
-import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES, decodeBlockHeader, decodeRunHeader } from './segment-format.js';
+import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import type { StoredBlock } from './types.js';
 
 type FileHandle = fsp.FileHandle;
 
+/** CORRUPT_DATA naming the segment file and offset. */
+export function corruptAt(path: string, offset: number, err: unknown): PegasusError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new PegasusError(ErrorCode.CORRUPT_DATA, `segment ${path} offset ${offset}: ${detail}`, { cause: err });
+}
+
+export interface ReadRunOptions {
+  /** Check the CRC32C of the whole run against its row (verify); a mismatch ends the read with CHECKSUM_MISMATCH. */
+  checkRunCrc?: boolean;
+}
+
 /**
  * Streams the blocks of one run of the segment file at `path`. Each block's
- * `data` is a view valid until the next block is requested. Validates headers,
- * not block data CRCs. `onBytes`, when given, sees every byte of the run as
- * stored, in order (the run header, then each block record: header and data)
- * before the block is yielded, so a caller can check RunEntry.crc32c without a
- * second read.
+ * `data` is a view valid until the next block is requested. Validates every
+ * header and the run's shape, not block data CRCs (the caller's).
  */
-export async function* readRun(path: string, entry: RunEntry, chunkBytes: number, onBytes?: (bytes: Buffer) => void): AsyncGenerator<StoredBlock> {
+export async function* readRun(path: string, entry: RunEntry, chunkBytes: number, opts: ReadRunOptions = {}): AsyncGenerator<StoredBlock> {
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > READ_CHUNK_BYTES_MAX) {
     assert.fail(`chunkBytes ${chunkBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
   }
-  if (entry.offset < SEGMENT_HEADER_BYTES || entry.length < RUN_HEADER_BYTES + entry.blockCount * BLOCK_HEADER_BYTES) {
-    throw corruptAt(path, entry.offset, new Error(`index run entry impossible: length ${entry.length}, ${entry.blockCount} blocks`));
+  if (entry.offset < SEGMENT_HEADER_BYTES) {
+    throw corruptAt(path, entry.offset, new Error(`index run entry impossible: offset ${entry.offset} inside the segment header`));
+  }
+  let parser: RunParser;
+  try {
+    parser = new RunParser({ ...entry, crc32c: opts.checkRunCrc === true ? entry.crc32c : null }, `run of segment ${path}`);
+  } catch (err) {
+    throw corruptAt(path, entry.offset, err);
   }
   let fh: FileHandle;
   try {
@@ -39,50 +55,55 @@ export async function* readRun(path: string, entry: RunEntry, chunkBytes: number
     if (isNotFound(err)) throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${path} is gone (its log removed?)`, { cause: err });
     throw ioError(err, `open segment ${path}`);
   }
+  // Parser errors name the byte of the run; ours name the file offset of the unit that failed.
+  const located = (err: unknown): unknown => (
+    err instanceof PegasusError && err.wireCode === ErrorCode.CORRUPT_DATA ? corruptAt(path, entry.offset + parser.consumedBytes, err) : err
+  );
   try {
-    const runEnd = entry.offset + entry.length;
-    const cursor = new RunCursor(fh, path, entry.offset, runEnd, chunkBytes);
-    await cursor.need(RUN_HEADER_BYTES, 'run header');
-    let run;
-    try {
-      run = decodeRunHeader(cursor.buffer, cursor.at);
-    } catch (err) {
-      throw corruptAt(path, entry.offset, err);
-    }
-    if (run.partition !== entry.partition || run.blockCount !== entry.blockCount || run.runBytes !== entry.length) {
-      throw corruptAt(path, entry.offset, new Error(
-        `run header (partition ${run.partition}, ${run.blockCount} blocks, ${run.runBytes} bytes) does not match index ` +
-        `(partition ${entry.partition}, ${entry.blockCount} blocks, ${entry.length} bytes)`,
-      ));
-    }
-    onBytes?.(cursor.buffer.subarray(cursor.at, cursor.at + RUN_HEADER_BYTES));
-    cursor.consume(RUN_HEADER_BYTES);
-    for (let i = 0; i < entry.blockCount; i++) {
-      const blockOffset = cursor.position;
-      await cursor.need(BLOCK_HEADER_BYTES, `block ${i} header`);
-      let header;
+    const end = entry.offset + entry.length;
+    const buf = Buffer.allocUnsafe(Math.min(chunkBytes, entry.length));
+    for (let pos = entry.offset; pos < end;) {
+      const want = Math.min(buf.length, end - pos);
+      const got = await readFully(fh, path, buf, want, pos);
+      let blocks;
       try {
-        header = decodeBlockHeader(cursor.buffer, cursor.at);
+        blocks = parser.feed(buf.subarray(0, got));
       } catch (err) {
-        throw corruptAt(path, blockOffset, err);
+        throw located(err);
       }
-      if (header.partition !== entry.partition || header.mapId < entry.mapMin || header.mapId > entry.mapMax) {
-        throw corruptAt(path, blockOffset, new Error(
-          `block ${i} of partition ${header.partition} map ${header.mapId} in run of partition ${entry.partition} maps ${entry.mapMin}..${entry.mapMax}`,
-        ));
+      pos += got;
+      if (got < want) {
+        try {
+          parser.finish();
+        } catch (err) {
+          throw located(err);
+        }
       }
-      const recordBytes = BLOCK_HEADER_BYTES + header.storedLength;
-      await cursor.need(recordBytes, `block ${i}`);
-      const dataAt = cursor.at + BLOCK_HEADER_BYTES;
-      const data = cursor.buffer.subarray(dataAt, dataAt + header.storedLength);
-      onBytes?.(cursor.buffer.subarray(cursor.at, cursor.at + recordBytes));
-      cursor.consume(recordBytes);
-      yield { header, data };
+      // Blocks view `buf`: every one is handed out before `buf` is read into again.
+      for (const b of blocks) yield b;
     }
-    if (cursor.position !== runEnd) {
-      throw corruptAt(path, cursor.position, new Error(`${runEnd - cursor.position} bytes after the last of ${entry.blockCount} blocks of the run`));
+    try {
+      parser.finish();
+    } catch (err) {
+      throw located(err);
     }
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+/** Reads `want` bytes at `pos` unless the file ends first; returns the bytes read. */
+async function readFully(fh: FileHandle, path: string, buf: Buffer, want: number, pos: number): Promise<number> {
+  let got = 0;
+  while (got < want) {
+    let n: number;
+    try {
+      ({ bytesRead: n } = await fh.read(buf, got, want - got, pos + got));
+    } catch (err) {
+      throw ioError(err, `read segment ${path} at ${pos + got}`);
+    }
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }

@@ -15,48 +15,26 @@
 //  24  u32  reserved, 0
 //  28  u32  CRC32C of bytes 0..28
 //
-// Run header, 32 bytes; the blocks of the run follow it back to back:
-//   0  u32  magic 'PRUN'
-//   4  u16  format version (1)
-//   6  u16  header bytes (32)
-//   8  u32  partition
-//  12  u32  block count
-//  16  u64  run bytes, this header included
-//  24  u32  reserved, 0
-//  28  u32  CRC32C of bytes 0..28
-//
-// Block record header, 48 bytes; the block's stored bytes follow it:
-//   0  u32  magic 'PBLK'
-//   4  u8   format version (1)
-//   5  u8   codec (Codec enum of the wire schema)
-//   6  u16  header bytes (48)
-//   8  u64  attempt
-//  16  u32  map id
-//  20  u32  partition (equals the run's; a second witness against misplaced reads)
-//  24  u32  batch
-//  28  u32  seq
-//  32  u32  raw length
-//  36  u32  stored length (bytes of data following this header)
-//  40  u32  CRC32C of the stored bytes (the writer's, checked by readers, not here)
-//  44  u32  CRC32C of bytes 0..44
+// Runs and block records (run header, block record header) follow the segment
+// header back to back. Their layout is shared with UCX readers and lives in
+// schemas/ts/run-format.ts (prose: schemas/RUN_FORMAT.md); it is re-exported here
+// so the engine has one module for every byte of a segment file.
 import assert from 'node:assert/strict';
 import { crc32c } from '../../../native/ts/crc32c.js';
 
-import { Codec, type BlockHeader } from '../../../schemas/ts/messages.js';
 import { ErrorCode, PegasusError } from '../errors.js';
-import { BLOCK_BYTES_MAX } from '../limits.js';
-import type { BufferedBlock, PendingRun } from './types.js';
+
+export {
+  BLOCK_HEADER_BYTES, BLOCK_MAGIC, RUN_HEADER_BYTES, RUN_MAGIC, checkBlockForWrite, decodeBlockHeader, decodeRunHeader,
+  encodeBlockHeader, encodeRunHeader, runBytesOf, type RunHeader,
+} from '../../../schemas/ts/run-format.js';
 
 export const SEGMENT_FORMAT_VERSION = 1;
 
 export const SEGMENT_HEADER_BYTES = 32;
-export const RUN_HEADER_BYTES = 32;
-export const BLOCK_HEADER_BYTES = 48;
 
 /** Magic numbers: four ASCII letters read as a little-endian u32, so a hex dump shows the letters. */
 export const SEGMENT_MAGIC = Buffer.from('PSEG', 'latin1').readUInt32LE(0);
-export const RUN_MAGIC = Buffer.from('PRUN', 'latin1').readUInt32LE(0);
-export const BLOCK_MAGIC = Buffer.from('PBLK', 'latin1').readUInt32LE(0);
 
 const U32_MAX = 0xffff_ffff;
 const TWO_POW_32 = 0x1_0000_0000;
@@ -65,13 +43,6 @@ export interface SegmentHeader {
   segmentId: number;
   /** The id of the log the segment belongs to (LogId.id). */
   logId: number;
-}
-
-export interface RunHeader {
-  partition: number;
-  blockCount: number;
-  /** Bytes of the run, this header included. */
-  runBytes: number;
 }
 
 function corrupt(message: string): PegasusError {
@@ -141,108 +112,4 @@ export function decodeSegmentHeader(buf: Buffer, at: number): SegmentHeader {
   const segmentId = readU64(buf, at + 8);
   if (segmentId < 0) throw corrupt('segment header: segment id beyond 2^53');
   return { segmentId, logId: buf.readUInt32LE(at + 16) };
-}
-
-// ---- run header ----
-
-export function encodeRunHeader(buf: Buffer, at: number, h: RunHeader): void {
-  assert(isU32(h.partition), `partition ${h.partition} not a u32`);
-  assert(isU32(h.blockCount) && h.blockCount >= 1, `run block count ${h.blockCount} not in 1..u32`);
-  assert(isU64(h.runBytes), `run bytes ${h.runBytes} not a u64 safe integer`);
-  assert(h.runBytes >= RUN_HEADER_BYTES + h.blockCount * BLOCK_HEADER_BYTES, `run bytes ${h.runBytes} too small for ${h.blockCount} blocks`);
-  assert(buf.length >= at + RUN_HEADER_BYTES, 'run header does not fit');
-  buf.writeUInt32LE(RUN_MAGIC, at);
-  buf.writeUInt16LE(SEGMENT_FORMAT_VERSION, at + 4);
-  buf.writeUInt16LE(RUN_HEADER_BYTES, at + 6);
-  buf.writeUInt32LE(h.partition, at + 8);
-  buf.writeUInt32LE(h.blockCount, at + 12);
-  writeU64(buf, h.runBytes, at + 16);
-  buf.writeUInt32LE(0, at + 24);
-  sealCrc(buf, at, RUN_HEADER_BYTES);
-}
-
-export function decodeRunHeader(buf: Buffer, at: number): RunHeader {
-  if (buf.length < at + RUN_HEADER_BYTES) throw corrupt(`run header: only ${buf.length - at} bytes`);
-  checkPrefix(buf, at, RUN_MAGIC, buf.readUInt16LE(at + 4), RUN_HEADER_BYTES, 'run header');
-  checkCrc(buf, at, RUN_HEADER_BYTES, 'run header');
-  const h: RunHeader = {
-    partition: buf.readUInt32LE(at + 8),
-    blockCount: buf.readUInt32LE(at + 12),
-    runBytes: readU64(buf, at + 16),
-  };
-  if (h.runBytes < RUN_HEADER_BYTES + h.blockCount * BLOCK_HEADER_BYTES) {
-    throw corrupt(`run header: run bytes ${h.runBytes} too small for ${h.blockCount} blocks`);
-  }
-  return h;
-}
-
-// ---- block record header ----
-
-/** Asserts that a block handed to the store is well formed and belongs to `partition`. */
-export function checkBlockForWrite(block: BufferedBlock, partition: number): void {
-  const h = block.header;
-  if (h.partition !== partition) assert.fail(`block of partition ${h.partition} in a run of partition ${partition}`);
-  if (h.storedLength !== block.data.length) assert.fail(`block storedLength ${h.storedLength} != data bytes ${block.data.length}`);
-  if (!isU32(h.storedLength) || h.storedLength > BLOCK_BYTES_MAX) assert.fail(`block storedLength ${h.storedLength} > ${BLOCK_BYTES_MAX}`);
-  if (!isU32(h.rawLength) || h.rawLength > BLOCK_BYTES_MAX) assert.fail(`block rawLength ${h.rawLength} > ${BLOCK_BYTES_MAX}`);
-  if (!isU64(h.attempt)) assert.fail(`block attempt ${h.attempt} not a safe u64`);
-  if (!isU32(h.mapId) || !isU32(h.batch) || !isU32(h.seq) || !isU32(h.crc32c)) {
-    assert.fail(`block ids not u32: map ${h.mapId} batch ${h.batch} seq ${h.seq} crc ${h.crc32c}`);
-  }
-  if (Codec[h.codec] === undefined) assert.fail(`block codec ${String(h.codec)} unknown`);
-}
-
-export function encodeBlockHeader(buf: Buffer, at: number, h: BlockHeader): void {
-  buf.writeUInt32LE(BLOCK_MAGIC, at);
-  buf.writeUInt8(SEGMENT_FORMAT_VERSION, at + 4);
-  buf.writeUInt8(h.codec, at + 5);
-  buf.writeUInt16LE(BLOCK_HEADER_BYTES, at + 6);
-  writeU64(buf, h.attempt, at + 8);
-  buf.writeUInt32LE(h.mapId, at + 16);
-  buf.writeUInt32LE(h.partition, at + 20);
-  buf.writeUInt32LE(h.batch, at + 24);
-  buf.writeUInt32LE(h.seq, at + 28);
-  buf.writeUInt32LE(h.rawLength, at + 32);
-  buf.writeUInt32LE(h.storedLength, at + 36);
-  buf.writeUInt32LE(h.crc32c, at + 40);
-  sealCrc(buf, at, BLOCK_HEADER_BYTES);
-}
-
-/** Decodes and validates a block record header (not its data CRC). */
-export function decodeBlockHeader(buf: Buffer, at: number): BlockHeader {
-  if (buf.length < at + BLOCK_HEADER_BYTES) throw corrupt(`block header: only ${buf.length - at} bytes`);
-  checkPrefix(buf, at, BLOCK_MAGIC, buf.readUInt8(at + 4), BLOCK_HEADER_BYTES, 'block header');
-  checkCrc(buf, at, BLOCK_HEADER_BYTES, 'block header');
-  const codec = buf.readUInt8(at + 5);
-  if (Codec[codec] === undefined) throw corrupt(`block header: unknown codec ${codec}`);
-  const attempt = readU64(buf, at + 8);
-  if (attempt < 0) throw corrupt('block header: attempt beyond 2^53');
-  const h: BlockHeader = {
-    attempt,
-    mapId: buf.readUInt32LE(at + 16),
-    partition: buf.readUInt32LE(at + 20),
-    batch: buf.readUInt32LE(at + 24),
-    seq: buf.readUInt32LE(at + 28),
-    rawLength: buf.readUInt32LE(at + 32),
-    storedLength: buf.readUInt32LE(at + 36),
-    crc32c: buf.readUInt32LE(at + 40),
-    codec: codec as Codec,
-  };
-  if (h.storedLength > BLOCK_BYTES_MAX) throw corrupt(`block header: stored length ${h.storedLength} > ${BLOCK_BYTES_MAX}`);
-  if (h.rawLength > BLOCK_BYTES_MAX) throw corrupt(`block header: raw length ${h.rawLength} > ${BLOCK_BYTES_MAX}`);
-  return h;
-}
-
-// ---- sizes ----
-
-/** Bytes the run will take in a segment, headers included; asserts every block on the way. */
-export function runBytesOf(run: PendingRun): number {
-  assert(isU32(run.partition), `partition ${run.partition} not a u32`);
-  assert(run.blocks.length >= 1, `run of partition ${run.partition} has no blocks`);
-  let bytes = RUN_HEADER_BYTES;
-  for (const block of run.blocks) {
-    checkBlockForWrite(block, run.partition);
-    bytes += BLOCK_HEADER_BYTES + block.data.length;
-  }
-  return bytes;
 }

@@ -25,7 +25,7 @@ import type { RunEntry, SegmentEntry } from './catalog/types.js';
 import { ErrorCode, PegasusError, ioError } from '../errors.js';
 import { SEGMENT_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
-import { readRun } from './run-reader.js';
+import { readRun, type ReadRunOptions } from './run-reader.js';
 import {
   BLOCK_HEADER_BYTES,
   RUN_HEADER_BYTES,
@@ -342,17 +342,15 @@ export class SegmentLog {
 
   /**
    * Streams the blocks of one run. Each block's `data` is a view valid until the
-   * next block is requested. Validates headers, not block data CRCs.
-   * `onBytes`, when given, sees every byte of the run as stored, in order (the
-   * run header, then each block record: header and data) before the block is
-   * yielded, so a caller can check RunEntry.crc32c without a second read.
+   * next block is requested. Validates headers, not block data CRCs; with
+   * `checkRunCrc`, the run's CRC32C too (run-reader.ts).
    */
-  readRun(entry: RunEntry, chunkBytes: number, onBytes?: (bytes: Buffer) => void): AsyncGenerator<StoredBlock> {
+  readRun(entry: RunEntry, chunkBytes: number, opts?: ReadRunOptions): AsyncGenerator<StoredBlock> {
     const segment = this.segments.get(entry.segmentId);
     if (segment === undefined) {
       throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
     }
-    return readRun(this.pathOf(segment), entry, chunkBytes, onBytes);
+    return readRun(this.pathOf(segment), entry, chunkBytes, opts);
   }
 
   /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { SegmentEntry } from './catalog/types.js';
 import { logName, type LogId } from './log-id.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
-import { corruptAt } from './run-cursor.js';
+import { corruptAt } from './run-reader.js';
 import { RUN_HEADER_BYTES, SEGMENT_HEADER_BYTES, decodeRunHeader, decodeSegmentHeader } from './segment-format.js';
 import { fsyncDir } from './segment-file.js';
 import { logDir, parseSegmentFileName, segmentFileName } from './segment-names.js';

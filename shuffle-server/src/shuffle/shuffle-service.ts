@@ -6,6 +6,7 @@
 // application (unregister, expiry, admin) finishes before the same id can be
 // registered again, so a re-registration never races the removal of the old
 // one's rows and directories.
+import type { DecommissionState, DecommissionStatus } from '../../../schemas/ts/admin-api.js';
 import { checkAppId } from '../../../schemas/ts/ids.js';
 import type { CommitMap, OpenRead, PlanRead, PushBlocks, RegisterShuffle } from '../../../schemas/ts/messages.js';
 import type { ServerConfig } from '../config.js';
@@ -33,7 +34,7 @@ import { Shuffle, type CommitOutcome } from './shuffle.js';
  * no shuffle left). Back to active on request. Not persisted: a restarted
  * server is active.
  */
-export type DecommissionState = 'active' | 'decommissioning' | 'drained';
+export type { DecommissionState };
 
 export class ShuffleService {
   readonly apps = new AppRegistry();
@@ -318,12 +319,12 @@ export class ShuffleService {
     return this.apps.shuffleCount === 0 ? 'drained' : 'decommissioning';
   }
 
-  decommissionStatus(): { state: DecommissionState; shuffles: number } {
+  decommissionStatus(): DecommissionStatus {
     return { state: this.decommissionState, shuffles: this.apps.shuffleCount };
   }
 
   /** Starts decommissioning (idempotent): new shuffles are refused with DECOMMISSIONING. */
-  startDecommission(): { state: DecommissionState; shuffles: number } {
+  startDecommission(): DecommissionStatus {
     this.checkRunning();
     if (!this.decommissioning) this.log.warn('decommissioning: no new shuffles', { shuffles: this.apps.shuffleCount });
     this.decommissioning = true;
@@ -331,7 +332,7 @@ export class ShuffleService {
   }
 
   /** Back to active (idempotent). */
-  stopDecommission(): { state: DecommissionState; shuffles: number } {
+  stopDecommission(): DecommissionStatus {
     if (this.decommissioning) this.log.warn('decommissioning cancelled: taking new shuffles', { shuffles: this.apps.shuffleCount });
     this.decommissioning = false;
     return this.decommissionStatus();
