@@ -44,7 +44,7 @@ export async function* readRun(path: string, entry: RunEntry, chunkBytes: number
   }
   let parser: RunParser;
   try {
-    parser = new RunParser({ ...entry, crc32c: opts.checkRunCrc === true ? entry.crc32c : null }, `run of segment ${path}`);
+    parser = new RunParser({ ...entry, crc32c: opts.checkRunCrc === true ? entry.crc32c : null }, 'file read');
   } catch (err) {
     throw corruptAt(path, entry.offset, err);
   }
@@ -73,11 +73,7 @@ export async function* readRun(path: string, entry: RunEntry, chunkBytes: number
       }
       pos += got;
       if (got < want) {
-        try {
-          parser.finish();
-        } catch (err) {
-          throw located(err);
-        }
+        throw corruptAt(path, pos, new Error(`the file ends inside the run: ${end - pos} of its ${entry.length} bytes are missing`));
       }
       // Blocks view `buf`: every one is handed out before `buf` is read into again.
       for (const b of blocks) yield b;
