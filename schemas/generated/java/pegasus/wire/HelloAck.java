@@ -40,9 +40,11 @@ public final class HelloAck extends Table {
    */
   public int ucxPort() { int o = __offset(14); return o != 0 ? bb.getShort(o + bb_pos) & 0xFFFF : 0; }
   /**
-   * The server's UCX worker address (opaque, made by the native module). A
-   * reader on the same host that connects with it gets shared-memory lanes
-   * (UCX picks them); empty when the server has no UCX transport.
+   * The server's UCX worker address (opaque, made by the native module),
+   * valid while that server process lives. A reader connects with it and UCX
+   * picks the lanes: RDMA where present; shared memory on the same host only
+   * where the UCX build offers it with peer error handling (not Debian 12's
+   * UCX 1.13, which then uses TCP). Empty when the server has no UCX transport.
    */
   public int ucxAddress(int j) { int o = __offset(16); return o != 0 ? bb.get(__vector(o) + j * 1) & 0xFF : 0; }
   public int ucxAddressLength() { int o = __offset(16); return o != 0 ? __vector_len(o) : 0; }

@@ -59,9 +59,11 @@ ucxPort():number {
 }
 
 /**
- * The server's UCX worker address (opaque, made by the native module). A
- * reader on the same host that connects with it gets shared-memory lanes
- * (UCX picks them); empty when the server has no UCX transport.
+ * The server's UCX worker address (opaque, made by the native module),
+ * valid while that server process lives. A reader connects with it and UCX
+ * picks the lanes: RDMA where present; shared memory on the same host only
+ * where the UCX build offers it with peer error handling (not Debian 12's
+ * UCX 1.13, which then uses TCP). Empty when the server has no UCX transport.
  */
 ucxAddress(index: number):number|null {
   const offset = this.bb!.__offset(this.bb_pos, 16);
