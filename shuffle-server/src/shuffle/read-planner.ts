@@ -10,6 +10,7 @@ import type { PlanRead, ReadPlan, RunLocation } from '../../../schemas/ts/messag
 import type { Mapping, SegmentMappings } from '../engine/segment-mappings.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import { COMMITS_PER_PLAN_MAX, REGIONS_PER_PLAN_MAX, RUNS_PER_PLAN_MAX } from '../limits.js';
+import { shuffleGone } from './shuffle-rows.js';
 import type { Shuffle } from './shuffle.js';
 
 /** A planned read: the plan to send (less its lease id) and the references it holds. */
@@ -23,7 +24,7 @@ export interface PlannedRead {
 }
 
 function gone(s: Shuffle): PegasusError {
-  return new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${s.appId}/${s.shuffleId} was removed`);
+  return shuffleGone(s.appId, s.shuffleId);
 }
 
 /** Plans a read of `s` within the ReadPlan limits and takes references on its segments. */

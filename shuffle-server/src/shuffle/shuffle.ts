@@ -24,7 +24,7 @@ import { PENDING_COMMITS_MAX, VERIFY_PARTITIONS_PER_STEP_MAX } from '../limits.j
 import type { ServerMetrics } from '../metrics.js';
 import { AttemptReceipts } from './attempt-receipts.js';
 import type { ShuffleCatalog } from './shuffle-catalog.js';
-import { commitRow, type CommitEntry, type ShuffleEntry } from './shuffle-rows.js';
+import { commitRow, shuffleGone, type CommitEntry, type ShuffleEntry } from './shuffle-rows.js';
 
 export type { VerifyCounts, VerifyErrorSink };
 
@@ -125,7 +125,7 @@ export class Shuffle implements FlushSource {
   }
 
   private gone(): PegasusError {
-    return new PegasusError(ErrorCode.UNKNOWN_SHUFFLE, `shuffle ${this.appId}/${this.shuffleId} was removed`);
+    return shuffleGone(this.appId, this.shuffleId);
   }
 
   /**
