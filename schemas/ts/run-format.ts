@@ -35,8 +35,7 @@
 //  44  u32  CRC32C of bytes 0..44
 import assert from 'node:assert/strict';
 
-import { crc32c } from '../../native/ts/crc32c.js';
-import { ErrorCode, PegasusError } from './errors.js';
+import { checkCrc, checkPrefix, corruptHeader, isU32, isU64, readU64, sealCrc, writeU64 } from './header-fields.js';
 import { BLOCK_BYTES_MAX } from './limits.js';
 import { Codec, type BlockHeader } from './messages.js';
 
@@ -54,8 +53,6 @@ export const BLOCK_HEADER_BYTES = 48;
 export const RUN_MAGIC = Buffer.from('PRUN', 'latin1').readUInt32LE(0);
 export const BLOCK_MAGIC = Buffer.from('PBLK', 'latin1').readUInt32LE(0);
 
-const U32_MAX = 0xffff_ffff;
-const TWO_POW_32 = 0x1_0000_0000;
 
 export interface RunHeader {
   partition: number;
@@ -77,48 +74,6 @@ export interface RunBlocks {
   blocks: readonly RunBlock[];
 }
 
-function corrupt(message: string): PegasusError {
-  return new PegasusError(ErrorCode.CORRUPT_DATA, message);
-}
-
-function isU32(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= U32_MAX;
-}
-
-function isU64(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
-}
-
-/** Writes a safe integer as u64 LE; JS numbers cannot hold more than 2^53, asserted by the caller. */
-function writeU64(buf: Buffer, value: number, at: number): void {
-  buf.writeUInt32LE(value % TWO_POW_32, at);
-  buf.writeUInt32LE(Math.floor(value / TWO_POW_32), at + 4);
-}
-
-/** Reads a u64 LE; returns -1 when it exceeds 2^53 (never written by us, so corrupt). */
-function readU64(buf: Buffer, at: number): number {
-  const hi = buf.readUInt32LE(at + 4);
-  if (hi > 0x1f_ffff) return -1;
-  return hi * TWO_POW_32 + buf.readUInt32LE(at);
-}
-
-function checkPrefix(buf: Buffer, at: number, magic: number, version: number, headerBytes: number, what: string): void {
-  const gotMagic = buf.readUInt32LE(at);
-  if (gotMagic !== magic) throw corrupt(`${what}: bad magic 0x${gotMagic.toString(16)}, expected 0x${magic.toString(16)}`);
-  if (version !== RUN_FORMAT_VERSION) throw corrupt(`${what}: unsupported format version ${version}`);
-  const gotBytes = buf.readUInt16LE(at + 6);
-  if (gotBytes !== headerBytes) throw corrupt(`${what}: header bytes ${gotBytes}, expected ${headerBytes}`);
-}
-
-function checkCrc(buf: Buffer, at: number, headerBytes: number, what: string): void {
-  const stored = buf.readUInt32LE(at + headerBytes - 4);
-  const actual = crc32c(buf.subarray(at, at + headerBytes - 4));
-  if (stored !== actual) throw corrupt(`${what}: header CRC32C 0x${stored.toString(16)} != computed 0x${actual.toString(16)}`);
-}
-
-function sealCrc(buf: Buffer, at: number, headerBytes: number): void {
-  buf.writeUInt32LE(crc32c(buf.subarray(at, at + headerBytes - 4)), at + headerBytes - 4);
-}
 
 // ---- run header ----
 
@@ -140,8 +95,8 @@ export function encodeRunHeader(buf: Buffer, at: number, h: RunHeader): void {
 
 /** Decodes and validates a run header; throws CORRUPT_DATA (without location: the caller adds it). */
 export function decodeRunHeader(buf: Buffer, at: number): RunHeader {
-  if (buf.length < at + RUN_HEADER_BYTES) throw corrupt(`run header: only ${buf.length - at} bytes`);
-  checkPrefix(buf, at, RUN_MAGIC, buf.readUInt16LE(at + 4), RUN_HEADER_BYTES, 'run header');
+  if (buf.length < at + RUN_HEADER_BYTES) throw corruptHeader(`run header: only ${buf.length - at} bytes`);
+  checkPrefix(buf, at, RUN_MAGIC, buf.readUInt16LE(at + 4), RUN_FORMAT_VERSION, RUN_HEADER_BYTES, 'run header');
   checkCrc(buf, at, RUN_HEADER_BYTES, 'run header');
   const h: RunHeader = {
     partition: buf.readUInt32LE(at + 8),
@@ -149,7 +104,7 @@ export function decodeRunHeader(buf: Buffer, at: number): RunHeader {
     runBytes: readU64(buf, at + 16),
   };
   if (h.runBytes < RUN_HEADER_BYTES + h.blockCount * BLOCK_HEADER_BYTES) {
-    throw corrupt(`run header: run bytes ${h.runBytes} too small for ${h.blockCount} blocks`);
+    throw corruptHeader(`run header: run bytes ${h.runBytes} too small for ${h.blockCount} blocks`);
   }
   return h;
 }
@@ -188,13 +143,13 @@ export function encodeBlockHeader(buf: Buffer, at: number, h: BlockHeader): void
 
 /** Decodes and validates a block record header (not its data CRC); throws CORRUPT_DATA. */
 export function decodeBlockHeader(buf: Buffer, at: number): BlockHeader {
-  if (buf.length < at + BLOCK_HEADER_BYTES) throw corrupt(`block header: only ${buf.length - at} bytes`);
-  checkPrefix(buf, at, BLOCK_MAGIC, buf.readUInt8(at + 4), BLOCK_HEADER_BYTES, 'block header');
+  if (buf.length < at + BLOCK_HEADER_BYTES) throw corruptHeader(`block header: only ${buf.length - at} bytes`);
+  checkPrefix(buf, at, BLOCK_MAGIC, buf.readUInt8(at + 4), RUN_FORMAT_VERSION, BLOCK_HEADER_BYTES, 'block header');
   checkCrc(buf, at, BLOCK_HEADER_BYTES, 'block header');
   const codec = buf.readUInt8(at + 5);
-  if (Codec[codec] === undefined) throw corrupt(`block header: unknown codec ${codec}`);
+  if (Codec[codec] === undefined) throw corruptHeader(`block header: unknown codec ${codec}`);
   const attempt = readU64(buf, at + 8);
-  if (attempt < 0) throw corrupt('block header: attempt beyond 2^53');
+  if (attempt < 0) throw corruptHeader('block header: attempt beyond 2^53');
   const h: BlockHeader = {
     attempt,
     mapId: buf.readUInt32LE(at + 16),
@@ -206,8 +161,8 @@ export function decodeBlockHeader(buf: Buffer, at: number): BlockHeader {
     crc32c: buf.readUInt32LE(at + 40),
     codec: codec as Codec,
   };
-  if (h.storedLength > BLOCK_BYTES_MAX) throw corrupt(`block header: stored length ${h.storedLength} > ${BLOCK_BYTES_MAX}`);
-  if (h.rawLength > BLOCK_BYTES_MAX) throw corrupt(`block header: raw length ${h.rawLength} > ${BLOCK_BYTES_MAX}`);
+  if (h.storedLength > BLOCK_BYTES_MAX) throw corruptHeader(`block header: stored length ${h.storedLength} > ${BLOCK_BYTES_MAX}`);
+  if (h.rawLength > BLOCK_BYTES_MAX) throw corruptHeader(`block header: raw length ${h.rawLength} > ${BLOCK_BYTES_MAX}`);
   return h;
 }
 

@@ -20,9 +20,8 @@
 // schemas/ts/run-format.ts (prose: schemas/RUN_FORMAT.md); it is re-exported here
 // so the engine has one module for every byte of a segment file.
 import assert from 'node:assert/strict';
-import { crc32c } from '../../../native/ts/crc32c.js';
 
-import { ErrorCode, PegasusError } from '../errors.js';
+import { checkCrc, checkPrefix, corruptHeader, isU32, isU64, readU64, sealCrc, writeU64 } from '../../../schemas/ts/header-fields.js';
 
 export {
   BLOCK_HEADER_BYTES, BLOCK_MAGIC, RUN_HEADER_BYTES, RUN_MAGIC, checkBlockForWrite, decodeBlockHeader, decodeRunHeader,
@@ -36,8 +35,6 @@ export const SEGMENT_HEADER_BYTES = 32;
 /** Magic numbers: four ASCII letters read as a little-endian u32, so a hex dump shows the letters. */
 export const SEGMENT_MAGIC = Buffer.from('PSEG', 'latin1').readUInt32LE(0);
 
-const U32_MAX = 0xffff_ffff;
-const TWO_POW_32 = 0x1_0000_0000;
 
 export interface SegmentHeader {
   segmentId: number;
@@ -45,48 +42,6 @@ export interface SegmentHeader {
   logId: number;
 }
 
-function corrupt(message: string): PegasusError {
-  return new PegasusError(ErrorCode.CORRUPT_DATA, message);
-}
-
-function isU32(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= U32_MAX;
-}
-
-function isU64(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
-}
-
-/** Writes a safe integer as u64 LE; JS numbers cannot hold more than 2^53, asserted by the caller. */
-function writeU64(buf: Buffer, value: number, at: number): void {
-  buf.writeUInt32LE(value % TWO_POW_32, at);
-  buf.writeUInt32LE(Math.floor(value / TWO_POW_32), at + 4);
-}
-
-/** Reads a u64 LE; returns -1 when it exceeds 2^53 (never written by us, so corrupt). */
-function readU64(buf: Buffer, at: number): number {
-  const hi = buf.readUInt32LE(at + 4);
-  if (hi > 0x1f_ffff) return -1;
-  return hi * TWO_POW_32 + buf.readUInt32LE(at);
-}
-
-function checkPrefix(buf: Buffer, at: number, magic: number, version: number, headerBytes: number, what: string): void {
-  const gotMagic = buf.readUInt32LE(at);
-  if (gotMagic !== magic) throw corrupt(`${what}: bad magic 0x${gotMagic.toString(16)}, expected 0x${magic.toString(16)}`);
-  if (version !== SEGMENT_FORMAT_VERSION) throw corrupt(`${what}: unsupported format version ${version}`);
-  const gotBytes = buf.readUInt16LE(at + 6);
-  if (gotBytes !== headerBytes) throw corrupt(`${what}: header bytes ${gotBytes}, expected ${headerBytes}`);
-}
-
-function checkCrc(buf: Buffer, at: number, headerBytes: number, what: string): void {
-  const stored = buf.readUInt32LE(at + headerBytes - 4);
-  const actual = crc32c(buf.subarray(at, at + headerBytes - 4));
-  if (stored !== actual) throw corrupt(`${what}: header CRC32C 0x${stored.toString(16)} != computed 0x${actual.toString(16)}`);
-}
-
-function sealCrc(buf: Buffer, at: number, headerBytes: number): void {
-  buf.writeUInt32LE(crc32c(buf.subarray(at, at + headerBytes - 4)), at + headerBytes - 4);
-}
 
 // ---- segment header ----
 
@@ -106,10 +61,10 @@ export function encodeSegmentHeader(buf: Buffer, at: number, h: SegmentHeader): 
 
 /** Decodes and validates a segment header; throws CORRUPT_DATA (without location: the caller adds it). */
 export function decodeSegmentHeader(buf: Buffer, at: number): SegmentHeader {
-  if (buf.length < at + SEGMENT_HEADER_BYTES) throw corrupt(`segment header: only ${buf.length - at} bytes`);
-  checkPrefix(buf, at, SEGMENT_MAGIC, buf.readUInt16LE(at + 4), SEGMENT_HEADER_BYTES, 'segment header');
+  if (buf.length < at + SEGMENT_HEADER_BYTES) throw corruptHeader(`segment header: only ${buf.length - at} bytes`);
+  checkPrefix(buf, at, SEGMENT_MAGIC, buf.readUInt16LE(at + 4), SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, 'segment header');
   checkCrc(buf, at, SEGMENT_HEADER_BYTES, 'segment header');
   const segmentId = readU64(buf, at + 8);
-  if (segmentId < 0) throw corrupt('segment header: segment id beyond 2^53');
+  if (segmentId < 0) throw corruptHeader('segment header: segment id beyond 2^53');
   return { segmentId, logId: buf.readUInt32LE(at + 16) };
 }
