@@ -10,7 +10,7 @@ import {
   SEGMENT_BYTES_MAX, TIERS_MAX, checkLimits,
 } from './limits.js';
 
-type Kind = 'int' | 'bytes' | 'ms' | 'string' | 'ratio' | 'enum' | 'tiers';
+type Kind = 'int' | 'bytes' | 'ms' | 'string' | 'ratio' | 'enum' | 'tiers' | 'origins';
 
 /** Kinds of storage tier; the kind says how segments are written (pmem: libpmem2) and labels metrics. */
 export const TIER_KINDS = ['pmem', 'nvme', 'ssd', 'hdd', 'disk'] as const;
@@ -71,6 +71,14 @@ export const CONFIG_KEYS = {
   ucxHost: { kind: 'string', default: '', doc: 'Address of the UCX listener. Empty: the same as host.', allowEmpty: true },
   ucxPort: { kind: 'int', default: 0, min: 0, max: 65535, doc: 'TCP port of the UCX listener (connection setup; data moves over RDMA where present). 0 picks a free port; clients learn it in the handshake.' },
   ucxRegisteredBytesMax: { kind: 'bytes', default: 16 * GiB, min: 16 * MiB, max: 1024 * GiB, doc: 'Most bytes of sealed segments mapped and registered with UCX at once (pinned memory on RDMA hardware). Unused registrations are dropped least recently used first.' },
+  dataPlaneOrigins: {
+    kind: 'origins',
+    default: [],
+    doc: 'Web origins (`scheme://host[:port]`, as browsers send them in the `Origin` header) allowed to open the WebSocket data plane. '
+      + 'An upgrade that carries an `Origin` header not listed here is refused with 403 `{"code":"UNAUTHORIZED"}`, so a web page in a browser on a cluster node cannot reach the data plane; '
+      + 'upgrades without the header (the TypeScript and Java clients send none) are not affected. JSON list in the config file; flag and environment: comma-separated. '
+      + 'Empty: no browser origin. The HTTP endpoints (/healthz, /metrics, /api/v1/, the dashboard) do not look at it.',
+  },
   adminToken: { kind: 'string', default: '', allowEmpty: true, doc: 'Bearer token the admin HTTP API (`/api/v1/`, see src/admin/ADMIN_API.md) requires in `Authorization: Bearer <token>`. Empty: the admin API is open (bind host to a trusted address). /healthz, /metrics and the dashboard stay open.' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], doc: 'winston log level.' },
   logFormat: { kind: 'enum', default: 'json', values: ['json', 'text'], doc: 'Log line format on stderr.' },
@@ -80,7 +88,8 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 type ValueOf<K extends ConfigKey> = (typeof CONFIG_KEYS)[K]['kind'] extends 'string' | 'enum'
   ? string
-  : (typeof CONFIG_KEYS)[K]['kind'] extends 'tiers' ? TierConfig[] | null : number;
+  : (typeof CONFIG_KEYS)[K]['kind'] extends 'tiers' ? TierConfig[] | null
+  : (typeof CONFIG_KEYS)[K]['kind'] extends 'origins' ? string[] : number;
 export type ServerConfig = { -readonly [K in ConfigKey]: ValueOf<K> };
 
 export class ConfigError extends Error {
@@ -155,12 +164,46 @@ function parseTiers(raw: unknown, bad: (why: string) => never): TierConfig[] {
   });
 }
 
-function parseValue(key: ConfigKey, raw: unknown, source: string): string | number | TierConfig[] {
+/**
+ * The `dataPlaneOrigins` key: a JSON array of strings (config file) or a
+ * comma-separated list (flag, environment). Each entry must be an origin as a
+ * browser serializes it (scheme, host, port unless the default; lower case, no
+ * path or trailing slash), because the Origin header is compared verbatim.
+ */
+function parseOrigins(raw: unknown, bad: (why: string) => never): string[] {
+  let items: unknown = raw;
+  if (typeof raw === 'string') {
+    const text = raw.trim();
+    if (!text.startsWith('[')) items = text === '' ? [] : text.split(',').map((o) => o.trim());
+    else {
+      try {
+        items = JSON.parse(text);
+      } catch (err) {
+        return bad(`not valid JSON: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (!Array.isArray(items)) return bad('expected a list of origins');
+  return items.map((item, i) => {
+    if (typeof item !== 'string') return bad(`origin ${i} is not a string`);
+    let origin: string;
+    try {
+      origin = new URL(item).origin;
+    } catch {
+      return bad(`origin ${i} ${JSON.stringify(item)} is not a URL such as https://dash.example:8443`);
+    }
+    if (origin !== item) bad(`origin ${i} ${JSON.stringify(item)} is not written as browsers send it: ${origin === 'null' ? 'not an http(s) origin' : `use ${origin}`}`);
+    return origin;
+  });
+}
+
+function parseValue(key: ConfigKey, raw: unknown, source: string): string | number | string[] | TierConfig[] {
   const decl: KeyDecl<unknown> = CONFIG_KEYS[key];
   const bad = (why: string): never => {
     throw new ConfigError(`config ${key} from ${source}: ${why} (got ${JSON.stringify(raw)})`);
   };
   if (decl.kind === 'tiers') return parseTiers(raw, bad);
+  if (decl.kind === 'origins') return parseOrigins(raw, bad);
   if (decl.kind === 'string' || decl.kind === 'enum') {
     if (typeof raw !== 'string' || (raw.length === 0 && decl.allowEmpty !== true)) bad('expected a non-empty string');
     const s = raw as string;
@@ -218,7 +261,7 @@ export interface ConfigSources {
 export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   const argv = sources.argv ?? [];
   const env = sources.env ?? {};
-  const cfg = defaultConfig() as Record<string, string | number | TierConfig[] | null>;
+  const cfg = defaultConfig() as Record<string, string | number | string[] | TierConfig[] | null>;
   const flags = new Map<string, string>();
   let configFile = env['PEGASUS_CONFIG'];
   for (let i = 0; i < argv.length; i++) {
@@ -281,6 +324,7 @@ function formatDefault(key: ConfigKey): string {
   }
   if (d.kind === 'ms') return `${d.default as number} ms`;
   if (d.kind === 'tiers') return 'one `disk` tier at dataDir';
+  if (d.kind === 'origins') return (d.default as string[]).length === 0 ? 'none' : (d.default as string[]).join(', ');
   return String(d.default);
 }
 
@@ -298,7 +342,7 @@ export function renderConfigReference(): string {
   ];
   for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
     const d: KeyDecl<unknown> = CONFIG_KEYS[k];
-    const kind = d.kind === 'enum' ? `one of ${d.values!.join(', ')}` : d.kind === 'tiers' ? 'list of tiers' : d.kind;
+    const kind = d.kind === 'enum' ? `one of ${d.values!.join(', ')}` : d.kind === 'tiers' ? 'list of tiers' : d.kind === 'origins' ? 'list of origins' : d.kind;
     lines.push(`| \`${k}\` | \`--${kebab(k)}\` | \`${envName(k)}\` | ${kind} | ${formatDefault(k)} | ${d.doc} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -4,6 +4,7 @@
 import type * as Uws from 'uWebSockets.js';
 import { PEGASUS_VERSION } from '../../../schemas/ts/version.js';
 import type { ServerConfig } from '../config.js';
+import { ErrorCode, PegasusError } from '../errors.js';
 import { CONNECTIONS_MAX, FRAME_BYTES_MAX, SOCKET_BACKPRESSURE_BYTES_MAX } from '../limits.js';
 import { AdminRouter } from '../admin/router.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +16,7 @@ import { nativeStatus } from '../../../native/ts/index.js';
 import { crc32cImplementation } from '../../../native/ts/crc32c.js';
 import { Session, type SessionData } from './session.js';
 import { UcxTransport, type UcxState } from './ucx-transport.js';
-import { loadUws } from './uws.js';
+import { guardedRemote, loadUws } from './uws.js';
 
 export class PegasusServer {
   private listenSocket: Uws.us_listen_socket | null = null;
@@ -105,26 +106,43 @@ export class PegasusServer {
     const app = this.uws.App();
     app.ws<SessionData>('/ws', {
       compression: this.uws.DISABLED,
-      // One byte over the limit still arrives, so it can be refused with a coded
-      // error; far larger frames are cut off by uWS with close code 1009.
+      // Frames up to a MiB over the limit still arrive, so they can be refused
+      // with a coded error (MESSAGE_TOO_LARGE). uWS would drop a larger frame or
+      // message without a close frame; the frame guard (uws.ts) refuses it
+      // first, with close code 1009.
       maxPayloadLength: FRAME_BYTES_MAX + 1024 * 1024,
       maxBackpressure: SOCKET_BACKPRESSURE_BYTES_MAX,
       closeOnBackpressureLimit: 0,
       idleTimeout: Math.max(8, Math.round(this.cfg.idleTimeoutMs / 1000)),
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
+        // Every header is read first: req is valid only until the handler answers.
+        const remote = guardedRemote(req);
+        const origin = req.getHeader('origin');
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const refuse = (status: string, err: PegasusError): void => {
+          this.metrics.error(err.wireCode, err.message);
+          res.writeStatus(status).writeHeader('Content-Type', 'application/json')
+            .end(JSON.stringify({ code: err.code, message: err.message }), true);
+        };
+        if (remote === null) {
+          // The frame guard checks only a connection's first request.
+          refuse('400 Bad Request', new PegasusError(ErrorCode.INVALID_ARGUMENT, 'a WebSocket upgrade must be the first request on its connection'));
+          return;
+        }
+        // Browsers always send Origin and may be made to open a WebSocket to any
+        // address by any page; the clients of the data plane send none.
+        if (origin !== '' && !this.cfg.dataPlaneOrigins.includes(origin)) {
+          refuse('403 Forbidden', new PegasusError(ErrorCode.UNAUTHORIZED, `origin ${origin.slice(0, 200)} may not open the data plane (config dataPlaneOrigins)`));
+          return;
+        }
         if (this.sessions.size >= CONNECTIONS_MAX || this.service.isStopping) {
           res.writeStatus('503 Service Unavailable').end(this.service.isStopping ? 'SHUTTING_DOWN' : 'LIMIT_EXCEEDED');
           return;
         }
-        const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
-        res.upgrade<SessionData>(
-          { session: null, remote },
-          req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
-          req.getHeader('sec-websocket-extensions'),
-          context,
-        );
+        res.upgrade<SessionData>({ session: null, remote }, key, protocol, extensions, context);
       },
       open: (ws) => {
         const session = new Session(ws, this.service, this.cfg, this.metrics, this.log.child({ component: 'net' }), this.ucx);
