@@ -71,6 +71,11 @@ export const CONFIG_KEYS = {
   ucxHost: { kind: 'string', default: '', doc: 'Address of the UCX listener. Empty: the same as host.', allowEmpty: true },
   ucxPort: { kind: 'int', default: 0, min: 0, max: 65535, doc: 'TCP port of the UCX listener (connection setup; data moves over RDMA where present). 0 picks a free port; clients learn it in the handshake.' },
   ucxRegisteredBytesMax: { kind: 'bytes', default: 16 * GiB, min: 16 * MiB, max: 1024 * GiB, doc: 'Most bytes of sealed segments mapped and registered with UCX at once (pinned memory on RDMA hardware). Unused registrations are dropped least recently used first.' },
+  frameGuard: {
+    kind: 'enum', default: 'on', values: ['on', 'off'],
+    doc: 'on: every WebSocket client frame header is checked before uWebSockets.js reads it (net/uws.ts), so unmasked frames are closed with 1002 and frames past the size limit with 1009, as RFC 6455 asks; bytes then cross one more loopback hop inside the server (measured cost in README). '
+      + 'off: uWebSockets.js reads the socket itself, faster, but drops such frames without a close frame (unmasked frames are never answered). Use off only where every client is a Pegasus client on a trusted network.',
+  },
   dataPlaneOrigins: {
     kind: 'origins',
     default: [],

@@ -35,7 +35,7 @@ export class PegasusServer {
   ) {}
 
   static async start(cfg: ServerConfig, log: Logger): Promise<PegasusServer> {
-    const uws = loadUws();
+    const uws = loadUws(cfg.frameGuard === 'on');
     const metrics = new ServerMetrics();
     const native = nativeStatus();
     // Said once, here: everything else reads nativeStatus() and ucxState.
@@ -117,7 +117,7 @@ export class PegasusServer {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         // Every header is read first: req is valid only until the handler answers.
-        const remote = guardedRemote(req);
+        const remote = this.cfg.frameGuard === 'on' ? guardedRemote(req) : Buffer.from(res.getRemoteAddressAsText()).toString();
         const origin = req.getHeader('origin');
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');

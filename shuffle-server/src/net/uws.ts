@@ -70,8 +70,9 @@ const GUARD_HEADER = 'x-pegasus-frame-guard';
 const GUARD_SECRET = randomBytes(16).toString('hex');
 
 /** uWS fronted by the frame guard: App().listen(host, port, cb) listens through it. */
-export function loadUws(): Uws {
-  return guarded(loadNative());
+export function loadUws(frameGuard: boolean): Uws {
+  const uws = loadNative();
+  return frameGuard ? guarded(uws) : uws;
 }
 
 /**
