@@ -21,6 +21,15 @@ export const GARBAGE_BYTES_MAX = 64 * 1024 * 1024;
 /** Socket bytes queued in uWS above which read streams pause until `drain`. */
 export const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
+/** Longest HTTP request head the frame guard reads to see whether it is an upgrade (uWS itself refuses heads over 4 KiB). */
+export const FRAME_GUARD_HEAD_BYTES_MAX = 16 * 1024;
+/** How long, after ending a client's socket, the frame guard waits for the client to close before dropping it. */
+export const FRAME_GUARD_CLOSE_LINGER_MS = 10_000;
+/** Size of one read of the frame guard from uWS's side (one buffer of its pool). */
+export const FRAME_GUARD_READ_BUFFER_BYTES = 1024 * 1024;
+/** Most idle read buffers the frame guard keeps for reuse, over all connections. */
+export const FRAME_GUARD_READ_BUFFERS_POOLED_MAX = 16;
+
 /** Most UCX read leases (planned, not yet released reads) open at once on one connection. */
 export const READ_LEASES_PER_CONNECTION_MAX = 64;
 /** Most sealed segments registered with UCX at once. */
