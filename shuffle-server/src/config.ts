@@ -55,6 +55,11 @@ export const CONFIG_KEYS = {
   readFrameBytes: { kind: 'bytes', default: 1 * MiB, min: READ_FRAME_BYTES_MIN, max: READ_FRAME_BYTES_MAX, doc: 'Target size of one ReadData frame sent to readers.' },
   readAheadBytes: { kind: 'bytes', default: 4 * MiB, min: 64 * KiB, max: READ_CHUNK_BYTES_MAX, doc: 'Size of one sequential read from a segment while serving a read stream.' },
   commitFlushDelayMs: { kind: 'ms', default: 2, min: 0, max: 1000, doc: 'Commits wait this long so that several share one flush and one fsync (group commit).' },
+  commitDurability: {
+    kind: 'enum', default: 'process', values: ['process', 'sync'],
+    doc: 'When a commit is acknowledged. process: once its blocks and catalog rows are written to the operating system (survives a kill -9 of the server, like Spark\'s own shuffle files; after a power loss or kernel crash, data that had not reached the disk is found missing or corrupt at restart and reported, never served, so the engine recomputes it). '
+      + 'sync: once they are fdatasync\'ed and the catalog batch synced (survives a power loss; each commit waits for the disk). Segments of pmem tiers are always persisted.',
+  },
   appExpiryMs: { kind: 'ms', default: 120_000, min: 1000, max: 7 * 24 * 3600_000, doc: 'An application that sends no heartbeat or request for this long is removed with all its shuffles.' },
   expiryCheckIntervalMs: { kind: 'ms', default: 5_000, min: 100, max: 3600_000, doc: 'How often expired applications are looked for.' },
   tiers: {
@@ -91,7 +96,9 @@ export const CONFIG_KEYS = {
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-type ValueOf<K extends ConfigKey> = (typeof CONFIG_KEYS)[K]['kind'] extends 'string' | 'enum'
+type ValueOf<K extends ConfigKey> = (typeof CONFIG_KEYS)[K] extends { kind: 'enum'; values: readonly (infer V)[] }
+  ? V
+  : (typeof CONFIG_KEYS)[K]['kind'] extends 'string'
   ? string
   : (typeof CONFIG_KEYS)[K]['kind'] extends 'tiers' ? TierConfig[] | null
   : (typeof CONFIG_KEYS)[K]['kind'] extends 'origins' ? string[] : number;

@@ -90,6 +90,7 @@ export class Engine {
     return SegmentLog.open({
       dataDir: this.cfg.dataDir, log: id, segmentBytesMax: this.cfg.segmentBytesMax, tiers: this.tiers,
       onRemoved: (removed) => this.mappings.logRemoved(removed),
+      durability: this.cfg.commitDurability,
       ...(removedError === undefined ? {} : { removedError }),
     }, known);
   }
@@ -103,7 +104,7 @@ export class Engine {
     await beforeAppend(this.faults);
     const appended = runs.length > 0 ? await log.appendRuns(runs) : { runs: [], segments: [] };
     if (log.isRemoved) return appended.runs;
-    await this.catalog.writeAppend(log.id, appended.runs, appended.segments, rows);
+    await this.catalog.writeAppend(log.id, appended.runs, appended.segments, rows, this.cfg.commitDurability === 'sync');
     return appended.runs;
   }
 

@@ -1,7 +1,8 @@
 // How the bytes of one segment file get written and made durable, by tier:
-// writev + fdatasync for ordinary tiers, memcpy + persist through libpmem2
-// (native PmemSegment) for pmem tiers. Both keep the durability contract of
-// SegmentLog.appendRuns(): write() resolves only when its bytes are durable.
+// writev (+ fdatasync when the durability is 'sync') for ordinary tiers,
+// memcpy + persist through libpmem2 (native PmemSegment) for pmem tiers. Both
+// keep the durability contract of SegmentLog.appendRuns(): write() resolves only
+// when its bytes are durable in the log's sense (durability.ts).
 //
 // A pmem segment file is allocated at its full size when it is created (so a
 // store into the mapping can never meet a full file system) and cut to its
@@ -14,6 +15,7 @@ import { promises as fsp } from 'node:fs';
 import { nativeBinding, nativeErrorCode } from '../../../native/ts/index.js';
 import type { PmemSegment } from '../../../native/binding.cjs';
 import { ErrorCode, PegasusError, ioError } from '../errors.js';
+import type { Durability } from './durability.js';
 import type { Tier } from './tiers.js';
 
 type FileHandle = fsp.FileHandle;
@@ -65,11 +67,11 @@ async function writeAll(fh: FileHandle, buffers: Buffer[], position: number, byt
 export class PlainSegmentFile implements SegmentFile {
   readonly writer = 'file';
 
-  private constructor(readonly path: string, private readonly fh: FileHandle) {}
+  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly durability: Durability) {}
 
-  static async create(path: string): Promise<PlainSegmentFile> {
+  static async create(path: string, durability: Durability = 'sync'): Promise<PlainSegmentFile> {
     try {
-      return new PlainSegmentFile(path, await fsp.open(path, 'wx'));
+      return new PlainSegmentFile(path, await fsp.open(path, 'wx'), durability);
     } catch (err) {
       throw ioError(err, `create segment ${path}`);
     }
@@ -78,7 +80,7 @@ export class PlainSegmentFile implements SegmentFile {
   async write(buffers: Buffer[], position: number, bytes: number): Promise<void> {
     try {
       await writeAll(this.fh, buffers, position, bytes);
-      await this.fh.datasync();
+      if (this.durability === 'sync') await this.fh.datasync();
     } catch (err) {
       throw ioError(err, `append ${bytes} bytes to segment ${this.path} at ${position}`);
     }
@@ -150,6 +152,6 @@ export class PmemSegmentFile implements SegmentFile {
 }
 
 /** Creates the file of a new segment on `tier`, sized for `allocBytes` where the writer preallocates. */
-export function createSegmentFile(tier: Tier, path: string, allocBytes: number): Promise<SegmentFile> {
-  return tier.writesThroughPmem ? PmemSegmentFile.create(path, allocBytes) : PlainSegmentFile.create(path);
+export function createSegmentFile(tier: Tier, path: string, allocBytes: number, durability: Durability): Promise<SegmentFile> {
+  return tier.writesThroughPmem ? PmemSegmentFile.create(path, allocBytes) : PlainSegmentFile.create(path, durability);
 }

@@ -25,6 +25,7 @@ import type { RunEntry, SegmentEntry } from './catalog/types.js';
 import { ErrorCode, PegasusError, ioError } from '../errors.js';
 import { SEGMENT_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
+import type { Durability } from './durability.js';
 import { readRun, type ReadRunOptions } from './run-reader.js';
 import {
   BLOCK_HEADER_BYTES,
@@ -52,6 +53,8 @@ export interface SegmentLogOptions {
   onRemoved?: (log: SegmentLog) => void;
   /** The error an append to the removed log answers, in its tenant's terms (default NOT_FOUND). */
   removedError?: () => PegasusError;
+  /** When appended bytes count as durable (durability.ts); default 'sync'. */
+  durability?: Durability;
 }
 
 interface Segment {
@@ -139,6 +142,10 @@ export class SegmentLog {
     return log;
   }
 
+  private get durability(): Durability {
+    return this.opts.durability ?? 'sync';
+  }
+
   /** The log's identity. */
   get id(): LogId {
     return this.opts.log;
@@ -174,14 +181,14 @@ export class SegmentLog {
         const s = w.segment;
         if (w.isNew) {
           await this.ensureDir(s.tier);
-          s.file = await createSegmentFile(s.tier, this.pathOf(s), s.charge);
+          s.file = await createSegmentFile(s.tier, this.pathOf(s), s.charge, this.durability);
           newDirs.add(this.dirOf(s.tier));
         }
         const file = s.file;
         assert(file !== null, `segment ${this.pathOf(s)} has no write handle`);
         await file.write(w.buffers, w.position, w.bytes);
       }
-      for (const dir of newDirs) await fsyncDir(dir);
+      if (this.durability === 'sync') for (const dir of newDirs) await fsyncDir(dir);
     } catch (err) {
       await this.rollback(writes);
       throw err;
@@ -225,7 +232,7 @@ export class SegmentLog {
     try {
       const created = await fsp.mkdir(dir, { recursive: true });
       // New directory entries are not durable until their parents are fsync'ed.
-      if (created !== undefined) {
+      if (created !== undefined && this.durability === 'sync') {
         const log = this.opts.log;
         for (const d of [tier.path, tenantRoot(tier.path, log.tenant), ownerDir(tier.path, log.tenant, log.owner)]) await fsyncDir(d);
       }

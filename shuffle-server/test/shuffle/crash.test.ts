@@ -68,53 +68,58 @@ async function verify(address: string, states: MapState[]): Promise<string | nul
   }
 }
 
-test('acknowledged commits survive SIGKILL during pushes and commits; uncommitted attempts are never served', async (t) => {
-  const dataDir = await makeDataDir();
-  const r = rng(2026);
-  const states: MapState[] = Array.from({ length: NUM_MAPS }, () => ({ kind: 'open' }));
-  let nextAttempt = 1;
-  let server: ServerProcess | null = null;
-  let kills = 0;
-  try {
-    for (let round = 0; round <= ROUNDS; round++) {
-      const final = round === ROUNDS;
-      server = await startServer({ dataDir, args: ['--memory-budget-bytes', '64MiB', '--segment-bytes-max', '16MiB'] });
-      if (round === 0) {
-        const c = await RawClient.connect(server.address);
-        t.is((await c.request({ type: 'RegisterShuffle', appId: APP, shuffleId: SHUFFLE, numMaps: NUM_MAPS, numPartitions: NUM_PARTITIONS })).message.type, 'Ack');
-        c.close();
-      }
-      t.is(await verify(server.address, states), null, `after restart ${round}`);
-      const todo = states.map((s, m) => (s.kind === 'committed' ? -1 : m)).filter((m) => m >= 0);
-      if (todo.length === 0) break;
-      const address = server.address;
-      const queue = [...todo];
-      const workers = Array.from({ length: CONCURRENCY }, async () => {
-        for (let m = queue.shift(); m !== undefined; m = queue.shift()) {
-          await writeMap(address, m, nextAttempt++, r, states);
+// Both commit durabilities: 'process' acknowledges once the bytes are with the
+// operating system, which a SIGKILL of the server does not lose; 'sync' once
+// they are on the disk.
+for (const durability of ['process', 'sync'] as const) {
+  test(`acknowledged commits survive SIGKILL during pushes and commits; uncommitted attempts are never served (commitDurability ${durability})`, async (t) => {
+    const dataDir = await makeDataDir();
+    const r = rng(2026);
+    const states: MapState[] = Array.from({ length: NUM_MAPS }, () => ({ kind: 'open' }));
+    let nextAttempt = 1;
+    let server: ServerProcess | null = null;
+    let kills = 0;
+    try {
+      for (let round = 0; round <= ROUNDS; round++) {
+        const final = round === ROUNDS;
+        server = await startServer({ dataDir, args: ['--memory-budget-bytes', '64MiB', '--segment-bytes-max', '16MiB', '--commit-durability', durability] });
+        if (round === 0) {
+          const c = await RawClient.connect(server.address);
+          t.is((await c.request({ type: 'RegisterShuffle', appId: APP, shuffleId: SHUFFLE, numMaps: NUM_MAPS, numPartitions: NUM_PARTITIONS })).message.type, 'Ack');
+          c.close();
         }
-      });
-      const all = Promise.allSettled(workers);
-      if (!final) {
-        await new Promise((resolve) => setTimeout(resolve, randInt(r, 30, 300)));
-        const inflight = states.filter((s) => s.kind === 'inflight').length;
-        const committed = states.filter((s) => s.kind === 'committed').length;
-        await killServer(server);
-        kills++;
-        t.log(`round ${round}: killed with ${committed} maps committed, ${inflight} commits in flight`);
-        await all;
-      } else {
-        const results = await all;
-        for (const res of results) t.is(res.status, 'fulfilled', res.status === 'rejected' ? String(res.reason) : '');
-        t.is(await verify(server.address, states), null, 'final read');
-        await stopServer(server);
+        t.is(await verify(server.address, states), null, `after restart ${round}`);
+        const todo = states.map((s, m) => (s.kind === 'committed' ? -1 : m)).filter((m) => m >= 0);
+        if (todo.length === 0) break;
+        const address = server.address;
+        const queue = [...todo];
+        const workers = Array.from({ length: CONCURRENCY }, async () => {
+          for (let m = queue.shift(); m !== undefined; m = queue.shift()) {
+            await writeMap(address, m, nextAttempt++, r, states);
+          }
+        });
+        const all = Promise.allSettled(workers);
+        if (!final) {
+          await new Promise((resolve) => setTimeout(resolve, randInt(r, 30, 300)));
+          const inflight = states.filter((s) => s.kind === 'inflight').length;
+          const committed = states.filter((s) => s.kind === 'committed').length;
+          await killServer(server);
+          kills++;
+          t.log(`round ${round}: killed with ${committed} maps committed, ${inflight} commits in flight`);
+          await all;
+        } else {
+          const results = await all;
+          for (const res of results) t.is(res.status, 'fulfilled', res.status === 'rejected' ? String(res.reason) : '');
+          t.is(await verify(server.address, states), null, 'final read');
+          await stopServer(server);
+        }
+        server = null;
       }
-      server = null;
+      t.true(states.every((s) => s.kind === 'committed'), 'every map committed in the end');
+      t.true(kills >= 2, `the server was killed ${kills} times`);
+    } finally {
+      if (server !== null) await killServer(server);
+      await removeDir(dataDir);
     }
-    t.true(states.every((s) => s.kind === 'committed'), 'every map committed in the end');
-    t.true(kills >= 2, `the server was killed ${kills} times`);
-  } finally {
-    if (server !== null) await killServer(server);
-    await removeDir(dataDir);
-  }
-});
+  });
+}

@@ -141,10 +141,11 @@ export class Catalog {
 
   /**
    * The catalog half of a durable append: the runs and segment lengths of one
-   * append plus the tenant's rows, as one batch written with sync:true, after
-   * the segment bytes are durable.
+   * append plus the tenant's rows, as one batch (synced unless `sync` is false:
+   * commitDurability process, see ../durability.ts), after the segment bytes are
+   * durable.
    */
-  writeAppend(log: LogId, runs: RunEntry[], segments: SegmentEntry[], rows: CatalogRow[]): Promise<void> {
+  writeAppend(log: LogId, runs: RunEntry[], segments: SegmentEntry[], rows: CatalogRow[], sync = true): Promise<void> {
     const tags = tenantLayout(log.tenant).tags;
     // Encode everything first: a bad entry fails here, before anything is written.
     const ops: BatchOp[] = [];
@@ -155,7 +156,7 @@ export class Catalog {
       ops.push({ type: 'put', key: row.key, value: row.value });
     }
     if (ops.length === 0) return Promise.resolve();
-    return this.call(`write append of ${log.tenant}/${log.owner}/${log.id}`, () => this.db.batch(ops, { sync: true }));
+    return this.call(`write append of ${log.tenant}/${log.owner}/${log.id}`, () => this.db.batch(ops, { sync }));
   }
 
   /** Runs of partitions [partitionStart, partitionEnd), ordered by partition, then segmentId, then offset. */
