@@ -9,6 +9,8 @@
 //   pmem:   segment writes through the pmem tier (libpmem2) against plain file
 //           writes with fdatasync
 //   baselines: sequential disk write with fdatasync, loopback TCP
+//   CPU: seconds of CPU the server and this client used per GiB in each phase
+//        (/proc/<pid>/stat, process.cpuUsage()); peak RSS, anonymous and file-backed
 // and prints the ratios. With --json it prints only the JSON object on stdout.
 import { spawn } from 'node:child_process';
 import { crc32c } from '../native/ts/crc32c.js';
@@ -58,6 +60,26 @@ async function startServer(dataDir: string): Promise<{ port: number; pid: number
       proc.kill('SIGTERM');
     }),
   };
+}
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat
+ * (utime and stime, in clock ticks of 1/100 s: USER_HZ is 100 on Linux x86-64).
+ */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs `phase` and returns its result with the CPU seconds the server and this client used meanwhile. */
+async function measured<T>(serverPid: number, phase: () => Promise<T>): Promise<{ value: T; serverCpuS: number; clientCpuS: number }> {
+  const server0 = processCpuSeconds(serverPid);
+  const client0 = process.cpuUsage();
+  const value = await phase();
+  const client = process.cpuUsage(client0);
+  return { value, serverCpuS: processCpuSeconds(serverPid) - server0, clientCpuS: (client.user + client.system) / 1e6 };
 }
 
 function peakRssMB(pid: number): number {
@@ -146,19 +168,26 @@ async function main(): Promise<void> {
       });
     }
   }, 50);
-  const ingestMBps = await ingest(address, appId);
+  const ingested = await measured(server.pid, () => ingest(address, appId));
+  const ingestMBps = ingested.value;
   rss.phase = 'read';
-  const r = await read(address, appId, 'websocket');
+  const wsRead = await measured(server.pid, () => read(address, appId, 'websocket'));
+  const r = wsRead.value;
   const probe = await Connection.connect(address);
   const ucxAvailable = probe.ucxPort > 0;
   await probe.close();
   rss.phase = 'ucxRead';
-  const u = ucxAvailable ? await read(address, appId, 'ucx') : null;
+  const ucxRead = ucxAvailable ? await measured(server.pid, () => read(address, appId, 'ucx')) : null;
+  const u = ucxRead === null ? null : ucxRead.value;
   if (u !== null && u.bytes !== r.bytes) throw new Error(`UCX read ${u.bytes} bytes, WebSocket read ${r.bytes}`);
   clearInterval(sampler);
   const phases: Phase[] = ['ingest', 'read', 'ucxRead'];
   out(`sampled peak RSS (anonymous part): ${phases.map((p) => `${p} ${rss.total[p].toFixed(0)} MB (${rss.anon[p].toFixed(0)} MB)`).join(', ')}`);
   const peakAnon = Math.max(...phases.map((p) => rss.anon[p]));
+  // File-backed resident pages: segment files mapped for UCX reads (page cache), sampled per phase.
+  const peakFile = Math.max(...phases.map((p) => rss.total[p] - rss.anon[p]));
+  const gib = r.bytes / (1024 * MiB);
+  const perGiB = (cpuS: number): number => round(cpuS / gib, 2);
   const peak = peakRssMB(server.pid);
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -169,6 +198,11 @@ async function main(): Promise<void> {
     pmemWriteMBps: round(pmem.pmemWriteMBps), fileSegmentWriteMBps: round(pmem.fileWriteMBps),
     pmemToFileRatio: round(pmem.pmemWriteMBps / pmem.fileWriteMBps, 3), pmemGranularity: pmem.granularity,
     wsReadMBps: round(r.mbps), ucxReadMBps: u === null ? null : round(u.mbps), ucxToWsRatio: u === null ? null : round(u.mbps / r.mbps, 3),
+    peakRssAnonMB: round(peakAnon), peakRssFileMB: round(peakFile),
+    serverCpuSecPerGiBIngest: perGiB(ingested.serverCpuS), serverCpuSecPerGiBWsRead: perGiB(wsRead.serverCpuS),
+    serverCpuSecPerGiBUcxRead: ucxRead === null ? null : perGiB(ucxRead.serverCpuS),
+    clientCpuSecPerGiBIngest: perGiB(ingested.clientCpuS), clientCpuSecPerGiBWsRead: perGiB(wsRead.clientCpuS),
+    clientCpuSecPerGiBUcxRead: ucxRead === null ? null : perGiB(ucxRead.clientCpuS),
   };
   out('');
   out('| measure | MB/s | ratio to min(disk, loopback) |');
@@ -184,7 +218,10 @@ async function main(): Promise<void> {
   out(`| the same segment writes, writev + fdatasync (baseline) | ${result.fileSegmentWriteMBps} | ${round(pmem.fileWriteMBps / floor, 3)} |`);
   out(`pmem tier / file writes: ${result.pmemToFileRatio}${pmem.granularity === 'PAGE' ? ' (PAGE granularity: an ordinary file, persisted with msync; no PMem here)' : ''}`);
   out('');
-  out(`server peak RSS ${result.peakRssMB} MB, of it at most ${result.peakAnonRssMB} MB anonymous, with a ${MEMORY_BUDGET_MB} MB budget (target: anonymous at most budget + 150 MB; ` +
+  out(`CPU seconds per GiB (server / client): ingest ${result.serverCpuSecPerGiBIngest} / ${result.clientCpuSecPerGiBIngest}, ` +
+    `WebSocket read ${result.serverCpuSecPerGiBWsRead} / ${result.clientCpuSecPerGiBWsRead}` +
+    (ucxRead === null ? '' : `, UCX read ${result.serverCpuSecPerGiBUcxRead} / ${result.clientCpuSecPerGiBUcxRead}`));
+  out(`server peak RSS ${result.peakRssMB} MB, of it at most ${result.peakAnonRssMB} MB anonymous and ${result.peakRssFileMB} MB file-backed, with a ${MEMORY_BUDGET_MB} MB budget (target: anonymous at most budget + 150 MB; ` +
     `the rest is page cache of segments mapped for UCX reads); read back ${(r.bytes / MiB).toFixed(0)} MiB per transport`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
