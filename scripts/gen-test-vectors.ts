@@ -27,7 +27,7 @@ import { Codec, type BlockHeader, type Message } from '../schemas/ts/messages.js
 import { BLOCK_HEADER_BYTES, RUN_HEADER_BYTES, encodeBlockHeader, encodeRun, encodeRunHeader, type RunBlock } from '../schemas/ts/run-format.js';
 import { RunParser, type ExpectedRun } from '../schemas/ts/run-parser.js';
 import {
-  VECTORS_DIR, messageToJson, type BlockHeaderVector, type BlockVector, type Client, type Crc32cVector, type FrameVector,
+  VECTORS_DIR, codeOf, messageToJson, type BlockHeaderVector, type BlockVector, type Client, type Crc32cVector, type FrameVector,
   type InvalidFrameVector, type RunVector, type VectorFile,
 } from '../schemas/test/vectors.js';
 import { compressBlock, decompressBlock } from '../shuffle-client/src/compression.js';
@@ -52,15 +52,6 @@ function text(n: number): Buffer {
   return Buffer.from(s.slice(0, n));
 }
 
-function codeOf(fn: () => unknown): ErrorCodeName | 'none' {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PegasusError) return err.code;
-    throw err;
-  }
-  return 'none';
-}
 
 /** A block as the TypeScript client stores it: its header (ids given) and stored bytes. */
 function block(raw: Buffer, codec: 'lz4' | 'none', ids: Omit<BlockHeader, 'rawLength' | 'storedLength' | 'crc32c' | 'codec'>): RunBlock {

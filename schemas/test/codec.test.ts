@@ -10,6 +10,7 @@ import { checkAppId } from '../ts/ids.js';
 import { Codec, type Message } from '../ts/messages.js';
 import { BLOCK_HEADER_BYTES, decodeBlockHeader, encodeBlockHeader } from '../ts/run-format.js';
 import {
+  codeOf,
   messageFromJson, messageToJson, readVectors, type BlockHeaderVector, type Crc32cVector, type FrameVector, type InvalidFrameVector,
 } from './vectors.js';
 
@@ -61,15 +62,6 @@ test('block headers and body travel together', (t) => {
   t.deepEqual(f.body, Buffer.concat(body));
 });
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PegasusError) return err.code;
-    throw err;
-  }
-  return 'none';
-}
 
 test('truncated, short and garbage frames get coded errors', (t) => {
   const frame = encodeFrame(1, { type: 'RegisterShuffle', appId: 'app', shuffleId: 1, numMaps: 1, numPartitions: 1 });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { ErrorCodeName } from '../ts/errors.js';
+import { PegasusError, type ErrorCodeName } from '../ts/errors.js';
 import type { BlockHeader, Message } from '../ts/messages.js';
 import type { ExpectedRun } from '../ts/run-parser.js';
 
@@ -110,4 +110,15 @@ export function messageFromJson(j: JsonMessage): Message {
     m['runs'] = (j['runs'] as Array<Record<string, unknown>>).map((r) => ({ ...r, remoteAddress: BigInt(r['remoteAddress'] as string) }));
   }
   return m as unknown as Message;
+}
+
+/** The code of the PegasusError `fn` throws, or 'none'; anything else it throws is rethrown. */
+export function codeOf(fn: () => unknown): ErrorCodeName | 'none' {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PegasusError) return err.code;
+    throw err;
+  }
+  return 'none';
 }
