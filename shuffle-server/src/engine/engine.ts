@@ -71,6 +71,7 @@ export class Engine {
     const catalog = await Catalog.open(join(cfg.dataDir, 'index'));
     const engine = new Engine(cfg, tiers, catalog, log, metrics);
     if (engine.faults.appendDelayMs > 0) log.warn('fault injected: every durable append is delayed', { appendDelayMs: engine.faults.appendDelayMs });
+    if (engine.faults.appendGate !== '') log.warn('fault injected: every durable append waits for a gate file', { appendGate: engine.faults.appendGate });
     metrics.registry.gauge('pegasus_flush_queue_depth', 'Logs with a flush queued or running.', () => engine.flusher.queueDepth());
     return engine;
   }

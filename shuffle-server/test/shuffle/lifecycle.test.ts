@@ -74,17 +74,23 @@ test('unregistering a shuffle removes its files and index entries and gives the 
 });
 
 test('an application that stops heart-beating expires with its shuffles; one that heart-beats stays', async (t) => {
-  const s = await startServer({ args: ['--app-expiry-ms', '1500', '--expiry-check-interval-ms', '200'] });
+  // The alive app heart-beats every 100 ms against a 5 s expiry (a 50x margin
+  // for a loaded machine); the test waits for the silent app's expiry itself,
+  // not for a fixed time.
+  const s = await startServer({ args: ['--app-expiry-ms', '5000', '--expiry-check-interval-ms', '200'] });
   try {
     const c = await RawClient.connect(s.address);
     for (const app of ['app-silent', 'app-alive']) {
       await c.request({ type: 'RegisterShuffle', appId: app, shuffleId: 0, numMaps: 1, numPartitions: 4 });
       await writeCommitted(c, app, 0, 0, 2, 4);
     }
-    const deadline = Date.now() + 3500;
-    while (Date.now() < deadline) {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
       t.is((await c.request({ type: 'Heartbeat', appId: 'app-alive' })).message.type, 'Ack');
-      await new Promise((r) => setTimeout(r, 300));
+      const expired = /^pegasus_expired_apps_total 1$/m.test((await httpGet(s.address, '/metrics')).body);
+      if (expired && !existsSync(join(s.dataDir, 'shuffles', 'app-silent'))) break;
+      if (Date.now() > deadline) t.fail('the silent app did not expire');
+      await new Promise((r) => setTimeout(r, 100));
     }
     t.false(existsSync(join(s.dataDir, 'shuffles', 'app-silent')));
     t.true(existsSync(join(s.dataDir, 'shuffles', 'app-alive', '0')));
