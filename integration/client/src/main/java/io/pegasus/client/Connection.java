@@ -247,6 +247,12 @@ public final class Connection implements AutoCloseable {
     return unmatchedFrames.get();
   }
 
+  /** Pings the server sent (each answered with a pong). */
+  long pingsReceived() {
+    WebSocketChannel ch = channel;
+    return ch == null ? 0 : ch.pingsReceived();
+  }
+
   @Override
   public String toString() {
     return "Connection{" + address + (isOpen() ? "" : ", closed") + "}";

@@ -390,8 +390,8 @@ final class WebSocketChannel {
   /** Sends the queued pong and close frame, if any (lock held). */
   private void flushControl(long deadline) throws PegasusException {
     byte[] pong = pendingPong;
+    pendingPong = null; // after a close frame none may follow: dropped
     if (pong != null && !closeSent) {
-      pendingPong = null;
       writeFrame(OP_PONG, new ByteBuffer[] {ByteBuffer.wrap(pong)}, pong.length, deadline);
     }
     byte[] close = pendingClose;

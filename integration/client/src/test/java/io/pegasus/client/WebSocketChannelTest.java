@@ -301,6 +301,23 @@ class WebSocketChannelTest {
     }
   }
 
+  /**
+   * uWebSockets.js pings a connection that has been quiet for most of its idle timeout
+   * and closes it if nothing comes back: a connection that answers stays open through
+   * several pings. Waits for the pings themselves, not for a fixed time.
+   */
+  @Test
+  void realServerPingsAreAnsweredAndTheIdleConnectionStaysOpen() throws Exception {
+    try (TestServer server = TestServer.start("--idle-timeout-ms", "8000");
+        Connection c = Connection.open(server.address(), OPTS)) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(50);
+      while (c.pingsReceived() < 2 && c.isOpen() && System.nanoTime() < deadline) Thread.sleep(100);
+      assertTrue(c.pingsReceived() >= 2, "pings received: " + c.pingsReceived() + ", open: " + c.isOpen());
+      assertTrue(c.isOpen());
+      c.heartbeat("app-ping");
+    }
+  }
+
   @Test
   void maskedCopyMatchesBytewiseMasking() {
     Random r = new Random(42);
