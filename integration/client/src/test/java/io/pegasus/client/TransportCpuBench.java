@@ -35,7 +35,7 @@ class TransportCpuBench {
   private static final int MiB = 1024 * 1024;
   private static final long GiB = 1024L * MiB;
   private static final int PARTITIONS = 64;
-  private static final double WARMUP_GIB = 0.25;
+  private static final double WARMUP_GIB = 0.5;
 
   @Test
   void cpuPerGiBPushedAndRead() throws Exception {
