@@ -27,15 +27,12 @@ import pegasus.wire.ErrorCode;
  * random key (the server's frame guard closes unmasked client frames with 1002): the
  * header and the payload are copied into one direct send buffer of
  * {@link WireLimits#SOCKET_SEND_BUFFER_BYTES}, the XOR done in the same pass
- * ({@link FrameMask}), and written from there. It accepts unmasked server frames: a
- * binary message in one frame or fragmented (a binary frame, then continuations, with
- * control frames between them), pings (answered with a pong of the same payload), pongs
- * (ignored) and close (answered with the same code, then the socket is closed once the
- * server ends it). A data message longer than {@link #messageBytesMax} fails the channel
- * with MESSAGE_TOO_LARGE as soon as the frame header that makes it so is read, before
- * any of its payload is buffered; other frames this client refuses fail it with
- * MALFORMED_FRAME. Either way the client sends a close frame (1009, 1002, or 1003 for
- * text) and drops what still arrives.
+ * ({@link FrameMask}), and written from there. Server frames are parsed by a
+ * {@link FrameReader}: binary messages, whole or fragmented, go to the {@link Listener};
+ * a ping is answered with a pong of its payload; a close frame is answered with its
+ * code, and the socket is closed once the server ends it. A frame the reader refuses
+ * (MESSAGE_TOO_LARGE before its payload is read, or MALFORMED_FRAME) is answered with a
+ * close frame (1009, 1003 for text, else 1002), and what still arrives is dropped.
  *
  * <p>Threads: one reader thread per channel reads the socket into a direct buffer of
  * {@link WireLimits#SOCKET_READ_BUFFER_BYTES} and calls the {@link Listener}, one call
@@ -73,23 +70,13 @@ final class WebSocketChannel {
   static final int CLOSE_NO_STATUS = 1005;
   static final int CLOSE_TOO_BIG = 1009;
 
-  // Opcodes (section 5.2).
-  private static final int OP_CONTINUATION = 0x0;
-  private static final int OP_TEXT = 0x1;
-  private static final int OP_BINARY = 0x2;
-  private static final int OP_CLOSE = 0x8;
-  private static final int OP_PING = 0x9;
-  private static final int OP_PONG = 0xA;
 
-  /** Largest control frame payload (section 5.5). */
-  private static final int CONTROL_PAYLOAD_BYTES_MAX = 125;
   /** Largest frame header: 2 bytes, a 64-bit length, a masking key. */
   private static final int HEADER_BYTES_MAX = 14;
-  private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
   static {
     if (WireLimits.SOCKET_READ_BUFFER_BYTES < WireLimits.HANDSHAKE_HEAD_BYTES_MAX
-        || WireLimits.SOCKET_SEND_BUFFER_BYTES < HEADER_BYTES_MAX + CONTROL_PAYLOAD_BYTES_MAX) {
+        || WireLimits.SOCKET_SEND_BUFFER_BYTES < HEADER_BYTES_MAX + FrameReader.CONTROL_PAYLOAD_BYTES_MAX) {
       throw new ExceptionInInitializerError("WireLimits: a socket buffer is smaller than what it must hold whole");
     }
   }
@@ -115,19 +102,10 @@ final class WebSocketChannel {
   /** A close frame was queued or sent: data frames that still arrive are dropped, sends are refused. */
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicBoolean aborted = new AtomicBoolean();
-  private volatile int messageBytesMax;
   private final AtomicLong pingsReceived = new AtomicLong();
 
   // Receive state: reader thread only.
-  private boolean inFrame;
-  private int opcode;
-  private boolean fin;
-  private long frameLength;
-  private long payloadLeft;
-  private boolean inMessage;
-  private long messageBytes;
-  private final byte[] control = new byte[CONTROL_PAYLOAD_BYTES_MAX];
-  private int controlLength;
+  private final FrameReader reader;
   /** After a refused frame the stream cannot be parsed on: everything is dropped until the server ends it. */
   private boolean discarding;
   private volatile boolean closeReceived;
@@ -140,7 +118,7 @@ final class WebSocketChannel {
     this.readSelector = readSelector;
     this.random = random;
     this.listener = listener;
-    this.messageBytesMax = messageBytesMax;
+    this.reader = new FrameReader("server " + address, messageBytesMax, new ServerFrames());
     this.sendBuffer = ByteBuffer.allocateDirect(WireLimits.SOCKET_SEND_BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
     this.readBuffer = ByteBuffer.allocateDirect(WireLimits.SOCKET_READ_BUFFER_BYTES);
   }
@@ -271,7 +249,7 @@ final class WebSocketChannel {
 
   /** Largest data message accepted; the connection lowers it to the server's frame_bytes_max. */
   void messageBytesMax(int bytes) {
-    messageBytesMax = bytes;
+    reader.messageBytesMax(bytes);
   }
 
   /** Pings received from the server (each answered). */
@@ -296,7 +274,7 @@ final class WebSocketChannel {
       checkSendable();
       long length = 0;
       for (ByteBuffer p : parts) length += p.remaining();
-      writeFrame(OP_BINARY, parts, length, deadline);
+      writeFrame(FrameReader.OP_BINARY, parts, length, deadline);
       flushControl(deadline);
     } finally {
       writeLock.unlock();
@@ -392,12 +370,12 @@ final class WebSocketChannel {
     byte[] pong = pendingPong;
     pendingPong = null; // after a close frame none may follow: dropped
     if (pong != null && !closeSent) {
-      writeFrame(OP_PONG, new ByteBuffer[] {ByteBuffer.wrap(pong)}, pong.length, deadline);
+      writeFrame(FrameReader.OP_PONG, new ByteBuffer[] {ByteBuffer.wrap(pong)}, pong.length, deadline);
     }
     byte[] close = pendingClose;
     if (close != null && !closeSent) {
       closeSent = true;
-      writeFrame(OP_CLOSE, new ByteBuffer[] {ByteBuffer.wrap(close)}, close.length, deadline);
+      writeFrame(FrameReader.OP_CLOSE, new ByteBuffer[] {ByteBuffer.wrap(close)}, close.length, deadline);
     }
   }
 
@@ -434,7 +412,7 @@ final class WebSocketChannel {
     if (!closing.compareAndSet(false, true)) return;
     if (!closeReceived) {
       byte[] r = reason.getBytes(StandardCharsets.UTF_8);
-      int n = Math.min(r.length, CONTROL_PAYLOAD_BYTES_MAX - 2);
+      int n = Math.min(r.length, FrameReader.CONTROL_PAYLOAD_BYTES_MAX - 2);
       byte[] payload = new byte[2 + n];
       payload[0] = (byte) (code >>> 8);
       payload[1] = (byte) code;
@@ -482,12 +460,11 @@ final class WebSocketChannel {
           buf.clear();
         } else {
           buf.flip();
-          PegasusException refused = receive(buf);
+          PegasusException refused = reader.read(buf);
           buf.compact();
           if (refused != null) {
             discarding = true;
-            close(refused.code() == ErrorCode.MESSAGE_TOO_LARGE ? CLOSE_TOO_BIG
-                : opcode == OP_TEXT ? CLOSE_UNSUPPORTED_DATA : CLOSE_PROTOCOL_ERROR, refused.codeName());
+            close(reader.closeCodeFor(refused), refused.codeName());
             listener.onFailure(refused);
           }
         }
@@ -512,141 +489,44 @@ final class WebSocketChannel {
 
   private void endOfStream() {
     boolean clean = closeReceived || closing.get();
-    boolean midFrame = inFrame || inMessage;
     abort();
     if (clean) return;
     listener.onFailure(new PegasusException(ErrorCode.CONNECTION_CLOSED, "server " + address + " ended the connection"
-        + (midFrame ? " inside a frame (" + payloadLeft + " payload bytes missing)" : "") + " without a close frame"));
+        + reader.describeCut() + " without a close frame"));
   }
 
-  /**
-   * Consumes the frames in {@code buf} (read mode) up to an incomplete header. Returns
-   * the refusal of a frame this client does not accept, after which the rest of the
-   * stream is skipped (closing is set by the caller).
-   */
-  private PegasusException receive(ByteBuffer buf) {
-    for (;;) {
-      if (!inFrame) {
-        if (buf.remaining() < 2) return null;
-        int p = buf.position();
-        int b0 = buf.get(p) & 0xFF;
-        int b1 = buf.get(p + 1) & 0xFF;
-        int len7 = b1 & 0x7F;
-        int headerBytes = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b1 & 0x80) != 0 ? 4 : 0);
-        if (buf.remaining() < headerBytes) return null;
-        long length = len7 == 126 ? buf.order(ByteOrder.BIG_ENDIAN).getShort(p + 2) & 0xFFFF
-            : len7 == 127 ? buf.order(ByteOrder.BIG_ENDIAN).getLong(p + 2) : len7;
-        buf.position(p + headerBytes);
-        PegasusException refused = header(b0, (b1 & 0x80) != 0, length);
-        if (refused != null) return refused;
-        inFrame = true;
-        if (payloadLeft == 0) frameDone();
-        continue;
-      }
-      if (!buf.hasRemaining()) return null;
-      int n = (int) Math.min(buf.remaining(), payloadLeft);
-      int p = buf.position();
-      payloadLeft -= n;
-      if (opcode >= OP_CLOSE) {
-        buf.get(control, controlLength, n);
-        controlLength += n;
-      } else if (!closing.get()) {
-        int limit = buf.limit();
-        buf.limit(p + n);
-        listener.onBinary(buf, fin && payloadLeft == 0);
-        buf.limit(limit);
-      }
-      buf.position(p + n);
-      if (payloadLeft == 0) frameDone();
+  /** What the reader thread does with the frames {@link #reader} parses. */
+  private final class ServerFrames implements FrameReader.Sink {
+    @Override
+    public void onData(ByteBuffer part, boolean last) {
+      if (!closing.get()) listener.onBinary(part, last);
     }
-  }
 
-  /** Checks a frame header and sets the frame state; the refusal, if any. */
-  private PegasusException header(int b0, boolean masked, long length) {
-    if ((b0 & 0x70) != 0) return malformed("a frame with reserved bits set (no extension was negotiated)");
-    if (masked) return malformed("a masked frame (RFC 6455 section 5.1: servers must not mask)");
-    if (length < 0) return malformed("a 64-bit frame length with its top bit set");
-    int op = b0 & 0x0F;
-    boolean last = (b0 & 0x80) != 0;
-    switch (op) {
-      case OP_CLOSE:
-      case OP_PING:
-      case OP_PONG:
-        if (!last) return malformed("a fragmented control frame");
-        if (length > CONTROL_PAYLOAD_BYTES_MAX) return malformed("a control frame of " + length + " bytes");
-        controlLength = 0;
-        break;
-      case OP_TEXT:
-        opcode = OP_TEXT;
-        return malformed("a text frame");
-      case OP_BINARY:
-        if (inMessage) return malformed("a new data frame inside a fragmented message");
-        messageBytes = 0;
-        break;
-      case OP_CONTINUATION:
-        if (!inMessage) return malformed("a continuation frame with no fragmented message open");
-        break;
-      default:
-        return malformed("a frame with the undefined opcode " + op);
-    }
-    if (op <= OP_BINARY) {
-      messageBytes += length;
-      int max = messageBytesMax;
-      if (messageBytes > max) {
-        return new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a message of "
-            + (last ? "" : "at least ") + messageBytes + " bytes, limit " + max);
-      }
-      inMessage = !last;
-    }
-    opcode = op;
-    fin = last;
-    frameLength = length;
-    payloadLeft = length;
-    return null;
-  }
-
-  private PegasusException malformed(String what) {
-    return new PegasusException(ErrorCode.MALFORMED_FRAME, "server " + address + " sent " + what);
-  }
-
-  /** A frame's payload is complete. */
-  private void frameDone() {
-    inFrame = false;
-    switch (opcode) {
-      case OP_PING:
-        pingsReceived.incrementAndGet();
-        if (!closing.get()) {
-          pendingPong = java.util.Arrays.copyOf(control, controlLength);
-          sendPendingControl();
-        }
-        break;
-      case OP_CLOSE:
-        onCloseFrame();
-        break;
-      case OP_PONG:
-        break;
-      default:
-        // A final data frame without payload: nothing carried the end of the message yet.
-        if (fin && frameLength == 0 && !closing.get()) listener.onBinary(EMPTY, true);
-        break;
-    }
-  }
-
-  private void onCloseFrame() {
-    int code = CLOSE_NO_STATUS;
-    String reason = "";
-    if (controlLength >= 2) {
-      code = ((control[0] & 0xFF) << 8) | (control[1] & 0xFF);
-      reason = new String(control, 2, controlLength - 2, StandardCharsets.UTF_8);
-    }
-    boolean first = !closeReceived;
-    closeReceived = true;
-    if (closing.compareAndSet(false, true)) {
-      // Echo the code (section 5.5.1); the server then ends the TCP connection.
-      pendingClose = controlLength >= 2 ? new byte[] {control[0], control[1]} : new byte[0];
+    @Override
+    public void onPing(byte[] payload) {
+      pingsReceived.incrementAndGet();
+      if (closing.get()) return;
+      pendingPong = payload;
       sendPendingControl();
-      if (!aborted.get()) Timers.schedule(this::abort, WireLimits.CLOSE_TIMEOUT_MILLIS);
     }
-    if (first) listener.onClose(code, reason);
+
+    @Override
+    public void onClose(byte[] payload) {
+      int code = CLOSE_NO_STATUS;
+      String reason = "";
+      if (payload.length >= 2) {
+        code = ((payload[0] & 0xFF) << 8) | (payload[1] & 0xFF);
+        reason = new String(payload, 2, payload.length - 2, StandardCharsets.UTF_8);
+      }
+      boolean first = !closeReceived;
+      closeReceived = true;
+      if (closing.compareAndSet(false, true)) {
+        // Echo the code (section 5.5.1); the server then ends the TCP connection.
+        pendingClose = payload.length >= 2 ? new byte[] {payload[0], payload[1]} : new byte[0];
+        sendPendingControl();
+        if (!aborted.get()) Timers.schedule(WebSocketChannel.this::abort, WireLimits.CLOSE_TIMEOUT_MILLIS);
+      }
+      if (first) listener.onClose(code, reason);
+    }
   }
 }
