@@ -1,26 +1,17 @@
 package io.pegasus.client;
 
 import io.pegasus.client.Frames.Frame;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpTimeoutException;
-import java.net.http.WebSocket;
-import java.net.http.WebSocketHandshakeException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -32,11 +23,12 @@ import pegasus.wire.ErrorCode;
 import pegasus.wire.Message;
 
 /**
- * One WebSocket connection to a Pegasus server (schemas/FRAMING.md), on the JDK's
- * {@link java.net.http.WebSocket}.
+ * One WebSocket connection to a Pegasus server (schemas/FRAMING.md): the requests and
+ * their answers. The WebSocket itself (handshake, framing, masking, ping and close) is
+ * {@link WebSocketChannel}'s.
  *
  * <p>Requests may be sent from any thread. Answers are matched by request_id on the
- * WebSocket's receive thread, which completes the futures: dependent stages of a
+ * channel's reader thread, which completes the futures: dependent stages of a
  * {@link #push} future run there unless an {@code *Async} variant is used, and must
  * not block. Memory stays bounded: at most {@code push_window} pushes are unanswered
  * (more callers block), at most {@link WireLimits#PENDING_REQUESTS_MAX} requests and
@@ -50,59 +42,16 @@ import pegasus.wire.Message;
  * request; the connection stays usable unless the server closes it.
  */
 public final class Connection implements AutoCloseable {
-  /** Frames up to this size are sent as one WebSocket frame (copied together). */
-  private static final int SINGLE_PART_BYTES = 64 * 1024;
-  /** Blocks at least this large are sent as their own fragment, without a copy; smaller ones are copied together. */
-  private static final int OWN_PART_BYTES_MIN = 32 * 1024;
-  /** Largest run of small blocks copied into one fragment. */
-  private static final int COALESCED_PART_BYTES_MAX = 1024 * 1024;
+  private static final String PATH = "/ws";
   private static final int HEAD_BYTES_INITIAL = 4096;
-  /** Socket read size asked of the JDK HttpClient (see tuneJdkHttpClient). */
-  private static final int JDK_READ_BUFFER_BYTES = 256 * 1024;
   private static final int HEAD_BYTES_KEEP = 64 * 1024;
   private static final byte[] EMPTY = new byte[0];
   private static final Pattern ADDRESS = Pattern.compile("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})$");
 
-  private static volatile HttpClient sharedHttp;
-
-  /**
-   * The JDK HttpClient reads the socket into fresh 16 KiB heap buffers
-   * ({@code jdk.httpclient.bufsize}), one WebSocket callback each: for 1 MiB ReadData
-   * frames that costs about twice the CPU of 256 KiB reads. The property is JVM-wide
-   * and read once, when the JDK's HttpClient classes load, so it is set here, before
-   * the first client is built, and only if nobody set it. Opt out with
-   * {@code -Dpegasus.client.tuneJdkHttpClient=false}.
-   */
-  private static void tuneJdkHttpClient() {
-    try {
-      if (!Boolean.parseBoolean(System.getProperty("pegasus.client.tuneJdkHttpClient", "true"))) return;
-      if (System.getProperty("jdk.httpclient.bufsize") == null) {
-        System.setProperty("jdk.httpclient.bufsize", Integer.toString(JDK_READ_BUFFER_BYTES));
-      }
-    } catch (SecurityException e) {
-      // keep the JDK default
-    }
-  }
-
-  private static HttpClient http() {
-    HttpClient h = sharedHttp;
-    if (h == null) {
-      synchronized (Connection.class) {
-        h = sharedHttp;
-        if (h == null) {
-          tuneJdkHttpClient();
-          h = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-          sharedHttp = h;
-        }
-      }
-    }
-    return h;
-  }
-
   private final String address;
   private final ClientOptions options;
   private final long requestTimeoutMillis;
-  private volatile WebSocket ws;
+  private volatile WebSocketChannel channel;
 
   private final ConcurrentHashMap<Integer, Pending<?>> pending = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, ReadStream> streams = new ConcurrentHashMap<>();
@@ -128,7 +77,7 @@ public final class Connection implements AutoCloseable {
   private final AtomicLong lateAnswers = new AtomicLong();
   private final AtomicLong unmatchedFrames = new AtomicLong();
 
-  // Receive state: touched only by the WebSocket's receive callbacks, which the JDK runs one at a time.
+  // Receive state: touched only by the channel's reader thread.
   private byte[] head = new byte[HEAD_BYTES_INITIAL];
   private int headLength;
   private int envelopeLength = -1;
@@ -180,63 +129,30 @@ public final class Connection implements AutoCloseable {
    */
   public static Connection open(String hostPort, ClientOptions o) throws PegasusException {
     Objects.requireNonNull(o, "options");
-    URI uri = uri(hostPort);
+    Matcher m = hostPort == null ? null : ADDRESS.matcher(hostPort);
+    int port = m != null && m.matches() ? Integer.parseInt(m.group(2)) : -1;
+    if (port < 1 || port > 65535) {
+      throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "server address \"" + hostPort + "\" is not host:port");
+    }
+    String host = m.group(1).startsWith("[") ? m.group(1).substring(1, m.group(1).length() - 1) : m.group(1);
     Connection c = new Connection(hostPort, o);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(o.connectTimeoutMillis());
-    CompletableFuture<WebSocket> wsf = http().newWebSocketBuilder()
-        .connectTimeout(Duration.ofMillis(o.connectTimeoutMillis()))
-        .buildAsync(uri, c.new Receiver());
+    c.channel = WebSocketChannel.open(hostPort, host, port, PATH, o.connectTimeoutMillis(), WireLimits.FRAME_BYTES_MAX,
+        c.new Receiver());
     try {
-      c.ws = wsf.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      wsf.whenComplete((w, t) -> { if (w != null) w.abort(); });
-      throw new PegasusException(ErrorCode.TIMEOUT, "connecting to " + hostPort + " took more than "
-          + o.connectTimeoutMillis() + " ms");
-    } catch (InterruptedException e) {
-      wsf.whenComplete((w, t) -> { if (w != null) w.abort(); });
-      throw interrupted("connecting to " + hostPort, e);
-    } catch (ExecutionException e) {
-      throw connectFailure(hostPort, o, e.getCause());
-    }
-    try {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (left <= 0) {
+        throw new PegasusException(ErrorCode.TIMEOUT, "connecting to " + hostPort + " took more than "
+            + o.connectTimeoutMillis() + " ms");
+      }
       CompletableFuture<Frame> hello = c.call("Hello", Message.HelloAck,
-          id -> Frames.hello(id, WireLimits.PROTOCOL_VERSION, o.clientName()), List.of(), 0, false,
-          Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())), f -> f);
+          id -> Frames.hello(id, WireLimits.PROTOCOL_VERSION, o.clientName()), List.of(), 0, false, left, f -> f);
       c.acceptHello(c.await(hello));
       return c;
     } catch (PegasusException e) {
       c.fail(e, false);
       throw e;
     }
-  }
-
-  private static URI uri(String hostPort) throws PegasusException {
-    Matcher m = hostPort == null ? null : ADDRESS.matcher(hostPort);
-    int port = m != null && m.matches() ? Integer.parseInt(m.group(2)) : -1;
-    if (port < 1 || port > 65535) {
-      throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "server address \"" + hostPort + "\" is not host:port");
-    }
-    return URI.create("ws://" + m.group(1) + ":" + port + "/ws");
-  }
-
-  private static PegasusException connectFailure(String hostPort, ClientOptions o, Throwable cause) {
-    if (cause instanceof HttpTimeoutException) {
-      return new PegasusException(ErrorCode.TIMEOUT, "connecting to " + hostPort + " took more than "
-          + o.connectTimeoutMillis() + " ms", cause);
-    }
-    if (cause instanceof WebSocketHandshakeException) {
-      WebSocketHandshakeException h = (WebSocketHandshakeException) cause;
-      int status = h.getResponse() == null ? 0 : h.getResponse().statusCode();
-      Object b = h.getResponse() == null ? null : h.getResponse().body();
-      String text = b instanceof byte[] ? new String((byte[]) b, java.nio.charset.StandardCharsets.UTF_8) : String.valueOf(b);
-      int code = ErrorCode.CONNECTION_CLOSED;
-      for (int i = 0; i < ErrorCode.names.length; i++) {
-        if (ErrorCode.names[i].equals(text.trim())) code = i;
-      }
-      return new PegasusException(code, "server " + hostPort + " refused the WebSocket upgrade (HTTP " + status
-          + (b == null ? "" : ", " + text) + ")", cause);
-    }
-    return new PegasusException(ErrorCode.CONNECTION_CLOSED, "cannot connect to " + hostPort + ": " + cause, cause);
   }
 
   private void acceptHello(Frame ack) throws PegasusException {
@@ -255,6 +171,7 @@ public final class Connection implements AutoCloseable {
     frameBytesMax = (int) Math.min(ack.frameBytesMax, WireLimits.FRAME_BYTES_MAX);
     pushWindow = (int) Math.min(ack.pushWindow, WireLimits.PUSH_WINDOW_MAX);
     readFrameBytes = ack.readFrameBytes > 0 ? (int) Math.min(ack.readFrameBytes, frameBytesMax) : frameBytesMax;
+    channel.messageBytesMax(frameBytesMax);
     window.release(pushWindow);
   }
 
@@ -328,6 +245,12 @@ public final class Connection implements AutoCloseable {
   /** Frames whose request_id matched nothing (e.g. data of a cancelled stream still in flight). */
   public long unmatchedFrames() {
     return unmatchedFrames.get();
+  }
+
+  /** Pings the server sent (each answered with a pong). */
+  long pingsReceived() {
+    WebSocketChannel ch = channel;
+    return ch == null ? 0 : ch.pingsReceived();
   }
 
   @Override
@@ -579,16 +502,17 @@ public final class Connection implements AutoCloseable {
 
   /**
    * Sends one frame: the prefix and envelope in {@code frame}, then the stored bytes
-   * of {@code blocks}, as one WebSocket message. Large blocks go as fragments of
-   * their own (no copy); small ones are copied together. The JDK allows one
-   * outstanding send per WebSocket, so senders take turns; each waits until its
-   * fragments are written, which bounds memory when the peer is slow. A send that
-   * cannot finish before the deadline fails the connection (a partial message
-   * cannot be taken back).
+   * of {@code blocks}, as one WebSocket message (the channel copies them into its send
+   * buffer while masking them; nothing is copied here). Senders take turns for the
+   * whole message; each waits until its bytes are with the socket, which bounds memory
+   * when the peer is slow. A send that cannot finish before the deadline fails the
+   * connection (a partial message cannot be taken back).
    */
   private void sendFrame(Pending<?> p, ByteBuffer frame, List<Block> blocks, long bodyBytes, long deadline)
       throws PegasusException {
-    List<ByteBuffer> parts = gather(frame, blocks, bodyBytes);
+    ByteBuffer[] parts = new ByteBuffer[1 + blocks.size()];
+    parts[0] = frame;
+    for (int i = 0; i < blocks.size(); i++) parts[i + 1] = blocks.get(i).stored();
     try {
       if (!sendLock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
         throw new PegasusException(ErrorCode.TIMEOUT, "could not send to " + address + ": the socket stayed busy");
@@ -596,7 +520,6 @@ public final class Connection implements AutoCloseable {
     } catch (InterruptedException e) {
       throw interrupted("sending to " + address, e);
     }
-    boolean interrupted = false;
     try {
       checkOpen();
       if (p != null) {
@@ -609,125 +532,54 @@ public final class Connection implements AutoCloseable {
           p.sent = true;
         }
       }
-      WebSocket w = ws;
-      int n = parts.size();
-      long bytes = 0;
-      for (int i = 0; i < n; i++) {
-        ByteBuffer part = parts.get(i);
-        bytes += part.remaining();
-        CompletableFuture<WebSocket> f = w.sendBinary(part, i == n - 1);
-        for (;;) {
-          try {
-            f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            break;
-          } catch (InterruptedException e) {
-            // Finish the message (bounded by the deadline): stopping half way would break the stream.
-            interrupted = true;
-          } catch (TimeoutException e) {
-            PegasusException t = new PegasusException(ErrorCode.TIMEOUT, "sending a frame to " + address
-                + " did not finish in time (the server does not read)");
-            fail(t, true);
-            throw t;
-          } catch (ExecutionException e) {
-            fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "send to " + address + " failed: " + e.getCause(),
-                e.getCause()), true);
-            PegasusException c = closeError;
-            throw new PegasusException(c.code(), c.getMessage(), c);
-          }
-        }
+      try {
+        channel.sendBinary(parts, deadline);
+      } catch (PegasusException e) {
+        // The channel refuses only when closing or broken, or times out mid-frame: the connection is done.
+        fail(e, true);
         PegasusException c = closeError;
-        if (c != null && i < n - 1) throw new PegasusException(c.code(), c.getMessage(), c);
+        throw e.code() == ErrorCode.TIMEOUT ? e : new PegasusException(c.code(), c.getMessage(), c);
       }
       framesSent.incrementAndGet();
-      bytesSent.addAndGet(bytes);
+      bytesSent.addAndGet(frame.remaining() + bodyBytes);
     } finally {
       sendLock.unlock();
-      if (interrupted) Thread.currentThread().interrupt();
     }
-  }
-
-  private static List<ByteBuffer> gather(ByteBuffer frame, List<Block> blocks, long bodyBytes) {
-    if (blocks.isEmpty()) return List.of(frame);
-    long total = frame.remaining() + bodyBytes;
-    if (total <= SINGLE_PART_BYTES) {
-      ByteBuffer all = ByteBuffer.allocate((int) total);
-      all.put(frame.duplicate());
-      for (Block b : blocks) all.put(b.stored());
-      return List.of(all.flip());
-    }
-    List<ByteBuffer> parts = new ArrayList<>();
-    parts.add(frame);
-    int n = blocks.size();
-    int i = 0;
-    while (i < n) {
-      Block b = blocks.get(i);
-      if (b.storedLength() >= OWN_PART_BYTES_MIN) {
-        parts.add(b.stored());
-        i++;
-        continue;
-      }
-      int j = i;
-      int run = 0;
-      while (j < n) {
-        int len = blocks.get(j).storedLength();
-        if (len >= OWN_PART_BYTES_MIN || run + len > COALESCED_PART_BYTES_MAX) break;
-        run += len;
-        j++;
-      }
-      ByteBuffer chunk = ByteBuffer.allocate(run);
-      for (int k = i; k < j; k++) chunk.put(blocks.get(k).stored());
-      parts.add(chunk.flip());
-      i = j;
-    }
-    return parts;
   }
 
   // ---------------------------------------------------------------------------
   // Receiving
 
-  private final class Receiver implements WebSocket.Listener {
+  private final class Receiver implements WebSocketChannel.Listener {
     @Override
-    public void onOpen(WebSocket webSocket) {
-      ws = webSocket;
-      webSocket.request(1);
-    }
-
-    @Override
-    public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-      if (closeError == null) {
-        try {
-          receive(data, last);
-        } catch (PegasusException e) {
-          protocolFailure(e);
-        } catch (RuntimeException e) {
-          protocolFailure(new PegasusException(ErrorCode.INTERNAL, "receiving from " + address + " failed: " + e, e));
-        }
+    public void onBinary(ByteBuffer data, boolean last) {
+      if (closeError != null) return;
+      try {
+        receive(data, last);
+      } catch (PegasusException e) {
+        protocolFailure(e);
+      } catch (RuntimeException e) {
+        protocolFailure(new PegasusException(ErrorCode.INTERNAL, "receiving from " + address + " failed: " + e, e));
       }
-      webSocket.request(1);
-      return null;
     }
 
     @Override
-    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-      protocolFailure(new PegasusException(ErrorCode.MALFORMED_FRAME, "server " + address + " sent a text frame"));
-      webSocket.request(1);
-      return null;
-    }
-
-    @Override
-    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+    public void onClose(int code, String reason) {
       PegasusException why = serverError;
       fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection to " + address + " closed by the server (code "
-          + statusCode + (reason == null || reason.isEmpty() ? "" : ", " + reason) + ")"
+          + code + (reason == null || reason.isEmpty() ? "" : ", " + reason) + ")"
           + (why == null ? "" : " after " + why.codeName() + ": " + why.getMessage()), why), false);
-      return null;
     }
 
     @Override
-    public void onError(WebSocket webSocket, Throwable error) {
+    public void onFailure(PegasusException error) {
+      if (error.code() != ErrorCode.CONNECTION_CLOSED) {
+        protocolFailure(error);
+        return;
+      }
       PegasusException why = serverError;
-      fail(new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection to " + address + " failed: " + error
-          + (why == null ? "" : " after " + why.codeName() + ": " + why.getMessage()), error), true);
+      fail(why == null ? error : new PegasusException(ErrorCode.CONNECTION_CLOSED, error.getMessage() + " after "
+          + why.codeName() + ": " + why.getMessage(), why), true);
     }
   }
 
@@ -874,6 +726,19 @@ public final class Connection implements AutoCloseable {
   // ---------------------------------------------------------------------------
   // Closing
 
+  /** The close code that tells the server why: 1000 for a plain close, 1009 or 1002 after a frame the client refused. */
+  private static int closeCode(PegasusException e) {
+    switch (e.code()) {
+      case ErrorCode.CONNECTION_CLOSED:
+      case ErrorCode.TIMEOUT:
+        return WebSocketChannel.CLOSE_NORMAL;
+      case ErrorCode.MESSAGE_TOO_LARGE:
+        return WebSocketChannel.CLOSE_TOO_BIG;
+      default:
+        return WebSocketChannel.CLOSE_PROTOCOL_ERROR;
+    }
+  }
+
   /**
    * Fails everything outstanding and closes the socket. Idempotent. Requests and
    * streams see CONNECTION_CLOSED (with {@code err} as the cause when it is another code).
@@ -899,21 +764,13 @@ public final class Connection implements AutoCloseable {
       ReadStream s = streams.remove(id);
       if (s != null) s.onError(e);
     }
-    WebSocket w = ws;
-    if (w == null) return;
+    WebSocketChannel ch = channel;
+    if (ch == null) return;
     if (abort) {
-      w.abort();
-      return;
+      ch.abort();
+    } else {
+      int code = closeCode(err);
+      ch.close(code, code == WebSocketChannel.CLOSE_NORMAL ? "" : err.codeName());
     }
-    try {
-      w.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((r, t) -> {
-        if (t != null) w.abort();
-      });
-    } catch (RuntimeException ex) {
-      w.abort();
-      return;
-    }
-    // The JDK closes the socket once the server's Close arrives; don't wait for it forever.
-    Timers.schedule(w::abort, WireLimits.CLOSE_TIMEOUT_MILLIS);
   }
 }

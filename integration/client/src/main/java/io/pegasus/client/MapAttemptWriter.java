@@ -188,26 +188,70 @@ public final class MapAttemptWriter implements AutoCloseable {
   }
 
   /**
-   * Waits for every batch's ack (resending after connection failures), then sends
-   * CommitMap with batch_count = batches pushed, retrying it on connection failure.
-   * Returns the server's answer; repeated calls return the same answer.
+   * Sends CommitMap with batch_count = batches pushed, on the connection that carried
+   * the unacknowledged pushes, without waiting for their acks first: the server starts
+   * a commit only once every push sent before it on the same connection is buffered or
+   * refused (FRAMING.md, Ordering). Then checks those pushes: a refused one fails the
+   * commit with its code, whatever the commit answered. A connection failure on the way
+   * reconnects, resends every unacknowledged batch and commits again on the new
+   * connection (a repeated winning commit answers won again). Returns the server's
+   * answer; repeated calls return the same answer.
+   *
+   * <p>Pushes and the commit must share the connection: pushes sent on another one carry
+   * no ordering guarantee, so the writer never commits on a connection other than the
+   * one its unacknowledged batches were (re)sent on.
    */
   public synchronized CommitResult commit() throws PegasusException {
     if (committed != null) return committed;
     checkUsable();
-    awaitAcks();
     for (;;) {
-      Connection c = ready();
+      Connection c = ready(); // after a failure: a new connection carrying every unacknowledged batch
       int gen = generation;
+      CommitResult r;
       try {
-        committed = c.commit(appId, shuffleId, mapId, attempt, nextBatch);
-        failuresInARow.set(0);
-        return committed;
+        r = c.commit(appId, shuffleId, mapId, attempt, nextBatch);
       } catch (PegasusException e) {
-        if (!e.isConnectionFailure()) throw fail(e);
-        markBroken(gen, e);
+        if (e.isConnectionFailure()) {
+          markBroken(gen, e);
+          continue;
+        }
+        // A refused push (e.g. CHECKSUM_MISMATCH) is the reason for MISSING_BATCHES: report it.
+        checkPushes();
+        throw fail(e);
+      }
+      checkPushes();
+      committed = r;
+      failuresInARow.set(0);
+      unacked.clear();
+      return r;
+    }
+  }
+
+  /**
+   * After the commit was answered: the pushes sent before it on its connection were
+   * answered first (their futures are complete; the bounded wait is a guard only).
+   * Throws the first refused push's error. A push that failed with the connection
+   * (CONNECTION_CLOSED, TIMEOUT) is not an error here: the commit's answer is the
+   * server's word on which batches it holds.
+   */
+  private void checkPushes() throws PegasusException {
+    for (Batch b : unacked.values()) {
+      CompletableFuture<Void> f = b.future;
+      if (f == null) continue;
+      try {
+        f.get(options.requestTimeoutMillis() + 10_000L, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        throw fail(Connection.interrupted(describe() + ": waiting for push answers", e));
+      } catch (TimeoutException e) {
+        // No answer at all: the commit's answer stands.
+      } catch (ExecutionException e) {
+        Throwable t = e.getCause();
+        PegasusException pe = t instanceof PegasusException ? (PegasusException) t
+            : new PegasusException(ErrorCode.INTERNAL, "push failed: " + t, t);
+        if (!pe.isConnectionFailure()) throw fail(pe);
       }
     }
+    checkUsable();
   }
 
   /** Stored bytes pushed (each batch counted once). */
@@ -362,40 +406,6 @@ public final class MapAttemptWriter implements AutoCloseable {
       Thread.sleep(millis);
     } catch (InterruptedException e) {
       throw fail(Connection.interrupted(describe() + ": waiting to reconnect", e));
-    }
-  }
-
-  /** Waits until every batch is acknowledged, recovering from connection failures. */
-  private void awaitAcks() throws PegasusException {
-    for (;;) {
-      ready();
-      Map.Entry<Integer, Batch> first = unacked.firstEntry();
-      if (first == null) return;
-      Batch b = first.getValue();
-      CompletableFuture<Void> f = b.future;
-      if (f == null) {
-        markBroken(generation, new PegasusException(ErrorCode.CONNECTION_CLOSED, "batch " + b.number + " was not sent"));
-        continue;
-      }
-      try {
-        // The connection times the push out; the margin only guards against a lost timer.
-        f.get(options.requestTimeoutMillis() + 10_000L, TimeUnit.MILLISECONDS);
-        unacked.remove(b.number, b);
-        failuresInARow.set(0);
-      } catch (InterruptedException e) {
-        throw fail(Connection.interrupted(describe() + ": waiting for acks", e));
-      } catch (TimeoutException e) {
-        markBroken(generation, new PegasusException(ErrorCode.TIMEOUT, describe() + ": batch " + b.number
-            + " was not acknowledged"));
-      } catch (ExecutionException e) {
-        Throwable t = e.getCause();
-        PegasusException pe = t instanceof PegasusException ? (PegasusException) t
-            : new PegasusException(ErrorCode.INTERNAL, "push failed: " + t, t);
-        if (!pe.isConnectionFailure()) throw fail(pe);
-        // A failure of an older connection (gen != generation) cannot happen after a
-        // complete resend; if it does, reconnecting and resending is still correct.
-        markBroken(generation, pe);
-      }
     }
   }
 }

@@ -64,6 +64,14 @@ public final class WireLimits {
   public static final int RETRIES_MAX = 100;
   /** Longest wait between two reconnects. */
   public static final long RETRY_WAIT_MILLIS_MAX = 30_000L;
+  /** Direct buffer per connection that outgoing frames are masked into and written from. */
+  public static final int SOCKET_SEND_BUFFER_BYTES = 256 * KiB;
+  /** Direct buffer per connection that the socket is read into (holds a whole handshake answer head). */
+  public static final int SOCKET_READ_BUFFER_BYTES = 256 * KiB;
+  /** Longest answer head (status line and headers) accepted for the WebSocket upgrade. */
+  public static final int HANDSHAKE_HEAD_BYTES_MAX = 16 * KiB;
+  /** Most bytes of a refused upgrade's body read for its error code and text. */
+  public static final int HANDSHAKE_BODY_BYTES_MAX = 4 * KiB;
   /** Time close() waits for the server's close frame before dropping the socket. */
   public static final long CLOSE_TIMEOUT_MILLIS = 2_000L;
 }

@@ -194,6 +194,32 @@ class RoundTripTest {
     }
   }
 
+  /**
+   * The writer sends CommitMap without waiting for the last pushes' acks; a push the
+   * server refused must still fail the commit, with the push's own code (the commit
+   * alone would say only MISSING_BATCHES).
+   */
+  @Test
+  void writerCommitFailsWithTheCodeOfARefusedPush() throws Exception {
+    String app = "app-refused";
+    Connection c = pool.borrow(server.address());
+    c.registerShuffle(app, 0, 1, 1);
+    pool.release(c);
+    try (MapAttemptWriter w = new MapAttemptWriter(pool, server.address(), app, 0, 0, 3, OPTS)) {
+      w.push(List.of(BlockCodec.encode(0, content(3, 0, 0, 0), true)));
+      Block good = BlockCodec.encode(0, content(3, 0, 0, 1), true);
+      Block corrupt = new Block(0, 0, 0, 0, 0, good.rawLength(), good.crc32c() ^ 1, good.codec(), good.stored());
+      w.push(List.of(corrupt));
+      PegasusException e = assertThrows(PegasusException.class, w::commit);
+      assertEquals(ErrorCode.CHECKSUM_MISMATCH, e.code(), e.toString());
+      assertEquals(ErrorCode.CHECKSUM_MISMATCH, assertThrows(PegasusException.class, w::commit).code());
+    }
+    assertEquals(0, read(app, 0, 0, 1, 0, 1).size());
+    c = pool.borrow(server.address());
+    c.unregisterApp(app);
+    pool.release(c);
+  }
+
   @Test
   void writerResendsAfterItsConnectionDrops() throws Exception {
     String app = "app-resend";
