@@ -24,8 +24,13 @@ export class BlockCompressor {
   private readonly codec: CodecName;
   private readonly onBlock: (block: SealedBlock) => void;
   private readonly onError: (err: PegasusError) => void;
-  /** Blocks in submission order, done or not. */
-  private readonly queue: Entry[] = [];
+  /**
+   * Blocks in submission order, done or not, from `head` on. An index, not
+   * shift(): sealing 100,000 partitions at once queues 100,000 entries behind
+   * one large block still being compressed, and shift() would copy the rest each time.
+   */
+  private queue: (Entry | undefined)[] = [];
+  private head = 0;
   /** Blocks waiting for a compression slot. */
   private readonly toStart: Entry[] = [];
   private running = 0;
@@ -42,7 +47,7 @@ export class BlockCompressor {
   }
 
   get idle(): boolean {
-    return this.queue.length === 0;
+    return this.head === this.queue.length;
   }
 
   /** Takes ownership of `raw`, one block's records of `partition`. */
@@ -68,7 +73,8 @@ export class BlockCompressor {
   /** Drops every block not yet handed on; waiting drained() calls resolve. */
   cancel(): void {
     this.generation++;
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.toStart.length = 0;
     this.running = 0;
     this.bytes = 0;
@@ -98,12 +104,18 @@ export class BlockCompressor {
   }
 
   private deliver(): void {
-    while (this.queue.length > 0 && this.queue[0]!.result !== undefined) {
-      const entry = this.queue.shift()!;
+    // onBlock may cancel() (the writer failed), which replaces the queue.
+    for (let q = this.queue; this.head < q.length && q === this.queue && q[this.head]?.result !== undefined;) {
+      const entry = q[this.head]!;
+      q[this.head++] = undefined; // let the block's buffers go
       this.bytes -= entry.raw.length;
       this.onBlock(entry.result!);
     }
-    if (this.idle) this.notifyDrained();
+    if (this.idle) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.notifyDrained();
+    }
   }
 
   private notifyDrained(): void {

@@ -64,12 +64,19 @@ export const WRITER_MEMORY_BYTES_MIN = 1 * MiB;
 /** First allocation of a partition buffer that has never filled a block. */
 export const PARTITION_BUFFER_BYTES_INITIAL = 4 * KiB;
 /**
- * When the writer is over its memory bound it turns the largest partition
- * buffers into blocks until the buffers hold at most this share of the bound.
- * Half means one relief frees a lot, so reliefs (each a sort of the active
- * partitions) are rare.
+ * Smallest first allocation of a partition buffer: with very many partitions
+ * each gets an equal share of the buffer memory, but never less than this.
  */
-export const MEMORY_RELIEF_TARGET_RATIO = 0.5;
+export const PARTITION_BUFFER_BYTES_MIN = 128;
+/**
+ * Share of the writer's memory bound its partition buffers may fill. When they
+ * fill it, every partition's records become a block at once (packed into full
+ * pushes, in partition order); the rest of the bound holds those blocks while
+ * they are compressed, pushed and acknowledged, so the writer goes on
+ * buffering meanwhile. A large share makes the blocks of many small partitions
+ * large: a block holds at most this share over the partition count.
+ */
+export const PARTITION_BUFFERS_SHARE_OF_MEMORY = 0.75;
 /** Most blocks compressed at once off the event loop (libuv's default pool has 4 threads). */
 export const COMPRESSIONS_IN_FLIGHT_MAX = 4;
 /**
@@ -148,4 +155,6 @@ check(READ_CREDIT_BYTES_MIN <= READ_CREDIT_BYTES_DEFAULT && READ_CREDIT_BYTES_DE
 check(READ_CREDIT_BYTES_MAX <= 0xffff_ffff, 'credit fits a u32');
 check(UCX_PIECE_BYTES <= UCX_BATCH_BYTES && UCX_BATCH_READS_MAX >= 1 && UCX_BATCHES_IN_FLIGHT >= 1, 'UCX batch bounds');
 check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
-check(0 < MEMORY_RELIEF_TARGET_RATIO && MEMORY_RELIEF_TARGET_RATIO < 1, 'relief ratio is a fraction');
+check(0 < PARTITION_BUFFERS_SHARE_OF_MEMORY && PARTITION_BUFFERS_SHARE_OF_MEMORY < 1, 'buffer share is a fraction');
+check(PARTITION_BUFFER_BYTES_MIN % 64 === 0 && PARTITION_BUFFER_BYTES_MIN <= PARTITION_BUFFER_BYTES_INITIAL, 'buffer minimum below the initial size');
+check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY >= 2 * BLOCK_BYTES_MIN, 'the smallest buffer share holds two minimum blocks');

@@ -11,8 +11,17 @@
 //
 // write() is synchronous in the common case and returns a promise only when
 // the writer is over its memory bound and must wait for acks: no await per
-// record. When over the bound, the largest partition buffers become blocks
-// early and the open batch is pushed, so memory drains instead of deadlocking.
+// record.
+//
+// Many small partitions (issue 10): the partition buffers may fill
+// PARTITION_BUFFERS_SHARE_OF_MEMORY of the bound, counted by capacity, and
+// buffers start at an equal share of that (partition-buffers.ts). When they
+// fill it, every partition's records become a block at once, in partition
+// order, and the batch builder packs those blocks into full pushes. So a
+// block carries about share / numPartitions bytes, as many records as the
+// bound allows, and pushes stay batchBytes large however many partitions
+// there are. When the whole writer is over the bound, the open batch is pushed
+// and write() waits for acks, so memory drains instead of deadlocking.
 //
 // Records larger than recordBytesMax (BLOCK_BYTES_MAX - 4, or less if the
 // server's frame bound is smaller) are refused with INVALID_ARGUMENT: a block
@@ -29,10 +38,10 @@ import type { CodecName } from './compression.js';
 import type { Connection } from './connection.js';
 import {
   BATCH_BYTES_DEFAULT, BATCH_BYTES_MAX, BATCH_BYTES_MIN, BLOCK_BYTES_DEFAULT, BLOCK_BYTES_MIN, COMMIT_TIMEOUT_MS_DEFAULT,
-  MEMORY_RELIEF_TARGET_RATIO, PUSH_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, RETRIES_MAX, RETRIES_MAX_DEFAULT, WRITER_MEMORY_BYTES_DEFAULT,
+  PARTITION_BUFFERS_SHARE_OF_MEMORY, PUSH_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, RETRIES_MAX, RETRIES_MAX_DEFAULT, WRITER_MEMORY_BYTES_DEFAULT,
   WRITER_MEMORY_BYTES_MIN,
 } from './limits.js';
-import { PartitionBuffers } from './partition-buffers.js';
+import { PartitionBuffers, initialBufferBytes } from './partition-buffers.js';
 import { RECORD_LENGTH_BYTES, RECORD_BYTES_MAX } from './record-codec.js';
 
 export interface WriterOptions {
@@ -90,6 +99,8 @@ export class ShuffleWriter {
   readonly blockBytes: number;
   readonly batchBytes: number;
   readonly memoryBytesMax: number;
+  /** Capacity the partition buffers may fill before all of them become blocks. */
+  readonly bufferBytesMax: number;
   /** Largest record write() accepts. */
   readonly recordBytesMax: number;
 
@@ -126,7 +137,9 @@ export class ShuffleWriter {
     this.recordBytesMax = blockMax - RECORD_LENGTH_BYTES;
     this.commitTimeoutMs = checkInt(o.commitTimeoutMs ?? COMMIT_TIMEOUT_MS_DEFAULT, 1, REQUEST_TIMEOUT_MS_MAX, 'commitTimeoutMs');
     this.partitionLengths = new Float64Array(this.numPartitions);
-    this.buffers = new PartitionBuffers(this.numPartitions, this.blockBytes);
+    this.bufferBytesMax = Math.floor(this.memoryBytesMax * PARTITION_BUFFERS_SHARE_OF_MEMORY);
+    this.buffers = new PartitionBuffers(this.numPartitions, this.blockBytes,
+      initialBufferBytes(this.numPartitions, this.bufferBytesMax, this.blockBytes));
     this.builder = new BatchBuilder({ mapId: this.mapId, attempt: this.attempt, batchBytes: this.batchBytes, frameBytesMax });
     this.compressor = new BlockCompressor(codec, (b) => this.onBlock(b), (e) => this.fail(e));
     this.pusher = new BatchPusher(init.connection, {
@@ -174,6 +187,7 @@ export class ShuffleWriter {
     this.buffers.append(partition, record);
     this.records++;
     if (this.buffers.usedBytes(partition) >= this.blockBytes) this.seal(partition);
+    else if (this.buffers.bytesAllocated > this.bufferBytesMax) this.sealAll();
     if (this.memoryBytes() <= this.memoryBytesMax) return undefined;
     return this.relieve();
   }
@@ -190,7 +204,7 @@ export class ShuffleWriter {
     }
     this.state = 'closing';
     try {
-      for (const p of this.buffers.activeInOrder()) this.seal(p);
+      this.sealAll();
       await this.compressor.drained();
       this.checkNotFailed();
       if (!this.builder.isEmpty) this.pushOpenBatch();
@@ -269,21 +283,19 @@ export class ShuffleWriter {
     this.pusher.enqueue(this.builder.take(this.nextBatch++));
   }
 
+  /** Turns every partition's records into a block, in partition order. */
+  private sealAll(): void {
+    for (const p of this.buffers.activeInOrder()) this.seal(p);
+  }
+
   /**
-   * Over the memory bound: turn the largest buffers into blocks until the
-   * buffers hold at most MEMORY_RELIEF_TARGET_RATIO of the bound, push the open
-   * batch as soon as compression catches up, and wait for acks.
+   * Over the memory bound with the buffers below their share: the rest is
+   * blocks on their way, so push the open batch as soon as compression
+   * catches up, and wait for acks.
    */
   private relieve(): Promise<void> | undefined {
-    const target = this.memoryBytesMax * MEMORY_RELIEF_TARGET_RATIO;
-    for (const p of this.buffers.largestFirst()) {
-      if (this.buffers.bytesAllocated <= target) break;
-      this.seal(p);
-    }
     if (this.state !== 'open') return Promise.reject(this.stateError());
     if (this.compressor.idle) this.pushOpenBatch();
-    // Small partition buffers free their spare capacity when taken, so the
-    // relief alone may have been enough.
     if (this.memoryBytes() <= this.memoryBytesMax) return undefined;
     let resolve!: () => void;
     let reject!: (e: PegasusError) => void;

@@ -26,7 +26,7 @@ import { ErrorCode, PegasusError, ioError } from '../errors.js';
 import { SEGMENT_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
 import type { Durability } from './durability.js';
-import { readRun, type ReadRunOptions } from './run-reader.js';
+import { readRun, readRuns, type ReadRunOptions } from './run-reader.js';
 import {
   BLOCK_HEADER_BYTES,
   RUN_HEADER_BYTES,
@@ -358,6 +358,21 @@ export class SegmentLog {
       throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
     }
     return readRun(this.pathOf(segment), entry, chunkBytes, opts);
+  }
+
+  /**
+   * Streams the blocks of `entries`, in that order, one array per read window
+   * (run-reader.ts readRuns()). Blocks stay valid as long as they are kept.
+   */
+  readRuns(entries: readonly RunEntry[], windowBytes: number): AsyncGenerator<StoredBlock[]> {
+    const runs = entries.map((entry) => {
+      const segment = this.segments.get(entry.segmentId);
+      if (segment === undefined) {
+        throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
+      }
+      return { entry, path: this.pathOf(segment) };
+    });
+    return readRuns(runs, windowBytes);
   }
 
   /**
