@@ -4,6 +4,10 @@
 // (about 1.7x the throughput of compressing on the event loop on two cores);
 // small ones are compressed inline because the hop costs more than the work.
 //
+// Small blocks (many small partitions) are compressed only while that pays:
+// see LZ4_SMALL_BLOCK_BYTES. The choice is per block and the codec travels in
+// its header, so readers see no difference.
+//
 // Order matters: a partition's blocks must reach the batch builder in the order
 // they were sealed, or a reader would see that partition's records reordered
 // (Spark's sorted map outputs depend on it). Results wait at the head of the
@@ -12,7 +16,8 @@ import { crc32c } from '../../native/ts/crc32c.js';
 import { toPegasusError, type PegasusError } from '../../schemas/ts/errors.js';
 import type { SealedBlock } from './batch-builder.js';
 import { compressBlock, compressBlockAsync, type CodecName, type StoredBlock } from './compression.js';
-import { COMPRESS_ASYNC_BYTES_MIN, COMPRESSIONS_IN_FLIGHT_MAX } from './limits.js';
+import { Codec } from '../../schemas/ts/messages.js';
+import { COMPRESS_ASYNC_BYTES_MIN, COMPRESSIONS_IN_FLIGHT_MAX, LZ4_SMALL_BLOCK_BYTES, LZ4_SMALL_GAIN_DIVISOR, LZ4_SMALL_SKIP_BLOCKS } from './limits.js';
 
 interface Entry {
   partition: number;
@@ -39,6 +44,10 @@ export class BlockCompressor {
   private drainWaiters: (() => void)[] = [];
   /** Raw bytes of the blocks held here. */
   bytes = 0;
+  /** Small blocks still to store uncompressed since one did not compress. */
+  private smallSkips = 0;
+  /** Small blocks stored uncompressed without trying LZ4. */
+  smallBlocksSkipped = 0;
 
   constructor(codec: CodecName, onBlock: (block: SealedBlock) => void, onError: (err: PegasusError) => void) {
     this.codec = codec;
@@ -56,7 +65,7 @@ export class BlockCompressor {
     this.queue.push(entry);
     this.bytes += raw.length;
     if (this.codec === 'none' || raw.length < COMPRESS_ASYNC_BYTES_MIN) {
-      entry.result = seal(partition, raw, compressBlock(raw, this.codec));
+      entry.result = seal(partition, raw, this.compressInline(raw));
       this.deliver();
     } else {
       this.toStart.push(entry);
@@ -79,6 +88,19 @@ export class BlockCompressor {
     this.running = 0;
     this.bytes = 0;
     this.notifyDrained();
+  }
+
+  private compressInline(raw: Buffer): StoredBlock {
+    if (this.codec === 'none' || raw.length >= LZ4_SMALL_BLOCK_BYTES) return compressBlock(raw, this.codec);
+    if (this.smallSkips > 0) {
+      this.smallSkips--;
+      this.smallBlocksSkipped++;
+      return compressBlock(raw, 'none');
+    }
+    const stored = compressBlock(raw, this.codec);
+    const saved = stored.codec === Codec.NONE ? 0 : raw.length - stored.stored.length;
+    if (saved * LZ4_SMALL_GAIN_DIVISOR < raw.length) this.smallSkips = LZ4_SMALL_SKIP_BLOCKS;
+    return stored;
   }
 
   private startMore(): void {

@@ -85,6 +85,17 @@ export const COMPRESSIONS_IN_FLIGHT_MAX = 4;
  */
 export const COMPRESS_ASYNC_BYTES_MIN = 64 * KiB;
 /**
+ * Blocks smaller than this are compressed only while compressing them pays: a
+ * few hundred bytes of distinct records (many small partitions) seldom hold an
+ * LZ4 match, and each lz4-napi call costs several microseconds. After a small
+ * block saves less than 1/LZ4_SMALL_GAIN_DIVISOR of its bytes, the next
+ * LZ4_SMALL_SKIP_BLOCKS small blocks are stored uncompressed (NONE, as LZ4 would
+ * have left them), then one is tried again; larger blocks are always tried.
+ */
+export const LZ4_SMALL_BLOCK_BYTES = 16 * KiB;
+export const LZ4_SMALL_GAIN_DIVISOR = 8;
+export const LZ4_SMALL_SKIP_BLOCKS = 15;
+/**
  * Envelope bytes of a PushBlocks besides its block headers: the prefix, the
  * FlatBuffers tables and the application id (at most 128 chars). Generous on
  * purpose: it only decides when a batch must end.
@@ -155,6 +166,7 @@ check(READ_CREDIT_BYTES_MIN <= READ_CREDIT_BYTES_DEFAULT && READ_CREDIT_BYTES_DE
 check(READ_CREDIT_BYTES_MAX <= 0xffff_ffff, 'credit fits a u32');
 check(UCX_PIECE_BYTES <= UCX_BATCH_BYTES && UCX_BATCH_READS_MAX >= 1 && UCX_BATCHES_IN_FLIGHT >= 1, 'UCX batch bounds');
 check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
+check(LZ4_SMALL_BLOCK_BYTES <= COMPRESS_ASYNC_BYTES_MIN && LZ4_SMALL_GAIN_DIVISOR >= 2 && LZ4_SMALL_SKIP_BLOCKS >= 1, 'small-block LZ4 skipping applies to inline compression only');
 check(0 < PARTITION_BUFFERS_SHARE_OF_MEMORY && PARTITION_BUFFERS_SHARE_OF_MEMORY < 1, 'buffer share is a fraction');
 check(PARTITION_BUFFER_BYTES_MIN % 64 === 0 && PARTITION_BUFFER_BYTES_MIN <= PARTITION_BUFFER_BYTES_INITIAL, 'buffer minimum below the initial size');
 check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY >= 2 * BLOCK_BYTES_MIN, 'the smallest buffer share holds two minimum blocks');

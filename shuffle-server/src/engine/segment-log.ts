@@ -365,12 +365,18 @@ export class SegmentLog {
    * (run-reader.ts readRuns()). Blocks stay valid as long as they are kept.
    */
   readRuns(entries: readonly RunEntry[], windowBytes: number): AsyncGenerator<StoredBlock[]> {
+    const paths = new Map<number, string>(); // a path per segment, not per run: path.join costs
     const runs = entries.map((entry) => {
-      const segment = this.segments.get(entry.segmentId);
-      if (segment === undefined) {
-        throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
+      let path = paths.get(entry.segmentId);
+      if (path === undefined) {
+        const segment = this.segments.get(entry.segmentId);
+        if (segment === undefined) {
+          throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
+        }
+        path = this.pathOf(segment);
+        paths.set(entry.segmentId, path);
       }
-      return { entry, path: this.pathOf(segment) };
+      return { entry, path };
     });
     return readRuns(runs, windowBytes);
   }
