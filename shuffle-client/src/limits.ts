@@ -64,10 +64,11 @@ export const WRITER_MEMORY_BYTES_MIN = 1 * MiB;
 /** First allocation of a partition buffer that has never filled a block. */
 export const PARTITION_BUFFER_BYTES_INITIAL = 4 * KiB;
 /**
- * Smallest first allocation of a partition buffer: with very many partitions
- * each gets an equal share of the buffer memory, but never less than this.
+ * Partition buffers are sized in multiples of this: with very many partitions
+ * each starts at an equal share of the buffer memory, or at its first record
+ * rounded up to this when the share is smaller (partition-buffers.ts).
  */
-export const PARTITION_BUFFER_BYTES_MIN = 128;
+export const PARTITION_BUFFER_ALIGN_BYTES = 32;
 /**
  * Share of the writer's memory bound its partition buffers may fill. When they
  * fill it, every partition's records become a block at once (packed into full
@@ -168,5 +169,5 @@ check(UCX_PIECE_BYTES <= UCX_BATCH_BYTES && UCX_BATCH_READS_MAX >= 1 && UCX_BATC
 check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
 check(LZ4_SMALL_BLOCK_BYTES <= COMPRESS_ASYNC_BYTES_MIN && LZ4_SMALL_GAIN_DIVISOR >= 2 && LZ4_SMALL_SKIP_BLOCKS >= 1, 'small-block LZ4 skipping applies to inline compression only');
 check(0 < PARTITION_BUFFERS_SHARE_OF_MEMORY && PARTITION_BUFFERS_SHARE_OF_MEMORY < 1, 'buffer share is a fraction');
-check(PARTITION_BUFFER_BYTES_MIN % 64 === 0 && PARTITION_BUFFER_BYTES_MIN <= PARTITION_BUFFER_BYTES_INITIAL, 'buffer minimum below the initial size');
+check(PARTITION_BUFFER_BYTES_INITIAL % PARTITION_BUFFER_ALIGN_BYTES === 0 && BLOCK_BYTES_MIN % PARTITION_BUFFER_ALIGN_BYTES === 0, 'buffer sizes aligned');
 check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY >= 2 * BLOCK_BYTES_MIN, 'the smallest buffer share holds two minimum blocks');

@@ -7,23 +7,26 @@
 // partition that has filled a block once gets a full block buffer next time,
 // so hot partitions skip the doubling copies.
 //
-// How small a buffer starts depends on how many partitions share the writer's
+// How large a buffer starts depends on how many partitions share the writer's
 // buffer memory (initialBufferBytes): with 100 partitions a buffer starts at
-// 4 KiB, with 100,000 at a few hundred bytes, so that the memory bound is
-// reached by records, not by empty capacity, and the blocks the writer seals
-// when it is reached carry many records (issue 10: 4 KiB buffers for 100,000
-// partitions filled a 64 MiB bound with one record each).
-import { PARTITION_BUFFER_BYTES_INITIAL, PARTITION_BUFFER_BYTES_MIN } from './limits.js';
+// 4 KiB; with 100,000 it starts at an equal share of a few hundred bytes, and
+// where the share is smaller than a record, at the record's own size (rounded
+// up to PARTITION_BUFFER_ALIGN_BYTES) and doubles from there. So the memory
+// bound is reached by records, not by empty capacity, and the blocks the
+// writer seals when it is reached carry many records (issue 10: 4 KiB buffers
+// for 100,000 partitions filled a 64 MiB bound with one record each).
+import { PARTITION_BUFFER_ALIGN_BYTES, PARTITION_BUFFER_BYTES_INITIAL } from './limits.js';
 import { RECORD_LENGTH_BYTES, writeRecord } from './record-codec.js';
 
 /**
  * First capacity of a partition buffer when `numPartitions` partitions share
- * `bufferBytesMax`: an equal share, a multiple of 64 bytes, within
- * [PARTITION_BUFFER_BYTES_MIN, min(PARTITION_BUFFER_BYTES_INITIAL, blockBytes)].
+ * `bufferBytesMax`: an equal share, a multiple of PARTITION_BUFFER_ALIGN_BYTES,
+ * at most min(PARTITION_BUFFER_BYTES_INITIAL, blockBytes); possibly 0 (a
+ * buffer then starts at its first record's size).
  */
 export function initialBufferBytes(numPartitions: number, bufferBytesMax: number, blockBytes: number): number {
-  const share = Math.floor(bufferBytesMax / numPartitions / 64) * 64;
-  return Math.max(PARTITION_BUFFER_BYTES_MIN, Math.min(share, PARTITION_BUFFER_BYTES_INITIAL, blockBytes));
+  const share = Math.floor(bufferBytesMax / numPartitions / PARTITION_BUFFER_ALIGN_BYTES) * PARTITION_BUFFER_ALIGN_BYTES;
+  return Math.min(share, PARTITION_BUFFER_BYTES_INITIAL, blockBytes);
 }
 
 export class PartitionBuffers {
@@ -75,7 +78,8 @@ export class PartitionBuffers {
     const used = this.used[partition]!;
     if (buf === undefined) {
       const start = this.hot[partition] === 1 ? this.blockBytes : this.initialBytes;
-      buf = Buffer.allocUnsafe(Math.max(need, start));
+      const fit = Math.ceil(need / PARTITION_BUFFER_ALIGN_BYTES) * PARTITION_BUFFER_ALIGN_BYTES;
+      buf = Buffer.allocUnsafe(Math.max(Math.min(fit, Math.max(this.blockBytes, need)), start));
       this.buffers[partition] = buf;
       this.bytesAllocated += buf.length;
       this.activeIndex[partition] = this.active.length;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { PARTITION_BUFFER_BYTES_INITIAL, PARTITION_BUFFER_BYTES_MIN } from '../src/limits.js';
+import { PARTITION_BUFFER_ALIGN_BYTES, PARTITION_BUFFER_BYTES_INITIAL } from '../src/limits.js';
 import { PartitionBuffers, initialBufferBytes } from '../src/partition-buffers.js';
 import { decodeRecords, RECORD_LENGTH_BYTES } from '../src/record-codec.js';
 
@@ -67,14 +67,20 @@ test('activeInOrder lists the partitions holding records in partition order', (t
   t.deepEqual([...pb.activeInOrder()], [1, 4]);
 });
 
-test('first buffers share the buffer memory equally when partitions are many, within their bounds', (t) => {
+test('first buffers share the buffer memory equally when partitions are many, or fit their first record', (t) => {
   t.is(initialBufferBytes(100, 48 << 20, 256 << 10), PARTITION_BUFFER_BYTES_INITIAL, 'few partitions: the usual first size');
   const many = initialBufferBytes(100_000, 48 << 20, 256 << 10);
   t.true(many < PARTITION_BUFFER_BYTES_INITIAL && many * 100_000 <= 48 << 20, `${many} bytes each`);
-  t.is(many % 64, 0);
-  t.is(initialBufferBytes(1_000_000, 1 << 20, 256 << 10), PARTITION_BUFFER_BYTES_MIN, 'never below the minimum');
+  t.is(many % PARTITION_BUFFER_ALIGN_BYTES, 0);
   t.is(initialBufferBytes(1, 48 << 20, 4096), 4096, 'never above a block');
-  const pb = new PartitionBuffers(100_000, 256 << 10, many);
-  for (let p = 0; p < 100_000; p++) pb.append(p, Buffer.alloc(20));
-  t.is(pb.bytesAllocated, 100_000 * many, 'one first-size buffer per partition');
+  const share = new PartitionBuffers(100_000, 256 << 10, many);
+  for (let p = 0; p < 100_000; p++) share.append(p, Buffer.alloc(20));
+  t.is(share.bytesAllocated, 100_000 * many, 'one first-size buffer per partition');
+  // A share below one record: buffers start at the record's size and double.
+  const tight = new PartitionBuffers(1_000_000, 256 << 10, initialBufferBytes(1_000_000, 12 << 20, 256 << 10));
+  for (let p = 0; p < 1000; p++) tight.append(p, Buffer.alloc(24));
+  t.is(tight.bytesAllocated, 1000 * 32, 'a 28-byte record takes 32 bytes');
+  for (let p = 0; p < 1000; p++) tight.append(p, Buffer.alloc(24));
+  t.is(tight.bytesAllocated, 1000 * 64, 'two take 64');
+  t.is(decodeRecords(tight.take(7)!).length, 2);
 });
