@@ -55,6 +55,8 @@ export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;
  * second call for a few KiB (runs of partitions outside the read lie between).
  */
 export const READ_EXTENT_GAP_BYTES_MAX = 16 * 1024;
+/** Index rows taken from a LevelDB iterator per call when listing (each call is one hop to its thread). */
+export const CATALOG_ROWS_PER_STEP = 1_000;
 /** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */
 export const READ_FILES_OPEN_MAX = 16;
 /** Most bytes the server queues on a socket beyond which it stops producing (uWS backpressure). */
