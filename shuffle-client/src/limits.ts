@@ -86,6 +86,16 @@ export const COMPRESSIONS_IN_FLIGHT_MAX = 4;
  */
 export const COMPRESS_ASYNC_BYTES_MIN = 64 * KiB;
 /**
+ * A writer keeps its records in one shared arena (record-arena.ts) instead of a
+ * buffer per partition when its partitions' first buffers alone
+ * (numPartitions x PARTITION_BUFFER_BYTES_INITIAL) would exceed its buffer
+ * share. The arena grows by chunks of 1/ARENA_CHUNKS_PER_SHARE of that share,
+ * at most ARENA_CHUNK_BYTES_MAX: a full chunk's unused tail and the last
+ * chunk's free room are what the arena counts beyond its records.
+ */
+export const ARENA_CHUNKS_PER_SHARE = 16;
+export const ARENA_CHUNK_BYTES_MAX = 1 * MiB;
+/**
  * Blocks smaller than this are compressed only while compressing them pays: a
  * few hundred bytes of distinct records (many small partitions) seldom hold an
  * LZ4 match, and each lz4-napi call costs several microseconds. After a small
@@ -168,6 +178,7 @@ check(READ_CREDIT_BYTES_MAX <= 0xffff_ffff, 'credit fits a u32');
 check(UCX_PIECE_BYTES <= UCX_BATCH_BYTES && UCX_BATCH_READS_MAX >= 1 && UCX_BATCHES_IN_FLIGHT >= 1, 'UCX batch bounds');
 check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
 check(LZ4_SMALL_BLOCK_BYTES <= COMPRESS_ASYNC_BYTES_MIN && LZ4_SMALL_GAIN_DIVISOR >= 2 && LZ4_SMALL_SKIP_BLOCKS >= 1, 'small-block LZ4 skipping applies to inline compression only');
+check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY / ARENA_CHUNKS_PER_SHARE >= 4 * KiB, 'arena chunks of the smallest writer hold some records');
 check(0 < PARTITION_BUFFERS_SHARE_OF_MEMORY && PARTITION_BUFFERS_SHARE_OF_MEMORY < 1, 'buffer share is a fraction');
 check(PARTITION_BUFFER_BYTES_INITIAL % PARTITION_BUFFER_ALIGN_BYTES === 0 && BLOCK_BYTES_MIN % PARTITION_BUFFER_ALIGN_BYTES === 0, 'buffer sizes aligned');
 check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY >= 2 * BLOCK_BYTES_MIN, 'the smallest buffer share holds two minimum blocks');

@@ -38,10 +38,11 @@ import type { CodecName } from './compression.js';
 import type { Connection } from './connection.js';
 import {
   BATCH_BYTES_DEFAULT, BATCH_BYTES_MAX, BATCH_BYTES_MIN, BLOCK_BYTES_DEFAULT, BLOCK_BYTES_MIN, COMMIT_TIMEOUT_MS_DEFAULT,
-  PARTITION_BUFFERS_SHARE_OF_MEMORY, PUSH_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, RETRIES_MAX, RETRIES_MAX_DEFAULT, WRITER_MEMORY_BYTES_DEFAULT,
+  ARENA_CHUNK_BYTES_MAX, ARENA_CHUNKS_PER_SHARE, PARTITION_BUFFER_BYTES_INITIAL, PARTITION_BUFFERS_SHARE_OF_MEMORY, PUSH_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, RETRIES_MAX, RETRIES_MAX_DEFAULT, WRITER_MEMORY_BYTES_DEFAULT,
   WRITER_MEMORY_BYTES_MIN,
 } from './limits.js';
 import { PartitionBuffers, initialBufferBytes } from './partition-buffers.js';
+import { RecordArena } from './record-arena.js';
 import { RECORD_LENGTH_BYTES, RECORD_BYTES_MAX } from './record-codec.js';
 
 export interface WriterOptions {
@@ -104,7 +105,9 @@ export class ShuffleWriter {
   /** Largest record write() accepts. */
   readonly recordBytesMax: number;
 
-  private readonly buffers: PartitionBuffers;
+  /** Per-partition buffers, or null when the records go to `arena` (very many partitions). */
+  private readonly buffers: PartitionBuffers | null;
+  private readonly arena: RecordArena | null;
   private readonly compressor: BlockCompressor;
   private readonly builder: BatchBuilder;
   private readonly pusher: BatchPusher;
@@ -138,8 +141,15 @@ export class ShuffleWriter {
     this.commitTimeoutMs = checkInt(o.commitTimeoutMs ?? COMMIT_TIMEOUT_MS_DEFAULT, 1, REQUEST_TIMEOUT_MS_MAX, 'commitTimeoutMs');
     this.partitionLengths = new Float64Array(this.numPartitions);
     this.bufferBytesMax = Math.floor(this.memoryBytesMax * PARTITION_BUFFERS_SHARE_OF_MEMORY);
-    this.buffers = new PartitionBuffers(this.numPartitions, this.blockBytes,
-      initialBufferBytes(this.numPartitions, this.bufferBytesMax, this.blockBytes));
+    if (this.numPartitions * Math.min(PARTITION_BUFFER_BYTES_INITIAL, this.blockBytes) > this.bufferBytesMax) {
+      this.buffers = null;
+      this.arena = new RecordArena(this.numPartitions, this.blockBytes,
+        Math.min(ARENA_CHUNK_BYTES_MAX, Math.floor(this.bufferBytesMax / ARENA_CHUNKS_PER_SHARE)));
+    } else {
+      this.arena = null;
+      this.buffers = new PartitionBuffers(this.numPartitions, this.blockBytes,
+        initialBufferBytes(this.numPartitions, this.bufferBytesMax, this.blockBytes));
+    }
     this.builder = new BatchBuilder({ mapId: this.mapId, attempt: this.attempt, batchBytes: this.batchBytes, frameBytesMax });
     this.compressor = new BlockCompressor(codec, (b) => this.onBlock(b), (e) => this.fail(e));
     this.pusher = new BatchPusher(init.connection, {
@@ -155,7 +165,7 @@ export class ShuffleWriter {
 
   /** Everything the writer holds now: buffers, blocks being compressed, the open batch, unacked batches. */
   memoryBytes(): number {
-    return this.buffers.bytesAllocated + this.compressor.bytes + this.builder.storedBytes + this.pusher.bytes;
+    return this.bufferedBytes() + this.compressor.bytes + this.builder.storedBytes + this.pusher.bytes;
   }
 
   get pushCounters(): Readonly<PushCounters> {
@@ -182,12 +192,18 @@ export class ShuffleWriter {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT,
         `record of ${record.length} bytes exceeds the largest record, ${this.recordBytesMax} bytes (a block never splits a record)`);
     }
-    const used = this.buffers.usedBytes(partition);
-    if (used > 0 && used + RECORD_LENGTH_BYTES + record.length > this.blockBytes) this.seal(partition);
-    this.buffers.append(partition, record);
+    const buffers = this.buffers;
+    if (buffers !== null) {
+      const used = buffers.usedBytes(partition);
+      if (used > 0 && used + RECORD_LENGTH_BYTES + record.length > this.blockBytes) this.seal(partition);
+      buffers.append(partition, record);
+      if (buffers.usedBytes(partition) >= this.blockBytes) this.seal(partition);
+      else if (buffers.bytesAllocated > this.bufferBytesMax) this.sealAll();
+    } else {
+      this.arena!.append(partition, record);
+      if (this.arena!.bytesAllocated > this.bufferBytesMax) this.sealAll();
+    }
     this.records++;
-    if (this.buffers.usedBytes(partition) >= this.blockBytes) this.seal(partition);
-    else if (this.buffers.bytesAllocated > this.bufferBytesMax) this.sealAll();
     if (this.memoryBytes() <= this.memoryBytesMax) return undefined;
     return this.relieve();
   }
@@ -250,8 +266,14 @@ export class ShuffleWriter {
 
   // -------------------------------------------------------------------------
 
+  /** Bytes the partition buffers or the arena hold. */
+  private bufferedBytes(): number {
+    return this.buffers !== null ? this.buffers.bytesAllocated : this.arena!.bytesAllocated;
+  }
+
+  /** Turns one partition's buffer into a block (per-partition buffers only). */
   private seal(partition: number): void {
-    const raw = this.buffers.take(partition);
+    const raw = this.buffers!.take(partition);
     if (raw !== undefined) this.compressor.submit(partition, raw);
   }
 
@@ -285,7 +307,11 @@ export class ShuffleWriter {
 
   /** Turns every partition's records into a block, in partition order. */
   private sealAll(): void {
-    for (const p of this.buffers.activeInOrder()) this.seal(p);
+    if (this.buffers !== null) {
+      for (const p of this.buffers.activeInOrder()) this.seal(p);
+    } else {
+      for (const b of this.arena!.takeAll()) this.compressor.submit(b.partition, b.raw);
+    }
   }
 
   /**
