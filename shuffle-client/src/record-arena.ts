@@ -8,7 +8,10 @@
 // the writer seals, takeAll() copies the records once, partition by partition,
 // into one buffer and hands out each partition's part as its block (split at
 // record boundaries into blocks of at most blockBytes), in partition order.
-// Pure (no I/O), so its accounting is tested without a socket.
+// That copy is the price of counting records instead of buffers: for the
+// moment of takeAll() the records exist twice; after it, the chunks are garbage
+// and what counts is the blocks, as with the raw bytes of a block once LZ4 has
+// compressed it. Pure (no I/O), so its accounting is tested without a socket.
 //
 // Arena record (the tag and a record as record-codec.ts lays it out in a block):
 //   0  u32  partition

@@ -3,7 +3,8 @@
 // Data path (all bounded by memoryBytesMax, counted in one place, memoryBytes()):
 //
 //   write(partition, record)
-//     -> PartitionBuffers      records per partition, `u32le length | bytes`
+//     -> PartitionBuffers      records per partition, `u32le length | bytes`,
+//        or RecordArena        with very many partitions: records of all, in write order
 //     -> BlockCompressor       at blockBytes: lz4 off the event loop + CRC32C
 //     -> BatchBuilder          blocks -> one PushBlocks of batchBytes
 //     -> BatchPusher           window of pushes, kept until acked, retried
@@ -13,15 +14,20 @@
 // the writer is over its memory bound and must wait for acks: no await per
 // record.
 //
-// Many small partitions (issue 10): the partition buffers may fill
-// PARTITION_BUFFERS_SHARE_OF_MEMORY of the bound, counted by capacity, and
-// buffers start at an equal share of that (partition-buffers.ts). When they
-// fill it, every partition's records become a block at once, in partition
-// order, and the batch builder packs those blocks into full pushes. So a
-// block carries about share / numPartitions bytes, as many records as the
-// bound allows, and pushes stay batchBytes large however many partitions
-// there are. When the whole writer is over the bound, the open batch is pushed
-// and write() waits for acks, so memory drains instead of deadlocking.
+// Many small partitions (issue 10): the records may fill
+// PARTITION_BUFFERS_SHARE_OF_MEMORY of the bound. With few partitions they wait
+// in a buffer per partition, which becomes a block when it holds blockBytes;
+// buffers start at an equal share of that memory (partition-buffers.ts). With
+// so many partitions that their first buffers alone would exceed the share
+// (64 MiB: above 12,288), they wait in one arena counted by the records
+// themselves (record-arena.ts). When the buffers or the arena fill the share,
+// every partition's records become a block at once, in partition order, and
+// the batch builder packs those blocks, many partitions to a push, into full
+// pushes. So a block carries about share / numPartitions bytes, as many
+// records as the bound allows, and pushes stay batchBytes large however many
+// partitions there are. When the whole writer is over the bound, the open
+// batch is pushed and write() waits for acks, so memory drains instead of
+// deadlocking.
 //
 // Records larger than recordBytesMax (BLOCK_BYTES_MAX - 4, or less if the
 // server's frame bound is smaller) are refused with INVALID_ARGUMENT: a block
