@@ -57,6 +57,8 @@ export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;
 export const READ_EXTENT_GAP_BYTES_MAX = 16 * 1024;
 /** Index rows taken from a LevelDB iterator per call when listing (each call is one hop to its thread). */
 export const CATALOG_ROWS_PER_STEP = 1_000;
+/** Most blocks of a run larger than a read window handed on in one array. */
+export const READ_BLOCKS_PER_BATCH_MAX = 1_024;
 /** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */
 export const READ_FILES_OPEN_MAX = 16;
 /** Most bytes the server queues on a socket beyond which it stops producing (uWS backpressure). */

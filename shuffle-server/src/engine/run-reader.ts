@@ -23,7 +23,7 @@ import { promises as fsp } from 'node:fs';
 
 import { RunParser, type RunBlock } from '../../../schemas/ts/run-parser.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
-import { READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX } from '../limits.js';
+import { READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX } from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import type { StoredBlock } from './types.js';
@@ -157,7 +157,8 @@ class ReadHandles {
 /**
  * Streams the blocks of `runs`, in that order, one array per window of up to
  * `windowBytes` of runs (a run larger than that is streamed in chunks of
- * `windowBytes`, in arrays per chunk). Blocks view buffers of their own, never
+ * `windowBytes`, in arrays per chunk). A window reads its runs and at most
+ * windowBytes of gaps between them. Blocks view buffers of their own, never
  * reused, so they stay valid for as long as the caller keeps them. Validates
  * every run's shape and headers, not block data CRCs (the reader's).
  */
@@ -172,12 +173,16 @@ export async function* readRuns(runs: readonly RunToRead[], windowBytes: number)
       if (first.entry.length > windowBytes) {
         // Alone and in chunks; a chunk's blocks view a buffer reused for the
         // next chunk, so they are copied out (large blocks: few copies).
+        // A batch holds at most a window's bytes (plus one block).
         let batch: StoredBlock[] = [];
+        let batchBytes = 0;
         for await (const b of readRun(first.path, first.entry, windowBytes)) {
           batch.push({ header: b.header, data: Buffer.from(b.data) });
-          if (batch.length >= 1024) {
+          batchBytes += b.data.length;
+          if (batchBytes >= windowBytes || batch.length >= READ_BLOCKS_PER_BATCH_MAX) {
             yield batch;
             batch = [];
+            batchBytes = 0;
           }
         }
         if (batch.length > 0) yield batch;
@@ -192,7 +197,7 @@ export async function* readRuns(runs: readonly RunToRead[], windowBytes: number)
       }
       const window = runs.slice(i, end);
       i = end;
-      const { extents, extentOf } = planExtents(window);
+      const { extents, extentOf } = planExtents(window, windowBytes);
       await Promise.all(extents.map(async (x) => {
         x.bytes = Buffer.allocUnsafe(x.length);
         const got = await readFully(await handles.get(x.path), x.path, x.bytes, x.length, x.offset);
@@ -215,8 +220,12 @@ export async function* readRuns(runs: readonly RunToRead[], windowBytes: number)
   }
 }
 
-/** Groups a window's runs into extents: same file, at most READ_EXTENT_GAP_BYTES_MAX apart. */
-function planExtents(window: readonly RunToRead[]): { extents: Extent[]; extentOf: number[] } {
+/**
+ * Groups a window's runs into extents: same file, at most
+ * READ_EXTENT_GAP_BYTES_MAX apart, and at most `gapBytesMax` of gaps read in
+ * all, so a window's buffers hold at most its runs plus that.
+ */
+function planExtents(window: readonly RunToRead[], gapBytesMax: number): { extents: Extent[]; extentOf: number[] } {
   const order = window.map((_, k) => k);
   order.sort((a, b) => {
     const ra = window[a]!;
@@ -226,13 +235,16 @@ function planExtents(window: readonly RunToRead[]): { extents: Extent[]; extentO
   const extents: Extent[] = [];
   const extentOf = new Array<number>(window.length);
   let last: Extent | undefined;
+  let gapBytes = 0;
   for (const k of order) {
     const { entry, path } = window[k]!;
     if (entry.offset < SEGMENT_HEADER_BYTES) {
       throw corruptAt(path, entry.offset, new Error(`index run entry impossible: offset ${entry.offset} inside the segment header`));
     }
     const lastEnd = last === undefined ? 0 : last.offset + last.length;
-    if (last !== undefined && last.path === path && entry.offset >= last.offset && entry.offset - lastEnd <= READ_EXTENT_GAP_BYTES_MAX) {
+    const gap = Math.max(0, entry.offset - lastEnd);
+    if (last !== undefined && last.path === path && entry.offset >= last.offset && gap <= READ_EXTENT_GAP_BYTES_MAX && gapBytes + gap <= gapBytesMax) {
+      gapBytes += gap;
       last.length = Math.max(lastEnd, entry.offset + entry.length) - last.offset;
     } else {
       last = { path, offset: entry.offset, length: entry.length, bytes: null };
