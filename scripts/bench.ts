@@ -10,6 +10,10 @@
 //           writes with fdatasync
 //   baselines: sequential disk write with a final fdatasync, the same synced every
 //              32 MiB (how a server syncing each group commit could best write), loopback TCP
+//   manyPartitions: the same records (~100 bytes, LZ4) written through the real
+//           ShuffleWriter into 100 and into 100,000 partitions and read back record by
+//           record with the real ShuffleReader by 100 reduce tasks (scripts/bench/many-partitions.ts);
+//           half the --gib size each. `--only many-partitions` runs just this phase.
 //   CPU: seconds of CPU the server and this client used per GiB in each phase
 //        (/proc/<pid>/stat, process.cpuUsage()), and the server's main thread alone
 //        (/proc/<pid>/task/<pid>/stat); peak RSS, anonymous and file-backed
@@ -27,12 +31,18 @@ import { registerShuffle } from '../shuffle-client/src/control.js';
 import { ShuffleReader, type ReadTransport } from '../shuffle-client/src/reader.js';
 import { diskWriteMBps, loopbackMBps } from './bench/baselines.js';
 import { benchPmemWrite } from './bench/pmem.js';
+import { MANY_FEW, MANY_LOTS, benchManyPartitions, type ManyPartitionsResult } from './bench/many-partitions.js';
 
 const MiB = 1024 * 1024;
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const json = process.argv.includes('--json');
 const gibArg = process.argv.indexOf('--gib');
 const totalBytes = Math.round((gibArg > 0 ? Number(process.argv[gibArg + 1]) : 2) * 1024 * MiB);
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
+if (only !== undefined && only !== 'many-partitions') throw new Error(`--only ${only}: the only phase that runs alone is many-partitions`);
+/** Record bytes of each shuffle of the many-partitions phase. */
+const manyBytes = Math.round(totalBytes / 2);
 const WRITERS = 4;
 const READERS = 4;
 const PARTITIONS = 200;
@@ -153,10 +163,39 @@ async function read(address: string, appId: string, transport: ReadTransport): P
   return { mbps: bytes / 1e6 / seconds, bytes };
 }
 
+function manyPartitionsPhase(address: string, pid: number): Promise<ManyPartitionsResult> {
+  return benchManyPartitions(address, manyBytes, (phase) => measured(pid, phase), out);
+}
+
+function printManyPartitions(m: ManyPartitionsResult): void {
+  const k = MANY_LOTS / 1000;
+  out('');
+  out(`| many partitions: ${(m.bytes / MiB).toFixed(0)} MiB of 100-byte records, writer defaults | ${MANY_FEW} partitions | ${k}k partitions | ratio |`);
+  out('| --- | ---: | ---: | ---: |');
+  out(`| ingest through ShuffleWriter, MB/s | ${m.ingestMBps100} | ${m.ingestMBps100k} | ${m.ingestRatio} |`);
+  out(`| read through ShuffleReader.records(), MB/s | ${m.readMBps100} | ${m.readMBps100k} | ${m.readRatio} |`);
+  out(`| ingest CPU s/GiB, client / server | ${m.clientCpuSecPerGiBIngest100} / ${m.serverCpuSecPerGiBIngest100} | ${m.clientCpuSecPerGiBIngest100k} / ${m.serverCpuSecPerGiBIngest100k} | |`);
+  out(`| read CPU s/GiB, client / server | ${m.clientCpuSecPerGiBRead100} / ${m.serverCpuSecPerGiBRead100} | ${m.clientCpuSecPerGiBRead100k} / ${m.serverCpuSecPerGiBRead100k} | |`);
+  out(`| blocks per partition (all maps) | ${m.blocksPerPartition100} | ${m.blocksPerPartition100k} | |`);
+  out(`| records per block | ${m.recordsPerBlock100} | ${m.recordsPerBlock100k} | |`);
+  out(`| pushes (batches) | ${m.batches100} | ${m.batches100k} | |`);
+}
+
+/** `--only many-partitions`: a server of its own, this phase, nothing else. */
+async function mainManyPartitions(dir: string): Promise<void> {
+  const server = await startServer(join(dir, 'data'));
+  const m = await manyPartitionsPhase(`127.0.0.1:${server.port}`, server.pid);
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+  printManyPartitions(m);
+  if (json) process.stdout.write(`${JSON.stringify({ manyPartitions: m })}\n`);
+}
+
 async function main(): Promise<void> {
   const dir = join(repo, '.bench');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  if (only === 'many-partitions') return mainManyPartitions(dir);
   out(`pegasus bench: ${(totalBytes / 1024 / MiB).toFixed(1)} GiB, ${WRITERS} writers, ${READERS} readers, ${PARTITIONS} partitions, memory budget ${MEMORY_BUDGET_MB} MiB`);
   const disk = diskWriteMBps(dir, 1024 * MiB);
   const diskSynced = diskWriteMBps(dir, 1024 * MiB, DISK_SYNC_EVERY_BYTES);
@@ -203,6 +242,8 @@ async function main(): Promise<void> {
   const gib = r.bytes / (1024 * MiB);
   const perGiB = (cpuS: number): number => round(cpuS / gib, 2);
   const peak = peakRssMB(server.pid);
+  // After the RSS figures were taken: they are about the 256 KiB-block phases and the budget.
+  const manyPartitions = await manyPartitionsPhase(address, server.pid);
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
   const floor = Math.min(disk, loopback);
@@ -221,6 +262,7 @@ async function main(): Promise<void> {
     serverMainThreadCpuSecPerGiBIngest: perGiB(ingested.serverMainCpuS), serverMainThreadCpuSecPerGiBWsRead: perGiB(wsRead.serverMainCpuS),
     /** Ingest the server's event loop could take if nothing else were short: 1 GiB / its CPU-s per GiB. */
     ingestMainThreadBoundMBps: round(1024 / Math.max(0.01, ingested.serverMainCpuS / gib)),
+    manyPartitions,
   };
   out('');
   out('| measure | MB/s | ratio to min(disk, loopback) |');
@@ -244,6 +286,7 @@ async function main(): Promise<void> {
     `WebSocket read ${result.serverMainThreadCpuSecPerGiBWsRead}`);
   out(`server peak RSS ${result.peakRssMB} MB, of it at most ${result.peakAnonRssMB} MB anonymous and ${result.peakRssFileMB} MB file-backed, with a ${MEMORY_BUDGET_MB} MB budget (target: anonymous at most budget + 150 MB; ` +
     `the rest is page cache of segments mapped for UCX reads); read back ${(r.bytes / MiB).toFixed(0)} MiB per transport`);
+  printManyPartitions(manyPartitions);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -196,3 +196,37 @@ test('run vectors (schemas/test-vectors/runs.json): whole or one byte at a time,
     }
   }
 });
+
+test('parseWhole gives the blocks feed() gives, with the run CRC32C, without it, and on damaged data', (t) => {
+  const random = prng(99);
+  for (let i = 0; i < 100; i++) {
+    const sizes = Array.from({ length: 1 + Math.floor(random() * 8) }, () => (random() < 0.2 ? 0 : Math.floor(random() * 500)));
+    const { bytes, run, blocks } = buildRun(i, sizes);
+    const whole = (r: ExpectedRun, b: Buffer, checkRunCrc: boolean): Buffer[] => new RunParser(r, 'test').parseWhole(b, checkRunCrc).map((x) => Buffer.from(x.data));
+    t.deepEqual(whole(run, bytes, true), blocks, `run ${i} with its CRC32C`);
+    t.deepEqual(whole({ ...run, crc32c: null }, bytes, true), blocks, `run ${i} without a CRC32C`);
+    const last = blocks.length - 1;
+    if (blocks[last]!.length === 0) continue;
+    // A flipped byte of block data: the run CRC32C no longer matches. A read
+    // still gets the blocks (the block's own CRC32C is the reader's check);
+    // verify gets CHECKSUM_MISMATCH.
+    const damaged = Buffer.from(bytes);
+    damaged[damaged.length - 1]! ^= 0x01;
+    const got = whole(run, damaged, false);
+    t.is(got.length, blocks.length);
+    t.false(got[last]!.equals(blocks[last]!));
+    t.is(codeOf(t.throws(() => whole(run, damaged, true))), 'CHECKSUM_MISMATCH');
+  }
+});
+
+test('parseWhole: a damaged block header is CORRUPT_DATA, not a checksum mismatch, and a wrong length is refused', (t) => {
+  const { bytes, run } = buildRun(2, [100, 200, 300]);
+  const damaged = Buffer.from(bytes);
+  damaged[RUN_HEADER_BYTES + BLOCK_HEADER_BYTES + 100 + 20]! ^= 0xff; // the second block header's partition field
+  for (const checkRunCrc of [false, true]) {
+    const err = t.throws(() => new RunParser(run, 'test').parseWhole(damaged, checkRunCrc));
+    t.is(codeOf(err), 'CORRUPT_DATA');
+    t.regex(err!.message, /block 1/);
+  }
+  t.is(codeOf(t.throws(() => new RunParser(run, 'test').parseWhole(bytes.subarray(1), false))), 'CORRUPT_DATA');
+});

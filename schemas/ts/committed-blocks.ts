@@ -7,12 +7,16 @@
 // (Shuffle.readBlocks) and UCX readers apply it to runs they fetched themselves
 // (shuffle-client/src/ucx-read-stream.ts), so both transports return the same
 // blocks in the same order.
+import { BATCHES_PER_ATTEMPT_MAX, BLOCKS_PER_MESSAGE_MAX } from './limits.js';
 import type { BlockHeader, MapCommit } from './messages.js';
+
+if (!(BATCHES_PER_ATTEMPT_MAX * BLOCKS_PER_MESSAGE_MAX <= Number.MAX_SAFE_INTEGER)) throw new Error('committed-blocks: (batch, seq) keys must be exact');
 
 export class CommittedBlockFilter {
   private readonly winners = new Map<number, MapCommit>();
   private partition = -1;
-  private readonly seen = new Set<string>();
+  /** (batch, seq) pairs returned for the current partition, per map; numbers, not strings: this runs per block. */
+  private readonly seen = new Map<number, Set<number>>();
 
   constructor(commits: Iterable<MapCommit>, private readonly mapStart: number, private readonly mapEnd: number) {
     for (const c of commits) this.winners.set(c.mapId, c);
@@ -27,9 +31,15 @@ export class CommittedBlockFilter {
       this.partition = h.partition;
       this.seen.clear();
     }
-    const key = `${h.mapId}:${h.batch}:${h.seq}`;
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
+    let seen = this.seen.get(h.mapId);
+    if (seen === undefined) {
+      seen = new Set();
+      this.seen.set(h.mapId, seen);
+    }
+    // batch < BATCHES_PER_ATTEMPT_MAX (2^20) and seq < BLOCKS_PER_MESSAGE_MAX (2^16): exact in a double.
+    const key = h.batch * BLOCKS_PER_MESSAGE_MAX + h.seq;
+    if (seen.has(key)) return false;
+    seen.add(key);
     return true;
   }
 }

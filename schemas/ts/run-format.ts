@@ -141,11 +141,16 @@ export function encodeBlockHeader(buf: Buffer, at: number, h: BlockHeader): void
   sealCrc(buf, at, BLOCK_HEADER_BYTES);
 }
 
-/** Decodes and validates a block record header (not its data CRC); throws CORRUPT_DATA. */
-export function decodeBlockHeader(buf: Buffer, at: number): BlockHeader {
+/**
+ * Decodes and validates a block record header (not its data CRC); throws
+ * CORRUPT_DATA. `headerCrcChecked`: the caller has already matched a CRC32C
+ * covering this header (the run's, against its index row), so the header's own
+ * CRC32C is not computed again; every other check still runs.
+ */
+export function decodeBlockHeader(buf: Buffer, at: number, headerCrcChecked = false): BlockHeader {
   if (buf.length < at + BLOCK_HEADER_BYTES) throw corruptHeader(`block header: only ${buf.length - at} bytes`);
   checkPrefix(buf, at, BLOCK_MAGIC, buf.readUInt8(at + 4), RUN_FORMAT_VERSION, BLOCK_HEADER_BYTES, 'block header');
-  checkCrc(buf, at, BLOCK_HEADER_BYTES, 'block header');
+  if (!headerCrcChecked) checkCrc(buf, at, BLOCK_HEADER_BYTES, 'block header');
   const codec = buf.readUInt8(at + 5);
   if (Codec[codec] === undefined) throw corruptHeader(`block header: unknown codec ${codec}`);
   const attempt = readU64(buf, at + 8);

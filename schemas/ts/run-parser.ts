@@ -54,6 +54,10 @@ export class RunParser {
   private partialFill = 0;
   /** The decoded header of `partial` once `partial` is a whole block record being filled. */
   private partialHeader: BlockHeader | null = null;
+  /** parseWhole() matched the run's CRC32C, which covers every header. */
+  private headerCrcChecked = false;
+  /** parseWhole() found a mismatch its caller does not check (the blocks' own CRC32Cs will). */
+  private runCrcIgnored = false;
 
   /**
    * @param run the run as its index row or ReadPlan describes it
@@ -184,7 +188,7 @@ export class RunParser {
   private blockHeaderAt(buf: Buffer, at: number): BlockHeader {
     let h: BlockHeader;
     try {
-      h = decodeBlockHeader(buf, at);
+      h = decodeBlockHeader(buf, at, this.headerCrcChecked);
     } catch (err) {
       throw this.corrupt(`bad header of block ${this.blocks}`, err);
     }
@@ -195,6 +199,39 @@ export class RunParser {
       throw this.corrupt(`block ${this.blocks} of ${BLOCK_HEADER_BYTES + h.storedLength} bytes runs past the run's end`);
     }
     return h;
+  }
+
+  /**
+   * Parses a whole run held in one buffer: feed() and finish() in one call,
+   * paying per run what can be paid per run. When the expected run has a
+   * CRC32C and the bytes match it, every header is already covered, so the
+   * per-header CRC32Cs (one native call per block) are skipped; every other
+   * check runs. When they do not match, the run is parsed header by header as
+   * feed() does, so a damaged header still fails as CORRUPT_DATA naming it;
+   * then the mismatch fails with CHECKSUM_MISMATCH only if `checkRunCrc`
+   * (verify), else the blocks are returned and their own data CRC32Cs decide
+   * (a reader's check, as with feed() on a run described without a CRC32C).
+   */
+  parseWhole(run: Buffer, checkRunCrc: boolean): RunBlock[] {
+    if (this.fed !== 0) throw new Error('RunParser.parseWhole on a parser that was fed');
+    if (run.length !== this.run.length) {
+      throw this.corrupt(`a whole run of ${run.length} bytes was handed over`);
+    }
+    const crc = this.run.crc32c === null ? null : crc32c(run) >>> 0;
+    if (crc === null || crc !== (this.run.crc32c! >>> 0)) {
+      this.runCrcIgnored = !checkRunCrc;
+      const out = this.feed(run);
+      this.finish();
+      return out;
+    }
+    this.fed = run.length;
+    this.crc = crc;
+    this.headerCrcChecked = true;
+    const out: RunBlock[] = [];
+    const used = this.parse(run, out);
+    if (used !== run.length) throw this.corrupt(`the run's last block record is cut at byte ${used}`);
+    this.finish();
+    return out;
   }
 
   /** Parses the run header (once) and every complete block record of `buf`; returns the bytes used. */
@@ -228,7 +265,7 @@ export class RunParser {
     if (this.partial !== null || this.consumed !== this.run.length || this.blocks !== this.run.blockCount) {
       throw this.corrupt(`run ended after ${this.blocks} blocks with ${this.partialFill} bytes of a partial record`);
     }
-    if (this.run.crc32c !== null && (this.crc >>> 0) !== (this.run.crc32c >>> 0)) {
+    if (this.run.crc32c !== null && !this.runCrcIgnored && (this.crc >>> 0) !== (this.run.crc32c >>> 0)) {
       throw new PegasusError(ErrorCode.CHECKSUM_MISMATCH,
         `${this.where}: run of partition ${this.run.partition} has CRC32C ${(this.crc >>> 0).toString(16)}, the index says ${(this.run.crc32c >>> 0).toString(16)}`);
     }

@@ -4,6 +4,10 @@
 // (about 1.7x the throughput of compressing on the event loop on two cores);
 // small ones are compressed inline because the hop costs more than the work.
 //
+// Small blocks (many small partitions) are compressed only while that pays:
+// see LZ4_SMALL_BLOCK_BYTES. The choice is per block and the codec travels in
+// its header, so readers see no difference.
+//
 // Order matters: a partition's blocks must reach the batch builder in the order
 // they were sealed, or a reader would see that partition's records reordered
 // (Spark's sorted map outputs depend on it). Results wait at the head of the
@@ -12,7 +16,8 @@ import { crc32c } from '../../native/ts/crc32c.js';
 import { toPegasusError, type PegasusError } from '../../schemas/ts/errors.js';
 import type { SealedBlock } from './batch-builder.js';
 import { compressBlock, compressBlockAsync, type CodecName, type StoredBlock } from './compression.js';
-import { COMPRESS_ASYNC_BYTES_MIN, COMPRESSIONS_IN_FLIGHT_MAX } from './limits.js';
+import { Codec } from '../../schemas/ts/messages.js';
+import { COMPRESS_ASYNC_BYTES_MIN, COMPRESSIONS_IN_FLIGHT_MAX, LZ4_SMALL_BLOCK_BYTES, LZ4_SMALL_GAIN_DIVISOR, LZ4_SMALL_SKIP_BLOCKS } from './limits.js';
 
 interface Entry {
   partition: number;
@@ -24,8 +29,13 @@ export class BlockCompressor {
   private readonly codec: CodecName;
   private readonly onBlock: (block: SealedBlock) => void;
   private readonly onError: (err: PegasusError) => void;
-  /** Blocks in submission order, done or not. */
-  private readonly queue: Entry[] = [];
+  /**
+   * Blocks in submission order, done or not, from `head` on. An index, not
+   * shift(): sealing 100,000 partitions at once queues 100,000 entries behind
+   * one large block still being compressed, and shift() would copy the rest each time.
+   */
+  private queue: (Entry | undefined)[] = [];
+  private head = 0;
   /** Blocks waiting for a compression slot. */
   private readonly toStart: Entry[] = [];
   private running = 0;
@@ -34,6 +44,10 @@ export class BlockCompressor {
   private drainWaiters: (() => void)[] = [];
   /** Raw bytes of the blocks held here. */
   bytes = 0;
+  /** Small blocks still to store uncompressed since one did not compress. */
+  private smallSkips = 0;
+  /** Small blocks stored uncompressed without trying LZ4. */
+  smallBlocksSkipped = 0;
 
   constructor(codec: CodecName, onBlock: (block: SealedBlock) => void, onError: (err: PegasusError) => void) {
     this.codec = codec;
@@ -42,7 +56,7 @@ export class BlockCompressor {
   }
 
   get idle(): boolean {
-    return this.queue.length === 0;
+    return this.head === this.queue.length;
   }
 
   /** Takes ownership of `raw`, one block's records of `partition`. */
@@ -51,7 +65,7 @@ export class BlockCompressor {
     this.queue.push(entry);
     this.bytes += raw.length;
     if (this.codec === 'none' || raw.length < COMPRESS_ASYNC_BYTES_MIN) {
-      entry.result = seal(partition, raw, compressBlock(raw, this.codec));
+      entry.result = seal(partition, raw, this.compressInline(raw));
       this.deliver();
     } else {
       this.toStart.push(entry);
@@ -68,11 +82,25 @@ export class BlockCompressor {
   /** Drops every block not yet handed on; waiting drained() calls resolve. */
   cancel(): void {
     this.generation++;
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.toStart.length = 0;
     this.running = 0;
     this.bytes = 0;
     this.notifyDrained();
+  }
+
+  private compressInline(raw: Buffer): StoredBlock {
+    if (this.codec === 'none' || raw.length >= LZ4_SMALL_BLOCK_BYTES) return compressBlock(raw, this.codec);
+    if (this.smallSkips > 0) {
+      this.smallSkips--;
+      this.smallBlocksSkipped++;
+      return compressBlock(raw, 'none');
+    }
+    const stored = compressBlock(raw, this.codec);
+    const saved = stored.codec === Codec.NONE ? 0 : raw.length - stored.stored.length;
+    if (saved * LZ4_SMALL_GAIN_DIVISOR < raw.length) this.smallSkips = LZ4_SMALL_SKIP_BLOCKS;
+    return stored;
   }
 
   private startMore(): void {
@@ -98,12 +126,18 @@ export class BlockCompressor {
   }
 
   private deliver(): void {
-    while (this.queue.length > 0 && this.queue[0]!.result !== undefined) {
-      const entry = this.queue.shift()!;
+    // onBlock may cancel() (the writer failed), which replaces the queue.
+    for (let q = this.queue; this.head < q.length && q === this.queue && q[this.head]?.result !== undefined;) {
+      const entry = q[this.head]!;
+      q[this.head++] = undefined; // let the block's buffers go
       this.bytes -= entry.raw.length;
       this.onBlock(entry.result!);
     }
-    if (this.idle) this.notifyDrained();
+    if (this.idle) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.notifyDrained();
+    }
   }
 
   private notifyDrained(): void {

@@ -64,12 +64,20 @@ export const WRITER_MEMORY_BYTES_MIN = 1 * MiB;
 /** First allocation of a partition buffer that has never filled a block. */
 export const PARTITION_BUFFER_BYTES_INITIAL = 4 * KiB;
 /**
- * When the writer is over its memory bound it turns the largest partition
- * buffers into blocks until the buffers hold at most this share of the bound.
- * Half means one relief frees a lot, so reliefs (each a sort of the active
- * partitions) are rare.
+ * Partition buffers are sized in multiples of this: with very many partitions
+ * each starts at an equal share of the buffer memory, or at its first record
+ * rounded up to this when the share is smaller (partition-buffers.ts).
  */
-export const MEMORY_RELIEF_TARGET_RATIO = 0.5;
+export const PARTITION_BUFFER_ALIGN_BYTES = 32;
+/**
+ * Share of the writer's memory bound its partition buffers may fill. When they
+ * fill it, every partition's records become a block at once (packed into full
+ * pushes, in partition order); the rest of the bound holds those blocks while
+ * they are compressed, pushed and acknowledged, so the writer goes on
+ * buffering meanwhile. A large share makes the blocks of many small partitions
+ * large: a block holds at most this share over the partition count.
+ */
+export const PARTITION_BUFFERS_SHARE_OF_MEMORY = 0.75;
 /** Most blocks compressed at once off the event loop (libuv's default pool has 4 threads). */
 export const COMPRESSIONS_IN_FLIGHT_MAX = 4;
 /**
@@ -77,6 +85,27 @@ export const COMPRESSIONS_IN_FLIGHT_MAX = 4;
  * costs more than compressing a few KiB (lz4 runs at ~400 MB/s here).
  */
 export const COMPRESS_ASYNC_BYTES_MIN = 64 * KiB;
+/**
+ * A writer keeps its records in one shared arena (record-arena.ts) instead of a
+ * buffer per partition when its partitions' first buffers alone
+ * (numPartitions x PARTITION_BUFFER_BYTES_INITIAL) would exceed its buffer
+ * share. The arena grows by chunks of 1/ARENA_CHUNKS_PER_SHARE of that share,
+ * at most ARENA_CHUNK_BYTES_MAX: a full chunk's unused tail and the last
+ * chunk's free room are what the arena counts beyond its records.
+ */
+export const ARENA_CHUNKS_PER_SHARE = 16;
+export const ARENA_CHUNK_BYTES_MAX = 1 * MiB;
+/**
+ * Blocks smaller than this are compressed only while compressing them pays: a
+ * few hundred bytes of distinct records (many small partitions) seldom hold an
+ * LZ4 match, and each lz4-napi call costs several microseconds. After a small
+ * block saves less than 1/LZ4_SMALL_GAIN_DIVISOR of its bytes, the next
+ * LZ4_SMALL_SKIP_BLOCKS small blocks are stored uncompressed (NONE, as LZ4 would
+ * have left them), then one is tried again; larger blocks are always tried.
+ */
+export const LZ4_SMALL_BLOCK_BYTES = 16 * KiB;
+export const LZ4_SMALL_GAIN_DIVISOR = 8;
+export const LZ4_SMALL_SKIP_BLOCKS = 15;
 /**
  * Envelope bytes of a PushBlocks besides its block headers: the prefix, the
  * FlatBuffers tables and the application id (at most 128 chars). Generous on
@@ -148,4 +177,8 @@ check(READ_CREDIT_BYTES_MIN <= READ_CREDIT_BYTES_DEFAULT && READ_CREDIT_BYTES_DE
 check(READ_CREDIT_BYTES_MAX <= 0xffff_ffff, 'credit fits a u32');
 check(UCX_PIECE_BYTES <= UCX_BATCH_BYTES && UCX_BATCH_READS_MAX >= 1 && UCX_BATCHES_IN_FLIGHT >= 1, 'UCX batch bounds');
 check(RETRY_BACKOFF_MS_INITIAL <= RETRY_BACKOFF_MS_MAX, 'backoff bounds ordered');
-check(0 < MEMORY_RELIEF_TARGET_RATIO && MEMORY_RELIEF_TARGET_RATIO < 1, 'relief ratio is a fraction');
+check(LZ4_SMALL_BLOCK_BYTES <= COMPRESS_ASYNC_BYTES_MIN && LZ4_SMALL_GAIN_DIVISOR >= 2 && LZ4_SMALL_SKIP_BLOCKS >= 1, 'small-block LZ4 skipping applies to inline compression only');
+check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY / ARENA_CHUNKS_PER_SHARE >= 4 * KiB, 'arena chunks of the smallest writer hold some records');
+check(0 < PARTITION_BUFFERS_SHARE_OF_MEMORY && PARTITION_BUFFERS_SHARE_OF_MEMORY < 1, 'buffer share is a fraction');
+check(PARTITION_BUFFER_BYTES_INITIAL % PARTITION_BUFFER_ALIGN_BYTES === 0 && BLOCK_BYTES_MIN % PARTITION_BUFFER_ALIGN_BYTES === 0, 'buffer sizes aligned');
+check(WRITER_MEMORY_BYTES_MIN * PARTITION_BUFFERS_SHARE_OF_MEMORY >= 2 * BLOCK_BYTES_MIN, 'the smallest buffer share holds two minimum blocks');

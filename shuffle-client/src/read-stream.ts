@@ -48,7 +48,12 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
   private receivedBytes = 0;
   private grantedBytes = 0;
   private lastPartition = 0;
-  private waiting: { resolve: (r: IteratorResult<ReadBlock>) => void; reject: (e: PegasusError) => void } | undefined;
+  /** A pending next() (one block) or nextBlocks() (the rest of the head frame's blocks). */
+  private waiting: {
+    batch: boolean;
+    resolve: (r: IteratorResult<ReadBlock & ReadBlock[]>) => void;
+    reject: (e: PegasusError) => void;
+  } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(conn: Connection, range: ReadRange, opts: ReadStreamOptions) {
@@ -63,6 +68,19 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
   }
 
   next(): Promise<IteratorResult<ReadBlock>> {
+    return this.wait(false);
+  }
+
+  /**
+   * Like next(), but resolves with every block of the frame at the head of the
+   * queue that next() has not returned yet (at least one): a reader of many
+   * small blocks pays one promise per frame instead of one per block.
+   */
+  nextBlocks(): Promise<IteratorResult<ReadBlock[]>> {
+    return this.wait(true);
+  }
+
+  private wait(batch: boolean): Promise<IteratorResult<ReadBlock & ReadBlock[]>> {
     if (this.waiting !== undefined) {
       return Promise.reject(new PegasusError(ErrorCode.INVALID_ARGUMENT, 'next() called while an earlier next() is pending'));
     }
@@ -75,7 +93,7 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
       }
     }
     return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
+      this.waiting = { batch, resolve, reject };
       this.serve();
     });
   }
@@ -175,16 +193,24 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
     if (this.queue.length > 0) {
       this.waiting = undefined;
       this.clearIdleTimer();
-      let block: ReadBlock;
+      let value: ReadBlock | ReadBlock[];
       try {
-        block = this.take();
+        if (w.batch) {
+          const frame = this.queue[0]!;
+          const blocks: ReadBlock[] = [];
+          while (this.queue[0] === frame) blocks.push(this.take());
+          value = blocks;
+        } else {
+          value = this.take();
+        }
       } catch (err) {
         this.fail(toPegasusError(err), true);
         this.finish();
         w.reject(this.error!);
         return;
       }
-      w.resolve({ done: false, value: block });
+      // One resolver serves both shapes; `batch` decided which one this is.
+      w.resolve({ done: false, value: value as ReadBlock & ReadBlock[] });
       return;
     }
     if (this.state === 'ended' || this.state === 'done') {

@@ -105,8 +105,28 @@ export class ShuffleReader {
 
   /** Streams the records of every block, in block order. A corrupt block yields none of its records. */
   async *records(): AsyncGenerator<ReadRecord, void, undefined> {
-    for await (const block of this.readBlocks()) {
-      for (const record of decodeRecords(block.data)) yield { partition: block.partition, record };
+    const stream = this.readBlocks();
+    if (!(stream instanceof ReadStream)) {
+      for await (const block of stream) {
+        for (const record of decodeRecords(block.data)) yield { partition: block.partition, record };
+      }
+      return;
+    }
+    // A frame's blocks at a time: many small partitions make many small blocks.
+    let done = false;
+    try {
+      for (;;) {
+        const r = await stream.nextBlocks();
+        if (r.done === true) {
+          done = true;
+          return;
+        }
+        for (const block of r.value) {
+          for (const record of decodeRecords(block.data)) yield { partition: block.partition, record };
+        }
+      }
+    } finally {
+      if (!done) await stream.return();
     }
   }
 }

@@ -210,14 +210,23 @@ export class UcxReadStream implements AsyncIterableIterator<ReadBlock> {
         let at = 0;
         for (const piece of batches[i]!.pieces) {
           const run = plan.runs[piece.run]!;
-          if (piece.offset === 0) parser = new RunParser(run, this.describe());
-          const stored = parser!.feed(buf.subarray(at, at + piece.length));
+          const bytes = buf.subarray(at, at + piece.length);
           at += piece.length;
+          let stored;
+          if (piece.offset === 0 && piece.last) {
+            // The whole run in one piece: checked whole, its CRC32C standing
+            // for the per-header ones (RunParser.parseWhole).
+            parser = null;
+            stored = new RunParser(run, this.describe()).parseWhole(bytes, true);
+          } else {
+            if (piece.offset === 0) parser = new RunParser(run, this.describe());
+            stored = parser!.feed(bytes);
+          }
           for (const b of stored) {
             if (!filter.accept(b.header)) continue;
             yield checkBlock(b.header, b.data, this.counters, this.describe());
           }
-          if (piece.last) parser!.finish();
+          if (piece.last && parser !== null) parser.finish();
         }
       }
     } catch (err) {

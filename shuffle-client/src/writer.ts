@@ -3,7 +3,8 @@
 // Data path (all bounded by memoryBytesMax, counted in one place, memoryBytes()):
 //
 //   write(partition, record)
-//     -> PartitionBuffers      records per partition, `u32le length | bytes`
+//     -> PartitionBuffers      records per partition, `u32le length | bytes`,
+//        or RecordArena        with very many partitions: records of all, in write order
 //     -> BlockCompressor       at blockBytes: lz4 off the event loop + CRC32C
 //     -> BatchBuilder          blocks -> one PushBlocks of batchBytes
 //     -> BatchPusher           window of pushes, kept until acked, retried
@@ -11,8 +12,22 @@
 //
 // write() is synchronous in the common case and returns a promise only when
 // the writer is over its memory bound and must wait for acks: no await per
-// record. When over the bound, the largest partition buffers become blocks
-// early and the open batch is pushed, so memory drains instead of deadlocking.
+// record.
+//
+// Many small partitions (issue 10): the records may fill
+// PARTITION_BUFFERS_SHARE_OF_MEMORY of the bound. With few partitions they wait
+// in a buffer per partition, which becomes a block when it holds blockBytes;
+// buffers start at an equal share of that memory (partition-buffers.ts). With
+// so many partitions that their first buffers alone would exceed the share
+// (64 MiB: above 12,288), they wait in one arena counted by the records
+// themselves (record-arena.ts). When the buffers or the arena fill the share,
+// every partition's records become a block at once, in partition order, and
+// the batch builder packs those blocks, many partitions to a push, into full
+// pushes. So a block carries about share / numPartitions bytes, as many
+// records as the bound allows, and pushes stay batchBytes large however many
+// partitions there are. When the whole writer is over the bound, the open
+// batch is pushed and write() waits for acks, so memory drains instead of
+// deadlocking.
 //
 // Records larger than recordBytesMax (BLOCK_BYTES_MAX - 4, or less if the
 // server's frame bound is smaller) are refused with INVALID_ARGUMENT: a block
@@ -29,10 +44,11 @@ import type { CodecName } from './compression.js';
 import type { Connection } from './connection.js';
 import {
   BATCH_BYTES_DEFAULT, BATCH_BYTES_MAX, BATCH_BYTES_MIN, BLOCK_BYTES_DEFAULT, BLOCK_BYTES_MIN, COMMIT_TIMEOUT_MS_DEFAULT,
-  MEMORY_RELIEF_TARGET_RATIO, PUSH_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, RETRIES_MAX, RETRIES_MAX_DEFAULT, WRITER_MEMORY_BYTES_DEFAULT,
+  ARENA_CHUNK_BYTES_MAX, ARENA_CHUNKS_PER_SHARE, PARTITION_BUFFER_BYTES_INITIAL, PARTITION_BUFFERS_SHARE_OF_MEMORY, PUSH_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_MAX, RETRIES_MAX, RETRIES_MAX_DEFAULT, WRITER_MEMORY_BYTES_DEFAULT,
   WRITER_MEMORY_BYTES_MIN,
 } from './limits.js';
-import { PartitionBuffers } from './partition-buffers.js';
+import { PartitionBuffers, initialBufferBytes } from './partition-buffers.js';
+import { RecordArena } from './record-arena.js';
 import { RECORD_LENGTH_BYTES, RECORD_BYTES_MAX } from './record-codec.js';
 
 export interface WriterOptions {
@@ -90,10 +106,14 @@ export class ShuffleWriter {
   readonly blockBytes: number;
   readonly batchBytes: number;
   readonly memoryBytesMax: number;
+  /** Capacity the partition buffers may fill before all of them become blocks. */
+  readonly bufferBytesMax: number;
   /** Largest record write() accepts. */
   readonly recordBytesMax: number;
 
-  private readonly buffers: PartitionBuffers;
+  /** Per-partition buffers, or null when the records go to `arena` (very many partitions). */
+  private readonly buffers: PartitionBuffers | null;
+  private readonly arena: RecordArena | null;
   private readonly compressor: BlockCompressor;
   private readonly builder: BatchBuilder;
   private readonly pusher: BatchPusher;
@@ -126,7 +146,16 @@ export class ShuffleWriter {
     this.recordBytesMax = blockMax - RECORD_LENGTH_BYTES;
     this.commitTimeoutMs = checkInt(o.commitTimeoutMs ?? COMMIT_TIMEOUT_MS_DEFAULT, 1, REQUEST_TIMEOUT_MS_MAX, 'commitTimeoutMs');
     this.partitionLengths = new Float64Array(this.numPartitions);
-    this.buffers = new PartitionBuffers(this.numPartitions, this.blockBytes);
+    this.bufferBytesMax = Math.floor(this.memoryBytesMax * PARTITION_BUFFERS_SHARE_OF_MEMORY);
+    if (this.numPartitions * Math.min(PARTITION_BUFFER_BYTES_INITIAL, this.blockBytes) > this.bufferBytesMax) {
+      this.buffers = null;
+      this.arena = new RecordArena(this.numPartitions, this.blockBytes,
+        Math.min(ARENA_CHUNK_BYTES_MAX, Math.floor(this.bufferBytesMax / ARENA_CHUNKS_PER_SHARE)));
+    } else {
+      this.arena = null;
+      this.buffers = new PartitionBuffers(this.numPartitions, this.blockBytes,
+        initialBufferBytes(this.numPartitions, this.bufferBytesMax, this.blockBytes));
+    }
     this.builder = new BatchBuilder({ mapId: this.mapId, attempt: this.attempt, batchBytes: this.batchBytes, frameBytesMax });
     this.compressor = new BlockCompressor(codec, (b) => this.onBlock(b), (e) => this.fail(e));
     this.pusher = new BatchPusher(init.connection, {
@@ -142,7 +171,7 @@ export class ShuffleWriter {
 
   /** Everything the writer holds now: buffers, blocks being compressed, the open batch, unacked batches. */
   memoryBytes(): number {
-    return this.buffers.bytesAllocated + this.compressor.bytes + this.builder.storedBytes + this.pusher.bytes;
+    return this.bufferedBytes() + this.compressor.bytes + this.builder.storedBytes + this.pusher.bytes;
   }
 
   get pushCounters(): Readonly<PushCounters> {
@@ -169,11 +198,18 @@ export class ShuffleWriter {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT,
         `record of ${record.length} bytes exceeds the largest record, ${this.recordBytesMax} bytes (a block never splits a record)`);
     }
-    const used = this.buffers.usedBytes(partition);
-    if (used > 0 && used + RECORD_LENGTH_BYTES + record.length > this.blockBytes) this.seal(partition);
-    this.buffers.append(partition, record);
+    const buffers = this.buffers;
+    if (buffers !== null) {
+      const used = buffers.usedBytes(partition);
+      if (used > 0 && used + RECORD_LENGTH_BYTES + record.length > this.blockBytes) this.seal(partition);
+      buffers.append(partition, record);
+      if (buffers.usedBytes(partition) >= this.blockBytes) this.seal(partition);
+      else if (buffers.bytesAllocated > this.bufferBytesMax) this.sealAll();
+    } else {
+      this.arena!.append(partition, record);
+      if (this.arena!.bytesAllocated > this.bufferBytesMax) this.sealAll();
+    }
     this.records++;
-    if (this.buffers.usedBytes(partition) >= this.blockBytes) this.seal(partition);
     if (this.memoryBytes() <= this.memoryBytesMax) return undefined;
     return this.relieve();
   }
@@ -190,7 +226,7 @@ export class ShuffleWriter {
     }
     this.state = 'closing';
     try {
-      for (const p of this.buffers.activeInOrder()) this.seal(p);
+      this.sealAll();
       await this.compressor.drained();
       this.checkNotFailed();
       if (!this.builder.isEmpty) this.pushOpenBatch();
@@ -236,8 +272,14 @@ export class ShuffleWriter {
 
   // -------------------------------------------------------------------------
 
+  /** Bytes the partition buffers or the arena hold. */
+  private bufferedBytes(): number {
+    return this.buffers !== null ? this.buffers.bytesAllocated : this.arena!.bytesAllocated;
+  }
+
+  /** Turns one partition's buffer into a block (per-partition buffers only). */
   private seal(partition: number): void {
-    const raw = this.buffers.take(partition);
+    const raw = this.buffers!.take(partition);
     if (raw !== undefined) this.compressor.submit(partition, raw);
   }
 
@@ -269,21 +311,23 @@ export class ShuffleWriter {
     this.pusher.enqueue(this.builder.take(this.nextBatch++));
   }
 
+  /** Turns every partition's records into a block, in partition order. */
+  private sealAll(): void {
+    if (this.buffers !== null) {
+      for (const p of this.buffers.activeInOrder()) this.seal(p);
+    } else {
+      for (const b of this.arena!.takeAll()) this.compressor.submit(b.partition, b.raw);
+    }
+  }
+
   /**
-   * Over the memory bound: turn the largest buffers into blocks until the
-   * buffers hold at most MEMORY_RELIEF_TARGET_RATIO of the bound, push the open
-   * batch as soon as compression catches up, and wait for acks.
+   * Over the memory bound with the buffers below their share: the rest is
+   * blocks on their way, so push the open batch as soon as compression
+   * catches up, and wait for acks.
    */
   private relieve(): Promise<void> | undefined {
-    const target = this.memoryBytesMax * MEMORY_RELIEF_TARGET_RATIO;
-    for (const p of this.buffers.largestFirst()) {
-      if (this.buffers.bytesAllocated <= target) break;
-      this.seal(p);
-    }
     if (this.state !== 'open') return Promise.reject(this.stateError());
     if (this.compressor.idle) this.pushOpenBatch();
-    // Small partition buffers free their spare capacity when taken, so the
-    // relief alone may have been enough.
     if (this.memoryBytes() <= this.memoryBytesMax) return undefined;
     let resolve!: () => void;
     let reject!: (e: PegasusError) => void;

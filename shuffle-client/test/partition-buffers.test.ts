@@ -1,6 +1,6 @@
 import test from 'ava';
-import { PARTITION_BUFFER_BYTES_INITIAL } from '../src/limits.js';
-import { PartitionBuffers } from '../src/partition-buffers.js';
+import { PARTITION_BUFFER_ALIGN_BYTES, PARTITION_BUFFER_BYTES_INITIAL } from '../src/limits.js';
+import { PartitionBuffers, initialBufferBytes } from '../src/partition-buffers.js';
 import { decodeRecords, RECORD_LENGTH_BYTES } from '../src/record-codec.js';
 
 test('records come back per partition, in order', (t) => {
@@ -57,13 +57,30 @@ test('a record larger than the block size gets a buffer of its own size', (t) =>
   t.is(decodeRecords(pb.take(0)!)[0]!.length, 20_000);
 });
 
-test('largestFirst orders active partitions by buffered bytes', (t) => {
+test('activeInOrder lists the partitions holding records in partition order', (t) => {
   const pb = new PartitionBuffers(5, 64 * 1024);
   pb.append(3, Buffer.alloc(300));
   pb.append(1, Buffer.alloc(100));
   pb.append(4, Buffer.alloc(500));
-  t.deepEqual(pb.largestFirst(), [4, 3, 1]);
-  t.deepEqual(pb.activeInOrder(), [1, 3, 4]);
+  t.deepEqual([...pb.activeInOrder()], [1, 3, 4]);
   pb.take(3);
-  t.deepEqual(pb.largestFirst(), [4, 1]);
+  t.deepEqual([...pb.activeInOrder()], [1, 4]);
+});
+
+test('first buffers share the buffer memory equally when partitions are many, or fit their first record', (t) => {
+  t.is(initialBufferBytes(100, 48 << 20, 256 << 10), PARTITION_BUFFER_BYTES_INITIAL, 'few partitions: the usual first size');
+  const many = initialBufferBytes(100_000, 48 << 20, 256 << 10);
+  t.true(many < PARTITION_BUFFER_BYTES_INITIAL && many * 100_000 <= 48 << 20, `${many} bytes each`);
+  t.is(many % PARTITION_BUFFER_ALIGN_BYTES, 0);
+  t.is(initialBufferBytes(1, 48 << 20, 4096), 4096, 'never above a block');
+  const share = new PartitionBuffers(100_000, 256 << 10, many);
+  for (let p = 0; p < 100_000; p++) share.append(p, Buffer.alloc(20));
+  t.is(share.bytesAllocated, 100_000 * many, 'one first-size buffer per partition');
+  // A share below one record: buffers start at the record's size and double.
+  const tight = new PartitionBuffers(1_000_000, 256 << 10, initialBufferBytes(1_000_000, 12 << 20, 256 << 10));
+  for (let p = 0; p < 1000; p++) tight.append(p, Buffer.alloc(24));
+  t.is(tight.bytesAllocated, 1000 * 32, 'a 28-byte record takes 32 bytes');
+  for (let p = 0; p < 1000; p++) tight.append(p, Buffer.alloc(24));
+  t.is(tight.bytesAllocated, 1000 * 64, 'two take 64');
+  t.is(decodeRecords(tight.take(7)!).length, 2);
 });

@@ -261,3 +261,54 @@ test('abort rejects further writes and commits nothing', async (t) => {
   t.deepEqual((await readAll(conn, app, { partitions: [0, 1], maps: [0, 1] })).get(0), ['from attempt 1']);
   await done(conn, app);
 });
+
+test('100,000 small partitions: blocks carry several records, pushes stay full, memory stays bounded, every record reads back once in order', async (t) => {
+  // Issue 10: with a buffer of 4 KiB per partition the memory bound was reached
+  // after one record per partition, so every block held about one record and
+  // every relief pushed a small batch.
+  const app = 'wr-many-partitions';
+  const numPartitions = 100_000;
+  const perMap = 300_000;
+  const memoryBytesMax = 16 << 20;
+  const batchBytes = 1 << 20;
+  const conn = await connectFresh(t, app, 2, numPartitions);
+  const oracles: Oracle[] = [];
+  const recordFor = (map: number, _p: number, i: number): Buffer => Buffer.from(`m${map}-${i}-`.padEnd(24, 'x'));
+  for (const map of [0, 1]) {
+    const w = writerFor(conn, app, map, 0, numPartitions, { memoryBytesMax, batchBytes });
+    const oracle: Oracle = new Map();
+    let x = 0x2545f491 + map;
+    const randomPartition = (): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % numPartitions;
+    };
+    const stats = await writeRecords(w, map, perMap, randomPartition, oracle, recordFor);
+    t.true(stats.memoryPeakBytes <= memoryBytesMax + w.blockBytes, `memory peak ${stats.memoryPeakBytes}`);
+    const result = await w.close();
+    t.true(result.won);
+    t.is(result.records, perMap);
+    t.true(result.records >= 2 * result.blocks, `${result.records} records in ${result.blocks} blocks`);
+    t.true(result.batches <= 2 * Math.ceil(result.bytesWritten / batchBytes) + 2, `${result.batches} pushes for ${result.bytesWritten} bytes`);
+    t.log(`map ${map}: ${result.blocks} blocks, ${result.batches} pushes, ${stats.waits} waits, memory peak ${stats.memoryPeakBytes}`);
+    oracles.push(oracle);
+  }
+  // Read the way reduce tasks do: each its own range of partitions.
+  const want = concatOracles(oracles[0]!, oracles[1]!);
+  const tasks = 4;
+  let read = 0;
+  let mismatches = 0;
+  for (let k = 0; k < tasks; k++) {
+    const range: [number, number] = [k * numPartitions / tasks, (k + 1) * numPartitions / tasks];
+    const got = await readAll(conn, app, { partitions: range, maps: [0, 2], creditBytes: 1 << 20 });
+    for (let p = range[0]; p < range[1]; p++) {
+      const g = got.get(p) ?? [];
+      read += g.length;
+      if (g.join('|') !== (want.get(p) ?? []).join('|')) mismatches++;
+    }
+  }
+  t.is(read, 2 * perMap, 'every record once');
+  t.is(mismatches, 0, 'each partition holds map 0\'s records then map 1\'s, each in write order');
+  await done(conn, app);
+});

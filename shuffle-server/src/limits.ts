@@ -55,6 +55,18 @@ export const OPEN_ATTEMPTS_PER_SHUFFLE_MAX = 1_000_000;
 export const PENDING_COMMITS_MAX = 100_000;
 /** Largest run read from a segment in one read call. */
 export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;
+/**
+ * Runs of one read window that lie at most this far apart in one segment are
+ * read with one call, the bytes between them read and dropped: cheaper than a
+ * second call for a few KiB (runs of partitions outside the read lie between).
+ */
+export const READ_EXTENT_GAP_BYTES_MAX = 16 * 1024;
+/** Index rows taken from a LevelDB iterator per call when listing (each call is one hop to its thread). */
+export const CATALOG_ROWS_PER_STEP = 1_000;
+/** Most blocks of a run larger than a read window handed on in one array. */
+export const READ_BLOCKS_PER_BATCH_MAX = 1_024;
+/** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */
+export const READ_FILES_OPEN_MAX = 16;
 /** Most bytes the server queues on a socket beyond which it stops producing (uWS backpressure). */
 export const SOCKET_BACKPRESSURE_BYTES_MAX = 64 * 1024 * 1024;
 /** Largest segment file. Offsets in the index are u64, this keeps files manageable. */

@@ -1,8 +1,19 @@
-// The one run reader: streams the block records of one indexed run from its
-// segment file. The run layout and its checks are schemas/RUN_FORMAT.md and the
-// incremental parser schemas/ts/run-parser.ts, the same one UCX readers use on
-// runs they fetch themselves; this file only reads the file in chunks and feeds
-// them. Used by every read over WebSocket and by verify.
+// The run readers: stream the block records of indexed runs from their segment
+// files. The run layout and its checks are schemas/RUN_FORMAT.md and the
+// parser schemas/ts/run-parser.ts, the same one UCX readers use on runs they
+// fetch themselves; this file only reads the files and feeds the parser.
+//
+// readRuns() serves reads over WebSocket. It pays per window what it can:
+// a read of many small partitions (issue 10: 100,000 partitions, a few
+// hundred bytes per run) would otherwise open, read and close a file per run
+// and cross two async generators per block. It takes the runs in read order a
+// window (up to windowBytes) at a time, merges the runs of the window that lie
+// next to each other in one segment (one flush writes its runs in partition
+// order, back to back) into one read, keeps one handle per segment open for
+// the whole read, parses each run whole (the run's CRC32C from the index
+// stands for its per-header CRC32Cs) and hands each window's blocks over as
+// one array. readRun() streams one run in chunks: verify, and runs larger
+// than a window.
 //
 // Thread contract: any number of reads run at once, each on its own file
 // handle, concurrently with appends; they only ever read indexed (hence
@@ -10,9 +21,9 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 
-import { RunParser } from '../../../schemas/ts/run-parser.js';
+import { RunParser, type RunBlock } from '../../../schemas/ts/run-parser.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
-import { READ_CHUNK_BYTES_MAX } from '../limits.js';
+import { READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX } from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import type { StoredBlock } from './types.js';
@@ -85,6 +96,177 @@ export async function* readRun(path: string, entry: RunEntry, chunkBytes: number
     }
   } finally {
     await fh.close().catch(() => undefined);
+  }
+}
+
+/** A run to read and the file it lies in. */
+export interface RunToRead {
+  entry: RunEntry;
+  path: string;
+}
+
+/** Runs of one window that lie in one segment close enough to read at once. */
+interface Extent {
+  path: string;
+  offset: number;
+  length: number;
+  /** The bytes, once read. */
+  bytes: Buffer | null;
+}
+
+/**
+ * Open read handles of one read, one per segment. Between windows (trim()) at
+ * most READ_FILES_OPEN_MAX stay open, the oldest closed first; within a window
+ * as many as the window's runs lie in segments, as its reads run at once.
+ */
+class ReadHandles {
+  private readonly open = new Map<string, Promise<FileHandle>>();
+
+  get(path: string): Promise<FileHandle> {
+    let fh = this.open.get(path);
+    if (fh === undefined) {
+      fh = fsp.open(path, 'r').catch((err: unknown) => {
+        if (isNotFound(err)) throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${path} is gone (its log removed?)`, { cause: err });
+        throw ioError(err, `open segment ${path}`);
+      });
+      fh.catch(() => undefined);
+      this.open.set(path, fh);
+    } else {
+      // Most recently used last.
+      this.open.delete(path);
+      this.open.set(path, fh);
+    }
+    return fh;
+  }
+
+  trim(): void {
+    for (const [path, fh] of this.open) {
+      if (this.open.size <= READ_FILES_OPEN_MAX) break;
+      this.open.delete(path);
+      void fh.then((h) => h.close()).catch(() => undefined);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((fh) => fh.then((h) => h.close()).catch(() => undefined)));
+  }
+}
+
+/**
+ * Streams the blocks of `runs`, in that order, one array per window of up to
+ * `windowBytes` of runs (a run larger than that is streamed in chunks of
+ * `windowBytes`, in arrays per chunk). A window reads its runs and at most
+ * windowBytes of gaps between them. Blocks view buffers of their own, never
+ * reused, so they stay valid for as long as the caller keeps them. Validates
+ * every run's shape and headers, not block data CRCs (the reader's).
+ */
+export async function* readRuns(runs: readonly RunToRead[], windowBytes: number): AsyncGenerator<StoredBlock[]> {
+  if (!Number.isSafeInteger(windowBytes) || windowBytes < 1 || windowBytes > READ_CHUNK_BYTES_MAX) {
+    assert.fail(`windowBytes ${windowBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
+  }
+  const handles = new ReadHandles();
+  try {
+    for (let i = 0; i < runs.length;) {
+      const first = runs[i]!;
+      if (first.entry.length > windowBytes) {
+        // Alone and in chunks; a chunk's blocks view a buffer reused for the
+        // next chunk, so they are copied out (large blocks: few copies).
+        // A batch holds at most a window's bytes (plus one block).
+        let batch: StoredBlock[] = [];
+        let batchBytes = 0;
+        for await (const b of readRun(first.path, first.entry, windowBytes)) {
+          batch.push({ header: b.header, data: Buffer.from(b.data) });
+          batchBytes += b.data.length;
+          if (batchBytes >= windowBytes || batch.length >= READ_BLOCKS_PER_BATCH_MAX) {
+            yield batch;
+            batch = [];
+            batchBytes = 0;
+          }
+        }
+        if (batch.length > 0) yield batch;
+        i++;
+        continue;
+      }
+      let end = i;
+      let bytes = 0;
+      while (end < runs.length && runs[end]!.entry.length <= windowBytes && bytes + runs[end]!.entry.length <= windowBytes) {
+        bytes += runs[end]!.entry.length;
+        end++;
+      }
+      const window = runs.slice(i, end);
+      i = end;
+      const { extents, extentOf } = planExtents(window, windowBytes);
+      await Promise.all(extents.map(async (x) => {
+        x.bytes = Buffer.allocUnsafe(x.length);
+        const got = await readFully(await handles.get(x.path), x.path, x.bytes, x.length, x.offset);
+        if (got < x.length) {
+          throw corruptAt(x.path, x.offset + got, new Error(`the file ends inside a run: ${x.length - got} bytes of a read of ${x.length} are missing`));
+        }
+      }));
+      handles.trim();
+      const out: StoredBlock[] = [];
+      for (let k = 0; k < window.length; k++) {
+        const { entry, path } = window[k]!;
+        const x = extents[extentOf[k]!]!;
+        const at = entry.offset - x.offset;
+        for (const b of parseRunAt(path, entry, x.bytes!.subarray(at, at + entry.length))) out.push(b);
+      }
+      yield out;
+    }
+  } finally {
+    await handles.closeAll();
+  }
+}
+
+/**
+ * Groups a window's runs into extents: same file, at most
+ * READ_EXTENT_GAP_BYTES_MAX apart, and at most `gapBytesMax` of gaps read in
+ * all, so a window's buffers hold at most its runs plus that.
+ */
+function planExtents(window: readonly RunToRead[], gapBytesMax: number): { extents: Extent[]; extentOf: number[] } {
+  const order = window.map((_, k) => k);
+  order.sort((a, b) => {
+    const ra = window[a]!;
+    const rb = window[b]!;
+    return ra.path < rb.path ? -1 : ra.path > rb.path ? 1 : ra.entry.offset - rb.entry.offset;
+  });
+  const extents: Extent[] = [];
+  const extentOf = new Array<number>(window.length);
+  let last: Extent | undefined;
+  let gapBytes = 0;
+  for (const k of order) {
+    const { entry, path } = window[k]!;
+    if (entry.offset < SEGMENT_HEADER_BYTES) {
+      throw corruptAt(path, entry.offset, new Error(`index run entry impossible: offset ${entry.offset} inside the segment header`));
+    }
+    const lastEnd = last === undefined ? 0 : last.offset + last.length;
+    const gap = Math.max(0, entry.offset - lastEnd);
+    if (last !== undefined && last.path === path && entry.offset >= last.offset && gap <= READ_EXTENT_GAP_BYTES_MAX && gapBytes + gap <= gapBytesMax) {
+      gapBytes += gap;
+      last.length = Math.max(lastEnd, entry.offset + entry.length) - last.offset;
+    } else {
+      last = { path, offset: entry.offset, length: entry.length, bytes: null };
+      extents.push(last);
+    }
+    extentOf[k] = extents.length - 1;
+  }
+  return { extents, extentOf };
+}
+
+/** The blocks of one run whose bytes are all in `bytes`. */
+function parseRunAt(path: string, entry: RunEntry, bytes: Buffer): RunBlock[] {
+  let parser: RunParser;
+  try {
+    parser = new RunParser(entry, 'file read');
+  } catch (err) {
+    throw corruptAt(path, entry.offset, err);
+  }
+  try {
+    return parser.parseWhole(bytes, false);
+  } catch (err) {
+    throw err instanceof PegasusError && err.wireCode === ErrorCode.CORRUPT_DATA ? corruptAt(path, entry.offset + parser.consumedBytes, err) : err;
   }
 }
 

@@ -26,7 +26,7 @@ import { ErrorCode, PegasusError, ioError } from '../errors.js';
 import { CRC_COMBINE_BYTES_MIN, SEGMENT_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
 import type { Durability } from './durability.js';
-import { readRun, type ReadRunOptions } from './run-reader.js';
+import { readRun, readRuns, type ReadRunOptions } from './run-reader.js';
 import {
   BLOCK_HEADER_BYTES,
   RUN_HEADER_BYTES,
@@ -362,6 +362,27 @@ export class SegmentLog {
       throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
     }
     return readRun(this.pathOf(segment), entry, chunkBytes, opts);
+  }
+
+  /**
+   * Streams the blocks of `entries`, in that order, one array per read window
+   * (run-reader.ts readRuns()). Blocks stay valid as long as they are kept.
+   */
+  readRuns(entries: readonly RunEntry[], windowBytes: number): AsyncGenerator<StoredBlock[]> {
+    const paths = new Map<number, string>(); // a path per segment, not per run: path.join costs
+    const runs = entries.map((entry) => {
+      let path = paths.get(entry.segmentId);
+      if (path === undefined) {
+        const segment = this.segments.get(entry.segmentId);
+        if (segment === undefined) {
+          throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${entry.segmentId} of ${logName(this.opts.log)} is not in its log (removed?)`);
+        }
+        path = this.pathOf(segment);
+        paths.set(entry.segmentId, path);
+      }
+      return { entry, path };
+    });
+    return readRuns(runs, windowBytes);
   }
 
   /**

@@ -28,7 +28,8 @@ export class ReadStream {
   constructor(
     private readonly session: StreamConnection,
     readonly requestId: number,
-    private readonly blocks: AsyncGenerator<StoredBlock>,
+    /** Arrays of blocks whose data stay valid while kept (shuffle.ts readBlocks()). */
+    private readonly blocks: AsyncGenerator<StoredBlock[]>,
     initialCredit: number,
     private readonly frameBytes: number,
   ) {
@@ -77,14 +78,20 @@ export class ReadStream {
       return true;
     };
     try {
-      for await (const b of this.blocks) {
-        if (this.stopped) break;
-        if (bytes > 0 && bytes + b.data.length > this.frameBytes && !(await send())) break;
-        headers.push(b.header);
-        parts.push(Buffer.from(b.data)); // the store's view is only valid until the next block
-        bytes += b.data.length;
+      let sending = true;
+      for await (const window of this.blocks) {
+        for (const b of window) {
+          if (this.stopped || (bytes > 0 && bytes + b.data.length > this.frameBytes && !(await send()))) {
+            sending = false;
+            break;
+          }
+          headers.push(b.header);
+          parts.push(b.data); // the store's views stay valid while kept; encodeFrame copies them into the frame
+          bytes += b.data.length;
+        }
+        if (!sending || this.stopped) break;
       }
-      if (!this.stopped && (bytes === 0 || (await send()))) {
+      if (sending && !this.stopped && (bytes === 0 || (await send()))) {
         this.session.answer(this.requestId, { type: 'ReadEnd', blockCount: this.blocksSent, byteCount: this.bytesSent });
       }
     } catch (err) {

@@ -306,8 +306,8 @@ export class ShuffleService {
     return s;
   }
 
-  /** Validates a read and returns the stream of its blocks. */
-  openRead(m: OpenRead): AsyncGenerator<StoredBlock> {
+  /** Validates a read and returns the stream of its blocks, in arrays (one read window each). */
+  openRead(m: OpenRead): AsyncGenerator<StoredBlock[]> {
     const s = this.readTarget(m);
     return s.readBlocks(m.partitionStart, m.partitionEnd, m.mapStart, m.mapEnd, this.cfg.readAheadBytes);
   }

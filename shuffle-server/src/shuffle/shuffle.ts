@@ -301,18 +301,26 @@ export class Shuffle implements FlushSource {
   /**
    * Committed blocks of partitions [pStart, pEnd) from maps [mStart, mEnd):
    * per partition in stored order, only each map's winning attempt, batches
-   * below its committed count, each (map, batch, seq) once.
+   * below its committed count, each (map, batch, seq) once. In arrays of one
+   * read window each (engine/run-reader.ts readRuns()), so that a read of many
+   * small partitions pays per window, not per block.
    */
-  async *readBlocks(pStart: number, pEnd: number, mStart: number, mEnd: number, chunkBytes: number): AsyncGenerator<StoredBlock> {
+  async *readBlocks(pStart: number, pEnd: number, mStart: number, mEnd: number, chunkBytes: number): AsyncGenerator<StoredBlock[]> {
     if (this.removed) throw this.gone();
     const filter = new CommittedBlockFilter(this.committed.values(), mStart, mEnd);
-    const runs = await this.deps.catalog.listRuns(this.appId, this.shuffleId, pStart, pEnd);
-    for (const run of runs) {
-      if (run.mapMax < mStart || run.mapMin >= mEnd) continue;
-      if (this.removed) throw this.gone();
-      for await (const block of this.log.readRun(run, chunkBytes)) {
-        if (filter.accept(block.header)) yield block;
+    const all = await this.deps.catalog.listRuns(this.appId, this.shuffleId, pStart, pEnd);
+    if (this.removed) throw this.gone();
+    const runs = all.filter((run) => !(run.mapMax < mStart || run.mapMin >= mEnd));
+    try {
+      for await (const window of this.log.readRuns(runs, chunkBytes)) {
+        if (this.removed) throw this.gone();
+        const kept = window.filter((b) => filter.accept(b.header));
+        if (kept.length > 0) yield kept;
       }
+    } catch (err) {
+      // Files of a shuffle removed meanwhile go away under the read.
+      if (this.removed) throw this.gone();
+      throw err;
     }
     this.lastActivityMs = Date.now();
   }

@@ -217,3 +217,46 @@ test('ConcurrentAppendIsRefused: the caller must serialize flushes', async (t) =
   await a;
   await log.close();
 });
+
+test('ReadRunsInWindows: runs of many partitions over several flushes and segments read in windows equal the runs read one by one', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
+  const index = await openShuffleIndex(join(dir, 'index'));
+  const log = await openShuffleLog(opts(dir, 64 * 1024), []); // small segments: the runs lie in several
+  for (let flush = 0; flush < 6; flush++) {
+    // Partitions 0..199, some skipped per flush, sizes from a few bytes to more than a window.
+    const runs = Array.from({ length: 200 }, (_, p) => p)
+      .filter((p) => (p + flush) % 5 !== 0)
+      .map((p) => run(p, p === 77 && flush === 2 ? [40_000, 30_000] : [(p * 13 + flush * 7) % 300, flush * 11], flush * 2));
+    const rows = await log.appendRuns(runs);
+    await index.writeFlush('app-1', 7, rows.runs, rows.segments, []);
+  }
+  const entries = await index.listRuns('app-1', 7, 20, 180);
+  t.true(new Set(entries.map((e) => e.segmentId)).size > 2, 'runs in several segments');
+  const want: StoredBlock[] = [];
+  for (const e of entries) want.push(...await readAll(log, e, 1 << 20));
+  for (const windowBytes of [1, 700, 16 * 1024, 1 << 20]) {
+    const got: StoredBlock[] = [];
+    let arrays = 0;
+    for await (const window of log.readRuns(entries, windowBytes)) {
+      arrays++;
+      got.push(...window); // the views stay valid: nothing is copied here
+    }
+    t.deepEqual(got.map((b) => b.header), want.map((b) => b.header), `window ${windowBytes}`);
+    t.true(got.every((b, i) => b.data.equals(want[i]!.data)), `window ${windowBytes}`);
+    if (windowBytes === 1 << 20) t.true(arrays < entries.length / 10, `${arrays} arrays for ${entries.length} runs`);
+  }
+  // A damaged block header is CORRUPT_DATA naming the segment file and the offset.
+  const victim = entries[entries.length - 3]!;
+  const path = segmentPath(dir, 'app-1', 7, victim.segmentId);
+  const fh = await fsp.open(path, 'r+');
+  await fh.write(Buffer.from([0xee]), 0, 1, victim.offset + RUN_HEADER_BYTES + 20);
+  await fh.close();
+  const err = await t.throwsAsync(async () => {
+    for await (const window of log.readRuns(entries, 1 << 20)) void window;
+  });
+  t.is((err as PegasusError).code, 'CORRUPT_DATA');
+  t.true(err!.message.includes(path) && err!.message.includes(String(victim.offset + RUN_HEADER_BYTES)), err!.message);
+  await log.close();
+  await index.close();
+});

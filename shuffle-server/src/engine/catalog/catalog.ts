@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { ClassicLevel } from 'classic-level';
 
 import { ErrorCode, PegasusError, ioError } from '../../errors.js';
+import { CATALOG_ROWS_PER_STEP } from '../../limits.js';
 import type { LogId } from '../log-id.js';
 import { tenantLayout, type TenantName } from '../tenants.js';
 import {
@@ -185,7 +186,16 @@ export class Catalog {
   private async collect<T>(range: KeyRange, what: string, decode: (key: Buffer, value: Buffer) => T): Promise<T[]> {
     const out: T[] = [];
     try {
-      for await (const [key, value] of this.db.iterator(range)) out.push(decode(key, value));
+      // Rows a batch per call, not a promise per row: a read of 1,000 small
+      // partitions lists tens of thousands of runs (issue 10).
+      const it = this.db.iterator(range);
+      try {
+        for (let rows = await it.nextv(CATALOG_ROWS_PER_STEP); rows.length > 0; rows = await it.nextv(CATALOG_ROWS_PER_STEP)) {
+          for (const [key, value] of rows) out.push(decode(key, value));
+        }
+      } finally {
+        await it.close();
+      }
     } catch (err) {
       throw ioError(err, `index: ${what}`);
     }
