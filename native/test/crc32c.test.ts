@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 
 import test from 'ava';
 
-import { crc32c, crc32cCombine, crc32cImplementation, crc32cNative, crc32cPortable } from '../ts/crc32c.js';
+import { crc32c, crc32cCombine, crc32cImplementation, crc32cNative, crc32cPortable, crc32cTable } from '../ts/crc32c.js';
 import { nativeStatus } from '../ts/index.js';
 
 /** The definition: reflected CRC-32C, polynomial 0x82F63B78, one bit at a time. */
@@ -21,7 +21,19 @@ test('the native module is loaded and the server and client use its CRC32C', (t)
   t.true(nativeStatus().loaded, nativeStatus().reason ?? '');
   t.is(crc32cImplementation, 'native');
   t.not(crc32cNative, null);
-  t.is(crc32c, crc32cNative!);
+  // Long inputs go to the native function (short ones to a JavaScript table): same values.
+  const long = randomBytes(4096);
+  t.is(crc32c(long), crc32cNative!(long) >>> 0);
+});
+
+test('the JavaScript table CRC32C (short inputs) agrees with the reference and the native one, continued too', (t) => {
+  const data = randomBytes(1000);
+  for (let len = 0; len < 300; len++) {
+    const d = data.subarray(len % 7, (len % 7) + len);
+    t.is(crc32cTable(d), crc32cReference(d), `length ${len}`);
+    t.is(crc32c(d), crc32cReference(d), `length ${len}`);
+    t.is(crc32cTable(d, 0x12345678), crc32cNative!(d, 0x12345678) >>> 0, `length ${len} continued`);
+  }
 });
 
 test('native CRC32C matches the standard check value', (t) => {

@@ -16,8 +16,30 @@ const native = nativeBinding();
 /** The native (hardware) implementation, or null when the native module is not loaded. */
 export const crc32cNative: Crc32c | null = native === null ? null : (data, initial = 0) => native.crc32c(data, initial);
 
-/** CRC32C of `data`, continuing from `initial` (0 to start). */
-export const crc32c: Crc32c = crc32cNative ?? crc32cPortable;
+/** Inputs shorter than this go through a JavaScript table: an N-API call costs ~1 µs whatever the length. */
+const SHORT_INPUT_BYTES = 64;
+
+const TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** Byte-at-a-time table CRC32C, for short inputs (block and run headers). */
+export const crc32cTable: Crc32c = (data, initial = 0) => {
+  let c = ~initial;
+  for (let i = 0; i < data.length; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+};
+
+const bulk: Crc32c = crc32cNative ?? crc32cPortable;
+
+/** CRC32C of `data`, continuing from `initial` (0 to start): short inputs in JavaScript, longer ones native. */
+export const crc32c: Crc32c = (data, initial = 0) => (data.length < SHORT_INPUT_BYTES ? crc32cTable(data, initial) : bulk(data, initial));
 
 /** Which implementation `crc32c` is. */
 export const crc32cImplementation: 'native' | 'portable' = crc32cNative === null ? 'portable' : 'native';

@@ -24,6 +24,14 @@ export const GARBAGE_BYTES_MAX = 64 * 1024 * 1024;
  * 256 KiB here); shorter ones are read, which is cheaper.
  */
 export const CRC_COMBINE_BYTES_MIN = 32 * 1024;
+/**
+ * Runs up to this long are copied into one buffer when written: one CRC32C call
+ * and one write vector entry per run instead of two per block (with 100,000
+ * partitions most runs are a few hundred bytes).
+ */
+export const SMALL_RUN_BYTES_MAX = 16 * 1024;
+/** Small runs of one append are copied into chunks of this size (held until the append's writes end). */
+export const RUN_ARENA_CHUNK_BYTES = 1024 * 1024;
 /** Socket bytes queued in uWS above which read streams pause until `drain`. */
 export const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
