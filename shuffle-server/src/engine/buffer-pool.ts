@@ -19,7 +19,8 @@
 // idle stays within the budget (`room()` is budget - used - waiting), so the
 // pool never makes the server hold more than its budget. A returned buffer that
 // does not fit, or a fresh allocation past the room, drops idle buffers (of
-// other sizes first) to the garbage collector.
+// other sizes first) to the garbage collector; and when no push came for a
+// housekeeping interval, every idle buffer is dropped.
 import assert from 'node:assert/strict';
 
 /** Smallest class step: lengths below 512 KiB round up to a multiple of this. */
@@ -51,6 +52,7 @@ export class BufferPool {
   private readonly idle = new Map<number, Buffer[]>();
   private idleBytesTotal = 0;
   private takes = 0;
+  private takesAtLastTick = 0;
   private reuses = 0;
 
   /** `room()`: bytes the pool may keep idle now (the budget's free room). */
@@ -112,6 +114,16 @@ export class BufferPool {
       }
       if (list.length === 0) this.idle.delete(capacity);
     }
+  }
+
+  /**
+   * Called at every housekeeping tick: when no push took a buffer since the
+   * last tick, pushes have stopped (or moved elsewhere), and the idle buffers
+   * are dropped, so a server that only serves reads does not keep them.
+   */
+  dropIdleIfUnused(): void {
+    if (this.takes === this.takesAtLastTick) this.clear();
+    this.takesAtLastTick = this.takes;
   }
 
   /** Drops every idle buffer (for the garbage collector). */

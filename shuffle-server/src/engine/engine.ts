@@ -56,6 +56,7 @@ export class Engine {
     const budget = this.budget;
     this.pushBuffers = new BufferPool(() => budget.budgetBytes - budget.used - budget.waiting);
     this.flusher = new Flusher(cfg, this.budget, tiers, log, metrics, () => this.pushBuffers.idleBytes);
+    this.flusher.addHousekeeping(() => this.pushBuffers.dropIdleIfUnused());
     this.mappings = new SegmentMappings(cfg.ucxRegisteredBytesMax, (err) => toPegasusError(err), log);
   }
 

@@ -45,6 +45,7 @@ export interface FlusherOptions {
 
 export class Flusher {
   private readonly sources: Array<() => Iterable<FlushSource>> = [];
+  private readonly housekeepingTasks: Array<() => void> = [];
   private pressureFlushes = 0;
   private diskFull = false;
   private timer: NodeJS.Timeout | null = null;
@@ -166,7 +167,15 @@ export class Flusher {
   }
 
   private housekeep(): void {
+    for (const task of this.housekeepingTasks) task();
+    // Buffers a task let go of (idle push buffers) are freed now, not whenever V8 gets to them.
+    if (boundGarbage(this.budget.used + this.budget.waiting + this.idleHeldBytes())) this.metrics.forcedCollections.inc();
     void this.refreshDiskFree().then(() => this.relievePressure());
+  }
+
+  /** Runs `task` at every housekeeping tick (HOUSEKEEPING_INTERVAL_MS). */
+  addHousekeeping(task: () => void): void {
+    this.housekeepingTasks.push(task);
   }
 
   /** Refreshes every tier's free space; leaves the disk-full state when a tier has room again. */

@@ -55,3 +55,12 @@ test('idle buffers stay within the room; a fresh allocation past it drops idle o
   pool.release(pool.copyOf(Buffer.alloc(64 * KiB)));
   t.is(pool.idleBytes, 0);
 });
+
+test('idle buffers are dropped after a housekeeping interval without pushes, kept while pushes go on', (t) => {
+  const pool = new BufferPool(() => 64 * MiB);
+  pool.release(pool.copyOf(Buffer.alloc(10)));
+  pool.dropIdleIfUnused(); // a take since the last tick: kept
+  t.is(pool.idleBytes, 64 * KiB);
+  pool.dropIdleIfUnused(); // none since: dropped
+  t.is(pool.idleBytes, 0);
+});
