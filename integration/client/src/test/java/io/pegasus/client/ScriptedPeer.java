@@ -29,12 +29,6 @@ import pegasus.wire.Message;
  * exactly what the client put on the wire. One connection at a time; test code only.
  */
 final class ScriptedPeer implements AutoCloseable {
-  static final int OP_CONTINUATION = 0x0;
-  static final int OP_TEXT = 0x1;
-  static final int OP_BINARY = 0x2;
-  static final int OP_CLOSE = 0x8;
-  static final int OP_PING = 0x9;
-  static final int OP_PONG = 0xA;
   private static final int SOCKET_TIMEOUT_MILLIS = 20_000;
 
   private final ServerSocket server;
@@ -98,7 +92,7 @@ final class ScriptedPeer implements AutoCloseable {
   void acceptSession(long frameBytesMax) throws IOException {
     acceptUpgrade();
     ClientFrame hello = readFrame();
-    if (hello.opcode != OP_BINARY) throw new IOException("expected Hello, got opcode " + hello.opcode);
+    if (hello.opcode != FrameReader.OP_BINARY) throw new IOException("expected Hello, got opcode " + hello.opcode);
     writeMessage(helloAck(requestId(hello.payload), frameBytesMax));
   }
 
@@ -109,7 +103,7 @@ final class ScriptedPeer implements AutoCloseable {
 
   /** Sends {@code payload} as one unmasked binary frame. */
   void writeMessage(byte[] payload) throws IOException {
-    write(frame(OP_BINARY, true, payload));
+    write(frame(FrameReader.OP_BINARY, true, payload));
   }
 
   /** One unmasked server frame. */

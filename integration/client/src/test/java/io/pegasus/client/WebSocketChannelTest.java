@@ -147,7 +147,7 @@ class WebSocketChannelTest {
         CompletableFuture<Void> hb = heartbeatAsync(c);
         ScriptedPeer.ClientFrame f = peer.readFrame();
         assertTrue(f.masked && f.fin);
-        assertEquals(ScriptedPeer.OP_BINARY, f.opcode);
+        assertEquals(FrameReader.OP_BINARY, f.opcode);
         assertNotEquals(hello.key, f.key, "two frames with one masking key");
         // Unmasked, the payload is the frame the client encoded.
         assertEquals(pegasus.wire.Message.Heartbeat, messageType(f.payload));
@@ -164,15 +164,15 @@ class WebSocketChannelTest {
       peer.acceptSession(16 * MiB);
       Connection c = open.get(30, TimeUnit.SECONDS);
       CompletableFuture<Void> hb = heartbeatAsync(c);
-      peer.readUntil(ScriptedPeer.OP_BINARY);
+      peer.readUntil(FrameReader.OP_BINARY);
       peer.writeMessage(ScriptedPeer.error(0, ErrorCode.FLOW_CONTROL_VIOLATION, "too many pushes"));
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_CLOSE, true, ScriptedPeer.closePayload(1002, "FLOW_CONTROL_VIOLATION")));
+      peer.write(ScriptedPeer.frame(FrameReader.OP_CLOSE, true, ScriptedPeer.closePayload(1002, "FLOW_CONTROL_VIOLATION")));
       PegasusException e = failureOf(hb);
       assertEquals(ErrorCode.CONNECTION_CLOSED, e.code(), e.toString());
       assertTrue(e.getMessage().contains("code 1002, FLOW_CONTROL_VIOLATION"), e.getMessage());
       assertTrue(e.getMessage().contains("too many pushes"), e.getMessage());
       // The client answers the close with the same code.
-      assertEquals(1002, peer.readUntil(ScriptedPeer.OP_CLOSE).closeCode());
+      assertEquals(1002, peer.readUntil(FrameReader.OP_CLOSE).closeCode());
       assertFalse(c.isOpen());
       c.close();
     }
@@ -186,13 +186,13 @@ class WebSocketChannelTest {
       Connection c = open.get(30, TimeUnit.SECONDS);
       assertEquals(MiB, c.frameBytesMax());
       CompletableFuture<Void> hb = heartbeatAsync(c);
-      peer.readUntil(ScriptedPeer.OP_BINARY);
+      peer.readUntil(FrameReader.OP_BINARY);
       // Only the header: a client that waited for the payload would wait forever.
-      peer.write(ScriptedPeer.frameHeader(ScriptedPeer.OP_BINARY, true, MiB + 1, new byte[0]));
+      peer.write(ScriptedPeer.frameHeader(FrameReader.OP_BINARY, true, MiB + 1, new byte[0]));
       PegasusException e = failureOf(hb);
       assertEquals(ErrorCode.CONNECTION_CLOSED, e.code(), e.toString());
       assertEquals(ErrorCode.MESSAGE_TOO_LARGE, reasonCode(e), e.toString());
-      assertEquals(1009, peer.readUntil(ScriptedPeer.OP_CLOSE).closeCode());
+      assertEquals(1009, peer.readUntil(FrameReader.OP_CLOSE).closeCode());
       c.close();
     }
   }
@@ -206,23 +206,23 @@ class WebSocketChannelTest {
       byte[] ack = ScriptedPeer.helloAck(ScriptedPeer.requestId(hello.payload), 16 * MiB);
       int a = 3;
       int b = ack.length / 2;
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_BINARY, false, Arrays.copyOfRange(ack, 0, a)));
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_PING, true, "between".getBytes(StandardCharsets.UTF_8)));
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_CONTINUATION, false, Arrays.copyOfRange(ack, a, b)));
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_CONTINUATION, false, new byte[0]));
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_CONTINUATION, true, Arrays.copyOfRange(ack, b, ack.length)));
+      peer.write(ScriptedPeer.frame(FrameReader.OP_BINARY, false, Arrays.copyOfRange(ack, 0, a)));
+      peer.write(ScriptedPeer.frame(FrameReader.OP_PING, true, "between".getBytes(StandardCharsets.UTF_8)));
+      peer.write(ScriptedPeer.frame(FrameReader.OP_CONTINUATION, false, Arrays.copyOfRange(ack, a, b)));
+      peer.write(ScriptedPeer.frame(FrameReader.OP_CONTINUATION, false, new byte[0]));
+      peer.write(ScriptedPeer.frame(FrameReader.OP_CONTINUATION, true, Arrays.copyOfRange(ack, b, ack.length)));
       try (Connection c = open.get(30, TimeUnit.SECONDS)) {
         assertEquals("scripted", c.serverVersion());
-        assertArrayEquals("between".getBytes(StandardCharsets.UTF_8), peer.readUntil(ScriptedPeer.OP_PONG).payload);
+        assertArrayEquals("between".getBytes(StandardCharsets.UTF_8), peer.readUntil(FrameReader.OP_PONG).payload);
         // An answer split into one-byte fragments, with an empty final one.
         CompletableFuture<Void> hb = heartbeatAsync(c);
-        byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(ScriptedPeer.OP_BINARY).payload));
+        byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(FrameReader.OP_BINARY).payload));
         java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         for (int i = 0; i < answer.length; i++) {
-          all.write(ScriptedPeer.frame(i == 0 ? ScriptedPeer.OP_BINARY : ScriptedPeer.OP_CONTINUATION, false,
+          all.write(ScriptedPeer.frame(i == 0 ? FrameReader.OP_BINARY : FrameReader.OP_CONTINUATION, false,
               new byte[] {answer[i]}));
         }
-        all.write(ScriptedPeer.frame(ScriptedPeer.OP_CONTINUATION, true, new byte[0]));
+        all.write(ScriptedPeer.frame(FrameReader.OP_CONTINUATION, true, new byte[0]));
         peer.write(all.toByteArray());
         hb.get(30, TimeUnit.SECONDS);
         assertTrue(c.isOpen());
@@ -237,11 +237,11 @@ class WebSocketChannelTest {
       peer.acceptSession(16 * MiB);
       Connection c = open.get(30, TimeUnit.SECONDS);
       CompletableFuture<Void> hb = heartbeatAsync(c);
-      peer.readUntil(ScriptedPeer.OP_BINARY);
-      peer.write(ScriptedPeer.frame(ScriptedPeer.OP_CONTINUATION, true, new byte[4]));
+      peer.readUntil(FrameReader.OP_BINARY);
+      peer.write(ScriptedPeer.frame(FrameReader.OP_CONTINUATION, true, new byte[4]));
       PegasusException e = failureOf(hb);
       assertEquals(ErrorCode.MALFORMED_FRAME, reasonCode(e), e.toString());
-      assertEquals(1002, peer.readUntil(ScriptedPeer.OP_CLOSE).closeCode());
+      assertEquals(1002, peer.readUntil(FrameReader.OP_CLOSE).closeCode());
       c.close();
     }
   }
@@ -253,8 +253,8 @@ class WebSocketChannelTest {
       peer.acceptSession(16 * MiB);
       Connection c = open.get(30, TimeUnit.SECONDS);
       CompletableFuture<Void> hb = heartbeatAsync(c);
-      byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(ScriptedPeer.OP_BINARY).payload));
-      peer.write(ScriptedPeer.frameHeader(ScriptedPeer.OP_BINARY, true, answer.length,
+      byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(FrameReader.OP_BINARY).payload));
+      peer.write(ScriptedPeer.frameHeader(FrameReader.OP_BINARY, true, answer.length,
           Arrays.copyOf(answer, answer.length / 2)));
       peer.kill();
       long t0 = System.nanoTime();
@@ -273,8 +273,8 @@ class WebSocketChannelTest {
       peer.acceptSession(16 * MiB);
       Connection c = open.get(30, TimeUnit.SECONDS);
       CompletableFuture<Void> hb = heartbeatAsync(c);
-      byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(ScriptedPeer.OP_BINARY).payload));
-      peer.write(ScriptedPeer.frameHeader(ScriptedPeer.OP_BINARY, true, 1000, Arrays.copyOf(answer, 10)));
+      byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(FrameReader.OP_BINARY).payload));
+      peer.write(ScriptedPeer.frameHeader(FrameReader.OP_BINARY, true, 1000, Arrays.copyOf(answer, 10)));
       peer.close(); // FIN, no close frame
       PegasusException e = failureOf(hb);
       assertEquals(ErrorCode.CONNECTION_CLOSED, e.code(), e.toString());
@@ -291,9 +291,9 @@ class WebSocketChannelTest {
       try (Connection c = open.get(30, TimeUnit.SECONDS)) {
         byte[] payload = new byte[125];
         new Random(3).nextBytes(payload);
-        peer.write(ScriptedPeer.frame(ScriptedPeer.OP_PING, true, payload));
+        peer.write(ScriptedPeer.frame(FrameReader.OP_PING, true, payload));
         ScriptedPeer.ClientFrame pong = peer.readFrame();
-        assertEquals(ScriptedPeer.OP_PONG, pong.opcode);
+        assertEquals(FrameReader.OP_PONG, pong.opcode);
         assertTrue(pong.masked && pong.fin);
         assertArrayEquals(payload, pong.payload);
         assertTrue(c.isOpen());
