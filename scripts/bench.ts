@@ -11,7 +11,8 @@
 //   baselines: sequential disk write with a final fdatasync, the same synced every
 //              32 MiB (how a server syncing each group commit could best write), loopback TCP
 //   CPU: seconds of CPU the server and this client used per GiB in each phase
-//        (/proc/<pid>/stat, process.cpuUsage()); peak RSS, anonymous and file-backed
+//        (/proc/<pid>/stat, process.cpuUsage()), and the server's main thread alone
+//        (/proc/<pid>/task/<pid>/stat); peak RSS, anonymous and file-backed
 // and prints the ratios. With --json it prints only the JSON object on stdout.
 import { spawn } from 'node:child_process';
 import { crc32c } from '../native/ts/crc32c.js';
@@ -69,20 +70,29 @@ async function startServer(dataDir: string): Promise<{ port: number; pid: number
  * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat
  * (utime and stime, in clock ticks of 1/100 s: USER_HZ is 100 on Linux x86-64).
  */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function processCpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Runs `phase` and returns its result with the CPU seconds the server and this client used meanwhile. */
-async function measured<T>(serverPid: number, phase: () => Promise<T>): Promise<{ value: T; serverCpuS: number; clientCpuS: number }> {
+/**
+ * Runs `phase` and returns its result with the CPU seconds the server and this
+ * client used meanwhile; `serverMainCpuS` is the server's main thread alone (its
+ * event loop: uWS, push checks, flush planning), the thread that bounds one
+ * server's throughput however many cores it has.
+ */
+async function measured<T>(serverPid: number, phase: () => Promise<T>): Promise<{ value: T; serverCpuS: number; serverMainCpuS: number; clientCpuS: number }> {
   const server0 = processCpuSeconds(serverPid);
+  const main0 = processCpuSeconds(serverPid, serverPid);
   const client0 = process.cpuUsage();
   const value = await phase();
   const client = process.cpuUsage(client0);
-  return { value, serverCpuS: processCpuSeconds(serverPid) - server0, clientCpuS: (client.user + client.system) / 1e6 };
+  return {
+    value, serverCpuS: processCpuSeconds(serverPid) - server0, serverMainCpuS: processCpuSeconds(serverPid, serverPid) - main0,
+    clientCpuS: (client.user + client.system) / 1e6,
+  };
 }
 
 function peakRssMB(pid: number): number {
@@ -208,6 +218,9 @@ async function main(): Promise<void> {
     serverCpuSecPerGiBUcxRead: ucxRead === null ? null : perGiB(ucxRead.serverCpuS),
     clientCpuSecPerGiBIngest: perGiB(ingested.clientCpuS), clientCpuSecPerGiBWsRead: perGiB(wsRead.clientCpuS),
     clientCpuSecPerGiBUcxRead: ucxRead === null ? null : perGiB(ucxRead.clientCpuS),
+    serverMainThreadCpuSecPerGiBIngest: perGiB(ingested.serverMainCpuS), serverMainThreadCpuSecPerGiBWsRead: perGiB(wsRead.serverMainCpuS),
+    /** Ingest the server's event loop could take if nothing else were short: 1 GiB / its CPU-s per GiB. */
+    ingestMainThreadBoundMBps: round(1024 / Math.max(0.01, ingested.serverMainCpuS / gib)),
   };
   out('');
   out('| measure | MB/s | ratio to min(disk, loopback) |');
@@ -227,6 +240,8 @@ async function main(): Promise<void> {
   out(`CPU seconds per GiB (server / client): ingest ${result.serverCpuSecPerGiBIngest} / ${result.clientCpuSecPerGiBIngest}, ` +
     `WebSocket read ${result.serverCpuSecPerGiBWsRead} / ${result.clientCpuSecPerGiBWsRead}` +
     (ucxRead === null ? '' : `, UCX read ${result.serverCpuSecPerGiBUcxRead} / ${result.clientCpuSecPerGiBUcxRead}`));
+  out(`server main thread (event loop) CPU seconds per GiB: ingest ${result.serverMainThreadCpuSecPerGiBIngest} (bounds ingest at ${result.ingestMainThreadBoundMBps} MB/s), ` +
+    `WebSocket read ${result.serverMainThreadCpuSecPerGiBWsRead}`);
   out(`server peak RSS ${result.peakRssMB} MB, of it at most ${result.peakAnonRssMB} MB anonymous and ${result.peakRssFileMB} MB file-backed, with a ${MEMORY_BUDGET_MB} MB budget (target: anonymous at most budget + 150 MB; ` +
     `the rest is page cache of segments mapped for UCX reads); read back ${(r.bytes / MiB).toFixed(0)} MiB per transport`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 
 import test from 'ava';
 
-import { crc32c, crc32cImplementation, crc32cNative, crc32cPortable } from '../ts/crc32c.js';
+import { crc32c, crc32cCombine, crc32cImplementation, crc32cNative, crc32cPortable } from '../ts/crc32c.js';
 import { nativeStatus } from '../ts/index.js';
 
 /** The definition: reflected CRC-32C, polynomial 0x82F63B78, one bit at a time. */
@@ -56,4 +56,26 @@ test('CRC32C continued over pieces equals CRC32C of the whole', (t) => {
   }
   t.is(native >>> 0, whole);
   t.is(portable >>> 0, whole);
+});
+
+test('crc32cCombine(crc(A), crc(B), |B|) is crc(A‖B), for lengths around powers of two and random splits', (t) => {
+  const data = randomBytes(300_000);
+  const lengths = [0, 1, 2, 3, 7, 8, 9, 63, 64, 65, 4095, 4096, 4097, 65_536, 131_071, 262_144, 299_999];
+  for (const lb of lengths) {
+    for (const la of [0, 1, 5, 1000]) {
+      if (la + lb > data.length) continue;
+      const a = data.subarray(0, la);
+      const b = data.subarray(la, la + lb);
+      t.is(crc32cCombine(crc32cPortable(a), crc32cPortable(b), lb), crc32cPortable(data.subarray(0, la + lb)), `|A| ${la} |B| ${lb}`);
+    }
+  }
+  // A chain over many pieces, as a run's CRC over its blocks.
+  let at = 0;
+  let crc = 0;
+  while (at < data.length) {
+    const n = Math.min(data.length - at, 1 + Math.floor(Math.random() * 40_000));
+    crc = crc32cCombine(crc, crc32cPortable(data.subarray(at, at + n)), n);
+    at += n;
+  }
+  t.is(crc, crc32cPortable(data));
 });

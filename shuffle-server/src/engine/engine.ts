@@ -19,6 +19,7 @@ import type { ServerConfig } from '../config.js';
 import { CONNECTIONS_MAX, PUSH_WINDOW_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
+import { BufferPool } from './buffer-pool.js';
 import { Catalog, type CatalogRow } from './catalog/catalog.js';
 import type { RunEntry, SegmentEntry } from './catalog/types.js';
 import { beforeAppend, faultsFromEnv, type Faults } from './faults.js';
@@ -38,6 +39,8 @@ export class Engine {
   readonly budget: MemoryBudget;
   readonly flusher: Flusher;
   readonly mappings: SegmentMappings;
+  /** Buffers for received bytes held until a flush, reused (buffer-pool.ts); idle ones use the budget's free room. */
+  readonly pushBuffers: BufferPool;
   private readonly faults: Faults = faultsFromEnv();
   private stopping = false;
 
@@ -50,7 +53,9 @@ export class Engine {
     readonly metrics: ServerMetrics,
   ) {
     this.budget = new MemoryBudget(cfg.memoryBudgetBytes, CONNECTIONS_MAX * PUSH_WINDOW_MAX);
-    this.flusher = new Flusher(cfg, this.budget, tiers, log, metrics);
+    const budget = this.budget;
+    this.pushBuffers = new BufferPool(() => budget.budgetBytes - budget.used - budget.waiting);
+    this.flusher = new Flusher(cfg, this.budget, tiers, log, metrics, () => this.pushBuffers.idleBytes);
     this.mappings = new SegmentMappings(cfg.ucxRegisteredBytesMax, (err) => toPegasusError(err), log);
   }
 

@@ -56,6 +56,8 @@ export class Flusher {
     private readonly tiers: TierSet,
     private readonly log: Logger,
     private readonly metrics: ServerMetrics,
+    /** External memory held on purpose beyond the budget's used and waiting bytes (idle pooled buffers). */
+    private readonly idleHeldBytes: () => number = () => 0,
   ) {}
 
   /** A tenant's sources, listed anew at every pressure flush. */
@@ -151,7 +153,7 @@ export class Flusher {
         })
         .finally(() => {
           this.pressureFlushes--;
-          if (boundGarbage(this.budget.used + this.budget.waiting)) this.metrics.forcedCollections.inc();
+          if (boundGarbage(this.budget.used + this.budget.waiting + this.idleHeldBytes())) this.metrics.forcedCollections.inc();
           this.relievePressure();
         });
     }

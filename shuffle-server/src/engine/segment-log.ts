@@ -20,10 +20,10 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
-import { crc32c } from '../../../native/ts/crc32c.js';
+import { crc32c, crc32cCombine } from '../../../native/ts/crc32c.js';
 import type { RunEntry, SegmentEntry } from './catalog/types.js';
 import { ErrorCode, PegasusError, ioError } from '../errors.js';
-import { SEGMENT_BYTES_MAX } from '../limits.js';
+import { CRC_COMBINE_BYTES_MIN, SEGMENT_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
 import type { Durability } from './durability.js';
 import { readRun, type ReadRunOptions } from './run-reader.js';
@@ -315,7 +315,11 @@ export class SegmentLog {
       crc = crc32c(header, crc);
       if (block.data.length > 0) {
         buffers.push(block.data);
-        crc = crc32c(block.data, crc);
+        // The block's own CRC32C (checked by its tenant on receipt, types.ts) extends
+        // the run's without reading long data a second time.
+        crc = block.data.length >= CRC_COMBINE_BYTES_MIN
+          ? crc32cCombine(crc, block.header.crc32c, block.data.length)
+          : crc32c(block.data, crc);
       }
       at += BLOCK_HEADER_BYTES;
       mapMin = Math.min(mapMin, block.header.mapId);

@@ -4,7 +4,11 @@ import type { BlockHeader } from '../../../schemas/ts/messages.js';
 /** A block held in memory before it is written: its header and stored bytes. */
 export interface BufferedBlock {
   header: BlockHeader;
-  /** Stored (possibly compressed) bytes; owned by the store once handed over. */
+  /**
+   * Stored (possibly compressed) bytes; owned by the store once handed over.
+   * `header.crc32c` must be their CRC32C, checked by the tenant when it received
+   * them: the run CRC is derived from it (segment-log.ts encodeRun).
+   */
   data: Buffer;
 }
 

@@ -36,11 +36,12 @@
 // one sent straight to uWS's loopback port.
 //
 // The cost: each byte through the port, either way, crosses loopback TCP once
-// more and passes through the event loop. Measured on the 2-core development
-// machine: about 0.25 CPU seconds more per GB read and 0.65 per GB written, and
-// `npm run bench` ingest and WebSocket reads about 40% slower (client and
-// server share the cores there). A uWS built with the two checks would cost
-// nothing; this needs no fork of it. Not a Unix socket to uWS: its small send
+// more and passes through the guard. Measured on the 2-core development
+// machine with 1 MiB messages: uWS alone 0.39 CPU-s per GiB received, behind
+// the guard 1.35 (most of the difference is kernel time in the extra loopback
+// hop). The guard therefore runs on a thread of its own
+// (frame-guard-thread.ts), off the event loop. A uWS built with the two checks
+// would cost nothing; this needs no fork of it. Not a Unix socket to uWS: its small send
 // buffer (about 200 KiB) makes uWS hold megabytes of backpressure and shift
 // them with memmove on every partial write, which cost far more.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -57,7 +58,8 @@ import { ClientFrames, clientCloseFrame, type Violation } from './client-frames.
 export const UPSTREAM_HOST = '127.0.0.1';
 /** Request header by which the guard marks the upgrades it inspected: `<secret> <client address>`. */
 const GUARD_HEADER = 'x-pegasus-frame-guard';
-const GUARD_SECRET = randomBytes(16).toString('hex');
+/** This process's secret; the guard's thread is given it (frame-guard-thread.ts). */
+export const GUARD_SECRET = randomBytes(16).toString('hex');
 
 /**
  * The client address of an upgrade request the frame guard inspected, or null
@@ -75,9 +77,10 @@ export function guardedRemote(req: UwsTypes.HttpRequest): string | null {
 export class FrameGuard {
   private readonly server: Server;
 
-  constructor(upstreamPort: number, payloadBytesMax: (urlPath: string) => number | null) {
+  /** `secret`: the GUARD_SECRET of the process whose uWS checks guardedRemote() (passed in, as the guard may run on a thread of its own). */
+  constructor(upstreamPort: number, payloadBytesMax: (urlPath: string) => number | null, secret: string) {
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
-      new GuardedConnection(client, upstreamPort, payloadBytesMax);
+      new GuardedConnection(client, upstreamPort, payloadBytesMax, secret);
     });
   }
 
@@ -130,6 +133,7 @@ class GuardedConnection {
     private readonly client: Socket,
     upstreamPort: number,
     private readonly routePayloadBytesMax: (urlPath: string) => number | null,
+    private readonly secret: string,
   ) {
     // uWS's bytes are read into pooled buffers, each back in the pool once the
     // client's socket has taken it: fewer, larger reads than Node's default of
@@ -204,7 +208,7 @@ class GuardedConnection {
     this.head = [];
     this.payloadBytesMax = payloadBytesMax;
     const lineEnd = headText.indexOf('\r\n') + 2;
-    const mark = `${GUARD_HEADER}: ${GUARD_SECRET} ${this.client.remoteAddress ?? ''}\r\n`;
+    const mark = `${GUARD_HEADER}: ${this.secret} ${this.client.remoteAddress ?? ''}\r\n`;
     this.toUpstream(Buffer.from(headText.slice(0, lineEnd) + mark + headText.slice(lineEnd) + '\r\n', 'latin1'));
     this.phase = 'upgrading';
     if (end + 4 < bytes.length) this.held.push(bytes.subarray(end + 4));

@@ -93,6 +93,9 @@ export class PegasusServer {
     r.gauge('pegasus_memory_budget_bytes', 'The memory budget for buffered blocks.', () => budget.budgetBytes);
     r.gauge('pegasus_memory_waiting_bytes', 'Bytes of pushes waiting for room in the memory budget.', () => budget.waiting);
     r.gauge('pegasus_memory_inflight_reserve_bytes', 'Budget kept free for pushes the connections\' windows may still send.', () => budget.inflightReserve);
+    const pool = svc.engine.pushBuffers;
+    r.gauge('pegasus_push_buffers_idle_bytes', 'Bytes of idle push buffers kept for reuse (within the budget\'s free room).', () => pool.idleBytes);
+    r.gauge('pegasus_push_buffers_reuse_ratio', 'Fraction of pushes copied into a reused buffer rather than a fresh one.', () => pool.reuseRatio);
     r.gauge('pegasus_apps', 'Registered applications.', () => svc.apps.size);
     r.gauge('pegasus_shuffles', 'Registered shuffles.', () => svc.apps.shuffleCount);
     r.gauge('pegasus_disk_used_bytes', 'Bytes of segment files on disk.', () => svc.diskBytes());

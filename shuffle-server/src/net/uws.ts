@@ -1,11 +1,13 @@
 // Loads uWebSockets.js as Pegasus runs it: the native binary only, and, with
 // config frameGuard on, every TCP connection fronted by the frame guard
-// (frame-guard.ts says why uWS needs one and what it costs): App().listen then
-// listens through the guard, and uWS itself on a free loopback port.
+// (frame-guard.ts says why uWS needs one and what it costs), which runs on a
+// thread of its own (frame-guard-thread.ts): App().listen then listens through
+// the guard, and uWS itself on a free loopback port.
 import { createRequire } from 'node:module';
 import type * as UwsTypes from 'uWebSockets.js';
 
-import { FrameGuard, UPSTREAM_HOST } from './frame-guard.js';
+import { UPSTREAM_HOST } from './frame-guard.js';
+import { FrameGuardThread } from './frame-guard-thread.js';
 
 export { guardedRemote } from './frame-guard.js';
 
@@ -44,7 +46,7 @@ function loadNative(): Uws {
 // listens through a guard; the listen-socket functions know the guard's token.
 
 interface Listening {
-  guard: FrameGuard;
+  guard: FrameGuardThread;
   inner: UwsTypes.us_listen_socket;
 }
 
@@ -56,7 +58,9 @@ function guarded(uws: Uws): Uws {
     const payloadBytesMax = new Map<string, number>();
     const nativeWs = app.ws.bind(app);
     const nativeListen = app.listen.bind(app) as (host: string, port: number, cb: (s: UwsTypes.us_listen_socket | false) => void) => void;
+    let listened = false;
     app.ws = <UserData>(pattern: UwsTypes.RecognizedString, behavior: UwsTypes.WebSocketBehavior<UserData>): UwsTypes.TemplatedApp => {
+      if (listened) throw new Error('the frame guard needs every WebSocket route registered before listen()');
       if (typeof pattern !== 'string' || /[:*]/.test(pattern)) throw new Error(`the frame guard needs WebSocket routes without parameters or wildcards, got ${String(pattern)}`);
       payloadBytesMax.set(pattern, behavior.maxPayloadLength ?? UWS_PAYLOAD_BYTES_DEFAULT);
       nativeWs(pattern, behavior);
@@ -67,13 +71,14 @@ function guarded(uws: Uws): Uws {
         throw new Error('the frame guard supports listen(host, port, cb) only');
       }
       const done = cb as (socket: UwsTypes.us_listen_socket | false) => void;
+      listened = true;
       nativeListen(UPSTREAM_HOST, 0, (inner) => {
         if (inner === false) {
           done(false);
           return;
         }
         const upstreamPort = uws.us_socket_local_port(inner as unknown as UwsTypes.us_socket);
-        const guard = new FrameGuard(upstreamPort, (urlPath) => payloadBytesMax.get(urlPath) ?? null);
+        const guard = new FrameGuardThread(upstreamPort, payloadBytesMax);
         guard.listen(host, port).then(
           () => {
             const token = {} as UwsTypes.us_listen_socket;

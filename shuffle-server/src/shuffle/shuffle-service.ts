@@ -257,14 +257,25 @@ export class ShuffleService {
     }
     const flusher = this.engine.flusher;
     flusher.checkRoom();
-    const data = Buffer.allocUnsafeSlow(body.length);
-    body.copy(data);
-    await flusher.admit(data.length);
-    if (!s.accept(m.blocks, data)) {
+    const pool = this.engine.pushBuffers;
+    const data = pool.copyOf(body);
+    try {
+      await flusher.admit(data.capacity);
+    } catch (err) {
+      pool.release(data);
+      throw err;
+    }
+    let accepted = false;
+    try {
+      accepted = s.accept(m.blocks, data);
+    } finally {
+      if (!accepted) pool.release(data);
+    }
+    if (!accepted) {
       this.metrics.duplicatePushes.inc();
       return;
     }
-    this.metrics.pushedBytes.inc(data.length);
+    this.metrics.pushedBytes.inc(body.length);
     this.metrics.pushedBlocks.inc(m.blocks.length);
     flusher.afterBuffered();
   }

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { CommittedBlockFilter } from '../../../schemas/ts/committed-blocks.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
 import type { RunEntry } from '../engine/catalog/types.js';
+import type { PooledBuffer } from '../engine/buffer-pool.js';
 import type { Engine } from '../engine/engine.js';
 import type { FlushSource } from '../engine/flusher.js';
 import { verifyRun, type VerifyCounts, type VerifyErrorSink } from '../engine/log-verifier.js';
@@ -57,6 +58,8 @@ export class Shuffle implements FlushSource {
   private readonly log: SegmentLog;
   private readonly deps: ShuffleDeps;
   private buffers = new Map<number, BufferedBlock[]>();
+  /** The pooled copies of the pushes in `buffers`, given back to the engine's pool once flushed or dropped. */
+  private held: PooledBuffer[] = [];
   private buffered = 0;
   private readonly receipts = new AttemptReceipts();
   private readonly committed = new Map<number, CommitEntry>();
@@ -141,13 +144,16 @@ export class Shuffle implements FlushSource {
   }
 
   /**
-   * Buffers the blocks of one push whose bytes are already reserved in the
-   * budget. `data` is a private copy of the frame body. Returns false (and
-   * releases the reservation) when, after the wait for memory, the batch
-   * turned out to be a duplicate or the map committed meanwhile.
+   * Buffers the blocks of one push whose bytes (data.capacity) are already
+   * reserved in the budget. `data` is a pooled copy of the frame body, owned by
+   * this shuffle from here on when accepted. Returns false (and releases the
+   * reservation; the caller gives `data` back) when, after the wait for
+   * memory, the batch turned out to be a duplicate or the map committed
+   * meanwhile; throws likewise when the shuffle was removed.
    */
-  accept(blocks: readonly BlockHeader[], data: Buffer): boolean {
-    const reserved = data.length;
+  accept(blocks: readonly BlockHeader[], pooled: PooledBuffer): boolean {
+    const reserved = pooled.capacity;
+    const data = pooled.bytes;
     const first = blocks[0]!;
     if (this.removed || this.committed.has(first.mapId) || !this.receipts.add(first.mapId, first.attempt, first.batch)) {
       this.deps.engine.budget.release(reserved);
@@ -166,8 +172,9 @@ export class Shuffle implements FlushSource {
       list.push({ header, data: bytes });
     }
     assert.equal(pos, data.length);
+    this.held.push(pooled);
     this.buffered += reserved;
-    this.pushedBytesTotal += reserved;
+    this.pushedBytesTotal += data.length;
     this.lastActivityMs = Date.now();
     return true;
   }
@@ -245,11 +252,17 @@ export class Shuffle implements FlushSource {
     const partitions = [...this.buffers.keys()].sort((a, b) => a - b);
     const runs: PendingRun[] = partitions.map((p) => ({ partition: p, blocks: this.buffers.get(p)! }));
     const bytes = this.buffered;
+    const held = this.held;
     this.buffers = new Map();
+    this.held = [];
     this.buffered = 0;
     if (runs.length === 0 && commits.length === 0) return;
     const { engine, metrics } = this.deps;
     const budget = engine.budget;
+    // Only once append() has returned: until then a write may still read the bytes.
+    const giveBack = (): void => {
+      for (const p of held) engine.pushBuffers.release(p);
+    };
     const startNs = process.hrtime.bigint();
     try {
       await engine.append(this.log, runs, commits.map((c) => commitRow(this.appId, this.shuffleId, c.entry)));
@@ -258,6 +271,7 @@ export class Shuffle implements FlushSource {
       const error = this.removed ? this.gone() : toPegasusError(err, ErrorCode.STORAGE_IO);
       if (this.removed) {
         budget.release(bytes);
+        giveBack();
       } else {
         // Nothing acknowledged may be lost: put the blocks back ahead of newer
         // ones, keep their memory reserved, and let the next flush try again.
@@ -266,12 +280,14 @@ export class Shuffle implements FlushSource {
           const newer = this.buffers.get(r.partition) ?? [];
           this.buffers.set(r.partition, r.blocks.concat(newer));
         }
+        this.held = held.concat(this.held);
         this.buffered += bytes;
       }
       for (const c of commits) c.reject(error);
       throw error;
     }
     budget.release(bytes);
+    giveBack();
     metrics.flushLatency.observeSince(startNs);
     metrics.flushes.inc();
     metrics.flushedBytes.inc(bytes);
@@ -374,7 +390,9 @@ export class Shuffle implements FlushSource {
     await this.flushChain;
     for (const c of this.pendingCommits.splice(0)) c.reject(this.gone());
     if (this.buffered > 0) this.deps.engine.budget.release(this.buffered);
+    for (const p of this.held) this.deps.engine.pushBuffers.release(p);
     this.buffers = new Map();
+    this.held = [];
     this.buffered = 0;
     await this.deps.engine.removeLog(this.log);
   }

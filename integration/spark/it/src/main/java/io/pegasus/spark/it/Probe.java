@@ -1,10 +1,15 @@
 package io.pegasus.spark.it;
 
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
+import org.apache.spark.Success$;
+import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerStageSubmitted;
@@ -14,7 +19,8 @@ import org.apache.spark.scheduler.SparkListenerTaskStart;
 
 /**
  * Counts what the failure scenarios must observe: speculative task attempts, failed task
- * attempts (and in which stages), fetch failures, and stage attempts past the first.
+ * attempts (and in which stages), fetch failures, and stage attempts past the first; and sums
+ * the shuffle metrics of successful task attempts per stage for the metrics scenarios.
  * Scenarios run one at a time, so each one {@link #reset()}s it first. Listener events arrive
  * asynchronously: assertions wait for them with {@link #await}.
  */
@@ -27,6 +33,8 @@ public final class Probe extends SparkListener {
   final AtomicInteger killedTasks = new AtomicInteger();
   final AtomicInteger stageRetries = new AtomicInteger();
   final Set<Integer> stagesWithFailedTasks = ConcurrentHashMap.newKeySet();
+  /** Stage id to the summed shuffle metrics of its successful task attempts. */
+  final Map<Integer, ShuffleTotals> stageShuffle = new ConcurrentHashMap<>();
 
   void reset() {
     tasksStarted.set(0);
@@ -37,6 +45,7 @@ public final class Probe extends SparkListener {
     killedTasks.set(0);
     stageRetries.set(0);
     stagesWithFailedTasks.clear();
+    stageShuffle.clear();
   }
 
   @Override
@@ -48,6 +57,9 @@ public final class Probe extends SparkListener {
   @Override
   public void onTaskEnd(SparkListenerTaskEnd e) {
     tasksEnded.incrementAndGet();
+    if (e.reason() == Success$.MODULE$ && e.taskMetrics() != null) {
+      stageShuffle.merge(e.stageId(), ShuffleTotals.of(e.taskMetrics()), ShuffleTotals::plus);
+    }
     String reason = e.reason().getClass().getSimpleName();
     if (reason.startsWith("ExceptionFailure")) {
       exceptionFailures.incrementAndGet();
@@ -87,6 +99,16 @@ public final class Probe extends SparkListener {
       Thread.sleep(20);
     }
     return true;
+  }
+
+  /**
+   * The per-stage shuffle metrics of everything that ran since {@link #reset()}, once Spark has
+   * delivered every event posted so far. An action returns after its job's task-end and job-end
+   * events are posted, so after an action this holds all of its tasks.
+   */
+  Map<Integer, ShuffleTotals> shuffleByStage(SparkContext sc) throws TimeoutException {
+    sc.listenerBus().waitUntilEmpty(60_000);
+    return new TreeMap<>(stageShuffle);
   }
 
   String summary() {

@@ -71,6 +71,8 @@ final class Scenarios {
     l.add(new Scenario("partitions10000", Group.DEFAULT, Scenarios::partitions10000));
     l.add(new Scenario("taskRetry", Group.DEFAULT, Scenarios::taskRetry));
     l.add(new Scenario("lostShuffle", Group.DEFAULT, Scenarios::lostShuffle));
+    l.add(new Scenario("metrics.rdd", Group.DEFAULT, MetricsScenarios::rdd));
+    l.add(new Scenario("metrics.sql", Group.DEFAULT, MetricsScenarios::sql));
     l.add(new Scenario("speculation", Group.SPECULATION, Scenarios::speculation));
     return l;
   }

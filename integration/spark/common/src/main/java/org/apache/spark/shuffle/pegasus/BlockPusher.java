@@ -10,12 +10,19 @@ import io.pegasus.client.ConnectionPool;
 import io.pegasus.client.MapAttemptWriter;
 import io.pegasus.client.PegasusException;
 import io.pegasus.client.WireLimits;
+import org.apache.spark.shuffle.ShuffleWriteMetricsReporter;
 
 /**
  * Sends the sealed blocks of one map attempt to the servers that hold their partitions:
  * compresses and checksums each block, groups blocks per server into batches of about
  * {@code batchBytes}, and commits the attempt on every server it pushed to. Counts the
  * stored bytes per partition for the MapStatus. One instance belongs to one task thread.
+ *
+ * <p>Write time: every call that can block the task thread on a server (registering the
+ * shuffle and opening a connection, a push that waits for room in the window, the commit that
+ * waits for every acknowledgement) is timed and reported to Spark's write time as it returns,
+ * so a running task shows it too. Compressing and checksumming are computation, not waiting,
+ * and are not counted.
  */
 final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
   private final ConnectionPool pool;
@@ -27,11 +34,13 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
   private final MapAttemptWriter[] writers;
   private final List<List<Block>> pending;
   private final long[] pendingBytes;
+  private final ShuffleWriteMetricsReporter metrics;
   private long storedBytes;
-  private long waitNanos;
 
-  BlockPusher(ConnectionPool pool, PegasusShuffleHandle<?, ?, ?> handle, int mapIndex, long attempt, PegasusConf conf) {
+  BlockPusher(ConnectionPool pool, PegasusShuffleHandle<?, ?, ?> handle, int mapIndex, long attempt, PegasusConf conf,
+      ShuffleWriteMetricsReporter metrics) {
     this.pool = pool;
+    this.metrics = metrics;
     this.handle = handle;
     this.mapIndex = mapIndex;
     this.attempt = attempt;
@@ -48,8 +57,15 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
   public void accept(int partition, byte[] raw, int off, int len) throws IOException {
     Block b = BlockCodec.encode(partition, raw, off, len, conf.compress);
     int server = handle.placement.serverOf(partition);
-    MapAttemptWriter w = writer(server);
-    if (pendingBytes[server] + b.storedLength() > w.maxBatchBytes()) flush(server);
+    int maxBatchBytes;
+    long start = System.nanoTime();
+    try {
+      // Both may talk to the server the first time (register, open the connection).
+      maxBatchBytes = writer(server).maxBatchBytes();
+    } finally {
+      waited(start);
+    }
+    if (pendingBytes[server] + b.storedLength() > maxBatchBytes) flush(server);
     pending.get(server).add(b);
     pendingBytes[server] += b.storedLength();
     partitionLengths[partition] += b.storedLength();
@@ -71,7 +87,7 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
         w.commit();
       }
     } finally {
-      waitNanos += System.nanoTime() - start;
+      waited(start);
     }
   }
 
@@ -79,12 +95,13 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
     return partitionLengths;
   }
 
+  /** Stored (compressed) bytes of every block handed to a push, i.e. what readers will receive. */
   long storedBytes() {
     return storedBytes;
   }
 
-  long waitNanos() {
-    return waitNanos;
+  private void waited(long startNanos) {
+    metrics.incWriteTime(System.nanoTime() - startNanos);
   }
 
   private void flush(int server) throws PegasusException {
@@ -94,7 +111,7 @@ final class BlockPusher implements PartitionBuffers.BlockSink, AutoCloseable {
     try {
       writer(server).push(blocks);
     } finally {
-      waitNanos += System.nanoTime() - start;
+      waited(start);
     }
     pending.set(server, new ArrayList<>());
     pendingBytes[server] = 0;

@@ -45,7 +45,7 @@ final class PegasusShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
     this.metrics = metrics;
     this.mapTaskId = mapTaskId;
     PegasusConf conf = manager.conf();
-    this.pusher = new BlockPusher(manager.pool(), handle, context.partitionId(), context.taskAttemptId(), conf);
+    this.pusher = new BlockPusher(manager.pool(), handle, context.partitionId(), context.taskAttemptId(), conf, metrics);
     this.buffers = new PartitionBuffers(handle.numPartitions, dep.serializer(), conf.writerBlockBytes,
         conf.writerBufferBytes, pusher);
   }
@@ -79,9 +79,11 @@ final class PegasusShuffleWriter<K, V, C> extends ShuffleWriter<K, V> {
     }
     buffers.finish();
     pusher.commit();
+    // Counted once the attempt is committed, as the output it leaves: a failed attempt reports
+    // none (Spark's own writer takes back what a failed attempt had counted). The pusher
+    // reports write time as it goes.
     metrics.incRecordsWritten(buffers.recordCount());
     metrics.incBytesWritten(pusher.storedBytes());
-    metrics.incWriteTime(pusher.waitNanos());
     status = SparkShims.mapStatus(PegasusShuffleManager.location(handle.shuffleId()), pusher.partitionLengths(), mapTaskId);
   }
 

@@ -32,6 +32,18 @@ import scala.collection.Seq;
  * holding partitions of the range, read one after another, each block checksummed and
  * decoded, each chunk deserialized with the dependency's serializer.
  *
+ * <p>Metrics, all reported from the task thread into the task's {@link ShuffleReadMetricsReporter}
+ * (Spark's TempShuffleReadMetrics, one per reader): records read, one per record handed out;
+ * remote blocks fetched and remote bytes read, the stored (compressed) bytes of every block
+ * taken from a stream, so that a fully read shuffle reads exactly the bytes its writers pushed;
+ * fetch wait, the time the task thread was blocked opening streams and waiting for blocks,
+ * summed in nanoseconds, reported in whole milliseconds as the sum passes each one and the
+ * remainder rounded at the end (rounding each wait down on its own would lose most of it).
+ * Local bytes stay 0: every block crosses the network. Spark copies a TempShuffleReadMetrics
+ * into the task's totals only when {@code TaskMetrics.mergeShuffleReadMetrics()} runs, which
+ * executors otherwise do only at each heartbeat; {@link #close()} merges, so the task's final
+ * metrics hold everything read.
+ *
  * <p>Exactly once: the servers send only each map's winning attempt. Completeness: Spark's
  * MapOutputTracker says which (map, partition) pairs have output; once the streams end, a
  * pair that had output and sent no block means the server lost it, and the task fails with
@@ -54,6 +66,9 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
   private Iterator<Tuple2<Object, Object>> current;
   private boolean done;
   private boolean closed;
+  /** Time the task thread was blocked on the servers, and the part of it already reported. */
+  private long fetchWaitNanos;
+  private long fetchWaitMsReported;
 
   RecordIterator(PegasusShuffleManager manager, PegasusShuffleHandle<?, ?, ?> handle, int startMapIndex,
       int endMapIndex, int startPartition, int endPartition, TaskContext context, ShuffleReadMetricsReporter metrics) {
@@ -76,6 +91,7 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
       return;
     }
     boolean[] used = handle.placement.serversOf(startPartition, partEnd);
+    long start = System.nanoTime();
     try {
       for (int s = 0; s < used.length; s++) {
         if (!used[s]) continue;
@@ -84,8 +100,23 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
         streams.add(c.openRead(handle.appId, handle.shuffleId(), startPartition, partEnd, startMapIndex, mapEnd));
       }
     } catch (PegasusException e) {
+      waited(start);
       close();
       throw SneakyThrow.sneaky(fetchFailed(-1, e.codeName() + ": " + e.getMessage(), e));
+    }
+    waited(start);
+  }
+
+  /** Adds the time since {@code startNanos} to the fetch wait; reports the whole milliseconds it completes. */
+  private void waited(long startNanos) {
+    fetchWaitNanos += System.nanoTime() - startNanos;
+    reportFetchWait(fetchWaitNanos / 1_000_000L);
+  }
+
+  private void reportFetchWait(long totalMs) {
+    if (totalMs > fetchWaitMsReported) {
+      metrics.incFetchWaitTime(totalMs - fetchWaitMsReported);
+      fetchWaitMsReported = totalMs;
     }
   }
 
@@ -136,8 +167,12 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
     try {
       while (streamIndex < streams.size()) {
         long start = System.nanoTime();
-        Block b = streams.get(streamIndex).take();
-        metrics.incFetchWaitTime((System.nanoTime() - start) / 1_000_000);
+        Block b;
+        try {
+          b = streams.get(streamIndex).take();
+        } finally {
+          waited(start);
+        }
         if (b == null) {
           streamIndex++;
           continue;
@@ -171,9 +206,26 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
         mapIndex, startPartition, "Pegasus shuffle " + handle.shuffleId() + " of " + handle.appId + ": " + message, cause);
   }
 
+  /**
+   * Ends the streams and publishes this reader's metrics into the task's totals. Called when
+   * the records run out, on a fetch failure, and by the task completion listener (on the task
+   * thread, before the executor collects the task's metrics), so also when a task stops early.
+   */
   void close() {
     if (closed) return;
     closed = true;
+    try {
+      releaseStreams();
+    } finally {
+      // The last fraction of a millisecond, rounded to the nearest: the task's fetch wait is
+      // then its total wait in ms, off by at most half a millisecond.
+      reportFetchWait((fetchWaitNanos + 500_000L) / 1_000_000L);
+      // Idempotent: Spark recomputes the totals from all of the task's reporters each time.
+      context.taskMetrics().mergeShuffleReadMetrics();
+    }
+  }
+
+  private void releaseStreams() {
     boolean finished = streamIndex >= streams.size() && done;
     for (ReadStream s : streams) s.close();
     for (Connection c : connections) {
