@@ -53,7 +53,9 @@ public final class Bench {
 
   static final int VALUE_BYTES = 100;
   static final List<String> JOBS = List.of("rdd-groupByKey", "sql-groupBy", "rdd-sortByKey", "small-queries",
-      "executor-loss");
+      "executor-loss", "tiny-shuffles");
+  /** Jobs of the tiny-shuffles diagnostic. */
+  static final int TINY_JOBS = 40;
 
   /** What a job's run returns: a check that must not depend on the mode, and optional extra JSON fields. */
   record Outcome(String check, String extraJson) {
@@ -216,11 +218,11 @@ public final class Bench {
             + "\"shuffleRecords\":%d,\"records\":%d,\"dataBytes\":%d,\"check\":\"%s\",\"stageSeconds\":\"%s\","
             + "\"mapStageSeconds\":%.1f,\"otherStageSeconds\":%.1f,\"shuffleWriteSeconds\":%.2f,"
             + "\"fetchWaitSeconds\":%.2f,\"mapTasks\":%d,\"failedTasks\":%d,\"repeatedStages\":\"%s\","
-            + "\"cpuSeconds\":%s,\"serverCpus\":%s%s}",
+            + "\"tasks\":%s,\"cpuSeconds\":%s,\"serverCpus\":%s%s}",
         job, mode, master, seconds, meter.bytes.get(), meter.records.get(), records, dataBytes, outcome.check(),
         String.join(" ", meter.stages), meter.mapStageSeconds(), meter.otherStageSeconds(), meter.writeNanos.get() / 1e9,
         meter.fetchWaitMs.get() / 1e3, meter.mapTasksSucceeded.get(), meter.tasksFailed.get(), meter.repeatedStages(),
-        cpu.json(), serverCpus == null ? "null" : "\"" + serverCpus + "\"",
+        meter.taskJson(), cpu.json(), serverCpus == null ? "null" : "\"" + serverCpus + "\"",
         outcome.extraJson().isEmpty() ? "" : "," + outcome.extraJson());
   }
 
@@ -234,6 +236,7 @@ public final class Bench {
         SmallQueries.Pass pass = SmallQueries.run(spark);
         yield new Outcome(pass.check(), "\"querySeconds\":" + SmallQueries.secondsJson(pass.seconds()));
       }
+      case "tiny-shuffles" -> tinyShuffles(spark, p.warmUp() ? 5 : TINY_JOBS);
       case "executor-loss" -> p.warmUp()
           ? Outcome.of(rddGroupByKey(spark, p.records(), p.partitions(), p.mapTasks(), null, -1))
           : ExecutorLoss.run(spark, p);
@@ -314,6 +317,30 @@ public final class Bench {
       throw new IllegalStateException("sortByKey saw " + total + " records, wanted " + perTask * mapTasks);
     }
     return "sorted=" + total;
+  }
+
+  /**
+   * The fixed costs of a shuffle, alone: {@code jobs} jobs of 2 map tasks (1,000 records
+   * each) and 4 reduce tasks, one after another; extra JSON: the median and 90th percentile
+   * of a job's milliseconds.
+   */
+  static Outcome tinyShuffles(SparkSession spark, int jobs) {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    List<Integer> input = Scenarios.range(2000);
+    List<Long> ms = new ArrayList<>();
+    long total = 0;
+    for (int j = 0; j < jobs; j++) {
+      long t0 = System.nanoTime();
+      for (Tuple2<Integer, Long> t : jsc.parallelize(input, 2).mapToPair(x -> new Tuple2<>(x % 100, 1L))
+          .reduceByKey(Long::sum, 4).collect()) {
+        total += t._2();
+      }
+      ms.add((System.nanoTime() - t0) / 1_000_000);
+    }
+    if (total != 2000L * jobs) throw new IllegalStateException("tiny-shuffles counted " + total + ", wanted " + 2000L * jobs);
+    java.util.Collections.sort(ms);
+    return new Outcome("count=" + total, "\"jobMs\":{\"median\":" + ms.get(ms.size() / 2) + ",\"p90\":"
+        + ms.get(ms.size() * 9 / 10) + "}");
   }
 
   /** perTask records of (key in [0, keySpace), 100 random bytes), lazily. */

@@ -33,6 +33,12 @@ public final class BenchMeter extends SparkListener {
   /** Task ends that were not a success (executor lost, fetch failed, killed, ...). */
   final AtomicLong tasksFailed = new AtomicLong();
 
+  /** Durations (launch to finish, ms) of successful map tasks and of the other tasks. */
+  private final List<Long> mapTaskMs = new ArrayList<>();
+  private final List<Long> otherTaskMs = new ArrayList<>();
+  /** Tasks that read shuffle data (fetch wait is averaged over these). */
+  final AtomicLong readingTasks = new AtomicLong();
+
   /** "stageId:seconds" of every stage completed since the last reset, in completion order. */
   final List<String> stages = Collections.synchronizedList(new ArrayList<>());
   private final Map<Integer, Integer> attemptsByStage = new TreeMap<>();
@@ -52,6 +58,9 @@ public final class BenchMeter extends SparkListener {
     mapStageMs = 0;
     otherStageMs = 0;
     retriedMapStageAttempts = 0;
+    mapTaskMs.clear();
+    otherTaskMs.clear();
+    readingTasks.set(0);
   }
 
   @Override
@@ -74,8 +83,15 @@ public final class BenchMeter extends SparkListener {
   public void onTaskEnd(SparkListenerTaskEnd e) {
     boolean ok = e.reason() == Success$.MODULE$;
     if (!ok) tasksFailed.incrementAndGet();
-    if (ok && "ShuffleMapTask".equals(e.taskType())) mapTasksSucceeded.incrementAndGet();
+    boolean map = "ShuffleMapTask".equals(e.taskType());
+    if (ok && map) mapTasksSucceeded.incrementAndGet();
+    if (ok) {
+      synchronized (this) {
+        (map ? mapTaskMs : otherTaskMs).add(e.taskInfo().duration());
+      }
+    }
     if (e.taskMetrics() == null) return;
+    if (e.taskMetrics().shuffleReadMetrics().recordsRead() > 0) readingTasks.incrementAndGet();
     bytes.addAndGet(e.taskMetrics().shuffleWriteMetrics().bytesWritten());
     records.addAndGet(e.taskMetrics().shuffleWriteMetrics().recordsWritten());
     writeNanos.addAndGet(e.taskMetrics().shuffleWriteMetrics().writeTime());
@@ -88,6 +104,27 @@ public final class BenchMeter extends SparkListener {
 
   synchronized double otherStageSeconds() {
     return otherStageMs / 1000.0;
+  }
+
+  /**
+   * Per-task figures for fixed costs, as JSON: median duration of map tasks and of the other
+   * tasks (ms), blocked shuffle-write ms per map task, fetch wait ms per task that read.
+   */
+  synchronized String taskJson() {
+    long maps = Math.max(1, mapTasksSucceeded.get());
+    long readers = Math.max(1, readingTasks.get());
+    return String.format(Locale.ROOT,
+        "{\"mapTasks\":%d,\"mapMedianMs\":%d,\"otherTasks\":%d,\"otherMedianMs\":%d,"
+            + "\"blockedWriteMsPerMapTask\":%.1f,\"readingTasks\":%d,\"fetchWaitMsPerReadingTask\":%.1f}",
+        mapTaskMs.size(), median(mapTaskMs), otherTaskMs.size(), median(otherTaskMs),
+        writeNanos.get() / 1e6 / maps, readingTasks.get(), fetchWaitMs.get() / (double) readers);
+  }
+
+  private static long median(List<Long> values) {
+    if (values.isEmpty()) return -1;
+    List<Long> sorted = new ArrayList<>(values);
+    Collections.sort(sorted);
+    return sorted.get(sorted.size() / 2);
   }
 
   /** Attempts of map stages beyond the first (each one recomputes lost map outputs). */
