@@ -17,7 +17,7 @@
 #   sql-groupBy     a generated table (k bigint, v 100 chars) grouped by a high-cardinality k
 #                   into P partitions, count and max(v), written to the noop sink.
 #   rdd-sortByKey   a global sort (sortByKey into P range partitions), checked sorted.
-#   small-queries   TPC-H-like tables (about 150 MB of uncompressed Parquet, generated once per
+#   small-queries   TPC-H-like tables (about 140 MB of uncompressed Parquet, generated once per
 #                   bench run) and eight queries shaped like TPC-H Q1, Q3, Q5, Q10, Q12, Q13,
 #                   Q14, Q18, timed as a set, with Spark SQL's defaults (AQE on, 200 shuffle
 #                   partitions); the results must hash the same in both modes.

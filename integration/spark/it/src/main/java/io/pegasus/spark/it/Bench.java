@@ -37,7 +37,7 @@ import scala.Tuple2;
  *     max(v), written to the noop sink.
  * <li>rdd-sortByKey: a global sort (sortByKey into P range partitions; Spark samples the input
  *     first), every partition checked sorted and the partitions checked in key order.
- * <li>small-queries: the {@link SmallQueries} set (TPC-H-like tables of about 150 MB, eight
+ * <li>small-queries: the {@link SmallQueries} set (TPC-H-like tables of about 140 MB, eight
  *     queries with joins and aggregations) with Spark SQL's defaults (AQE on, 200 shuffle
  *     partitions), timed as a set; the tables are written once under --data-dir and reused.
  * <li>executor-loss: rdd-groupByKey, and the first attempt of reduce task P/4 halts its

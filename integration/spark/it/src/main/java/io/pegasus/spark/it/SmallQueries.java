@@ -20,7 +20,7 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The benchmark's small-query set: TPC-H-like tables (region, nation, supplier, customer,
- * part, orders, lineitem; about 150 MB as uncompressed Parquet) generated deterministically
+ * part, orders, lineitem; about 140 MB as uncompressed Parquet) generated deterministically
  * with Spark SQL expressions, and eight queries shaped like TPC-H's Q1, Q3, Q5, Q10, Q12,
  * Q13, Q14 and Q18 (scans, filters, shuffled joins, broadcast joins, aggregations, sorts).
  * Money is DECIMAL, so sums and averages are exact and the results cannot depend on the
@@ -35,7 +35,7 @@ final class SmallQueries {
   private SmallQueries() {}
 
   /** Orders at the default size; lineitem has 4 lines per order on average. */
-  static final long ORDERS = 250_000;
+  static final long ORDERS = 500_000;
   static final String[] TABLES = {"region", "nation", "supplier", "customer", "part", "orders", "lineitem"};
 
   /** Writes the tables under {@code dir} unless a previous run finished writing them there. */
