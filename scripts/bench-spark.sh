@@ -24,6 +24,8 @@
 #   executor-loss   rdd-groupByKey in which the first attempt of reduce task P/4 halts its
 #                   executor JVM. The built-in shuffle must recompute the lost map outputs,
 #                   Pegasus must not: lossCheck says FAILED (and the script exits 1) otherwise.
+#   tiny-shuffles   (not in the default set) 40 jobs of 2 map and 4 reduce tasks one after
+#                   another: a shuffle's fixed costs alone (extra field jobMs: median, p90).
 # The first three are the "large" jobs. Each (job, mode, run) runs in a JVM of its own (a
 # warm-up first: the job on 1/20 of the data, the whole query set, or the job without the
 # kill; then the timed run), Pegasus mode against a real pegasus-server started for it with
@@ -40,7 +42,9 @@
 #    shuffle output, summed), "otherStageSeconds", "shuffleWriteSeconds" (task time blocked
 #    writing shuffle output, summed over tasks), "fetchWaitSeconds" (reduce time blocked on
 #    shuffle data, summed), "cpuSecondsPerGiB" ({driver, executors, server, total} per GiB of
-#    the job's input), "gib" (input); small-queries adds "querySeconds"; executor-loss adds
+#    the job's input), "gib" (input); each run's own line (on stderr) also has "tasks" (median
+#    map and other task ms, blocked write ms per map task, fetch wait ms per reading task);
+#    small-queries adds "querySeconds"; executor-loss adds
 #    "mapTasksRecomputed" and "mapStageRetries" (per run), "lossCheck"}
 # then {"summary":..., "largeJobsGeomeanRatio":..} (geometric mean of the large jobs' ratios).
 set -euo pipefail
