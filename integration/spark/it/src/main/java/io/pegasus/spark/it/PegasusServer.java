@@ -8,6 +8,8 @@ import java.io.FileOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -40,6 +42,14 @@ final class PegasusServer implements AutoCloseable {
   }
 
   static PegasusServer start(Path repo, Path dataDir, Path log) throws IOException {
+    return start(repo, dataDir, log, List.of());
+  }
+
+  /**
+   * As {@link #start(Path, Path, Path)}, with the node command prefixed by {@code launcher}
+   * (e.g. {@code taskset -c 1}: the launcher must exec node, so that the process is the server's).
+   */
+  static PegasusServer start(Path repo, Path dataDir, Path log, List<String> launcher) throws IOException {
     Path entry = repo.resolve("shuffle-server/bin/pegasus-server.js");
     Path built = repo.resolve("dist/shuffle-server/src/main.js");
     if (!Files.isRegularFile(built)) {
@@ -47,8 +57,9 @@ final class PegasusServer implements AutoCloseable {
     }
     Files.createDirectories(dataDir);
     String node = System.getenv().getOrDefault("PEGASUS_NODE", "node");
-    ProcessBuilder pb = new ProcessBuilder(node, entry.toString(), "--port", "0",
-        "--data-dir", dataDir.toString(), "--log-level", "warn");
+    List<String> command = new ArrayList<>(launcher);
+    command.addAll(List.of(node, entry.toString(), "--port", "0", "--data-dir", dataDir.toString(), "--log-level", "warn"));
+    ProcessBuilder pb = new ProcessBuilder(command);
     pb.redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Process p = pb.start();
     PrintStream logOut = new PrintStream(new FileOutputStream(log.toFile(), true), true, StandardCharsets.UTF_8);

@@ -1,6 +1,7 @@
 package org.apache.spark.shuffle.pegasus;
 
 import io.pegasus.client.ConnectionPool;
+import io.pegasus.client.PegasusException;
 import org.apache.spark.ShuffleDependency;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
@@ -22,9 +23,10 @@ import scala.Option;
  * Spark's entry point: {@code spark.shuffle.manager=org.apache.spark.shuffle.pegasus.PegasusShuffleManager}.
  *
  * <p>One instance per JVM (Spark's SparkEnv makes it). On the driver it registers shuffles
- * with the servers, unregisters them when Spark's ContextCleaner does, heart-beats the
- * application and removes it from the servers on stop ({@link DriverSession}). On every JVM
- * it owns the connection pool used by the map and reduce tasks.
+ * with the servers (off the thread that builds the job), unregisters them when Spark's
+ * ContextCleaner does, heart-beats the application and removes it from the servers on stop
+ * ({@link DriverSession}). On every JVM it owns the connection pool used by the map and
+ * reduce tasks, and opens a connection to each server as it starts.
  */
 public final class PegasusShuffleManager implements ShuffleManager {
   private static final Logger LOG = LoggerFactory.getLogger(PegasusShuffleManager.class);
@@ -37,6 +39,7 @@ public final class PegasusShuffleManager implements ShuffleManager {
   private final ConnectionPool pool;
   private final ShuffleBlockResolver resolver = new PegasusBlockResolver();
   private volatile DriverSession driver;
+  private volatile boolean stopped;
 
   /** Spark's SparkEnv calls this constructor (it tries (SparkConf, boolean) first). */
   public PegasusShuffleManager(SparkConf sparkConf, boolean isDriver) {
@@ -45,6 +48,31 @@ public final class PegasusShuffleManager implements ShuffleManager {
     this.conf = new PegasusConf(sparkConf);
     this.pool = new ConnectionPool(conf.clientOptions);
     LOG.info("Pegasus shuffle manager started ({}, {})", isDriver ? "driver" : "executor", conf);
+    openConnectionsEarly();
+  }
+
+  /**
+   * Opens one pooled connection to every server on a thread of its own, while the JVM is
+   * still starting: otherwise the first task of each executor (and the driver's first
+   * registration) waits for the WebSocket upgrade, the Hello and the HTTP client's own first
+   * use, before its first push or read. A server that cannot be reached now is only logged:
+   * tasks connect (and report errors) as before.
+   */
+  private void openConnectionsEarly() {
+    Thread t = new Thread(() -> {
+      for (String server : conf.servers) {
+        if (stopped) return;
+        try {
+          pool.release(pool.borrow(server));
+        } catch (PegasusException e) {
+          if (!stopped) LOG.warn("Pegasus: cannot connect to {} yet: {}: {}", server, e.codeName(), e.getMessage());
+        } catch (RuntimeException e) {
+          if (!stopped) LOG.warn("Pegasus: cannot connect to {} yet", server, e);
+        }
+      }
+    }, "pegasus-connect");
+    t.setDaemon(true);
+    t.start();
   }
 
   PegasusConf conf() {
@@ -127,6 +155,7 @@ public final class PegasusShuffleManager implements ShuffleManager {
 
   @Override
   public void stop() {
+    stopped = true;
     DriverSession d = driver;
     if (d != null) d.stop();
     pool.close();
