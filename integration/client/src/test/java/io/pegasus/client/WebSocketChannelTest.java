@@ -45,6 +45,13 @@ class WebSocketChannelTest {
     });
   }
 
+  /** Opens a connection to `peer` and plays the server's side of the upgrade and Hello, advertising `frameBytesMax`. */
+  private static Connection openSession(ScriptedPeer peer, int frameBytesMax) throws Exception {
+    CompletableFuture<Connection> open = openAsync(peer);
+    peer.acceptSession(frameBytesMax);
+    return open.get(30, TimeUnit.SECONDS);
+  }
+
   private static PegasusException failureOf(CompletableFuture<?> f) throws Exception {
     ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
     return assertInstanceOf(PegasusException.class, e.getCause());
@@ -160,9 +167,7 @@ class WebSocketChannelTest {
   @Test
   void serverCloseWithACodeFailsRequestsWithItsReason() throws Exception {
     try (ScriptedPeer peer = new ScriptedPeer()) {
-      CompletableFuture<Connection> open = openAsync(peer);
-      peer.acceptSession(16 * MiB);
-      Connection c = open.get(30, TimeUnit.SECONDS);
+      Connection c = openSession(peer, 16 * MiB);
       CompletableFuture<Void> hb = heartbeatAsync(c);
       peer.readUntil(FrameReader.OP_BINARY);
       peer.writeMessage(ScriptedPeer.error(0, ErrorCode.FLOW_CONTROL_VIOLATION, "too many pushes"));
@@ -181,9 +186,7 @@ class WebSocketChannelTest {
   @Test
   void oversizedServerFrameFailsBeforeItsPayloadArrives() throws Exception {
     try (ScriptedPeer peer = new ScriptedPeer()) {
-      CompletableFuture<Connection> open = openAsync(peer);
-      peer.acceptSession(MiB);
-      Connection c = open.get(30, TimeUnit.SECONDS);
+      Connection c = openSession(peer, MiB);
       assertEquals(MiB, c.frameBytesMax());
       CompletableFuture<Void> hb = heartbeatAsync(c);
       peer.readUntil(FrameReader.OP_BINARY);
@@ -233,9 +236,7 @@ class WebSocketChannelTest {
   @Test
   void aContinuationWithoutAMessageIsAProtocolError() throws Exception {
     try (ScriptedPeer peer = new ScriptedPeer()) {
-      CompletableFuture<Connection> open = openAsync(peer);
-      peer.acceptSession(16 * MiB);
-      Connection c = open.get(30, TimeUnit.SECONDS);
+      Connection c = openSession(peer, 16 * MiB);
       CompletableFuture<Void> hb = heartbeatAsync(c);
       peer.readUntil(FrameReader.OP_BINARY);
       peer.write(ScriptedPeer.frame(FrameReader.OP_CONTINUATION, true, new byte[4]));
@@ -249,9 +250,7 @@ class WebSocketChannelTest {
   @Test
   void connectionKilledInsideAFrameFailsRequestsPromptly() throws Exception {
     try (ScriptedPeer peer = new ScriptedPeer()) {
-      CompletableFuture<Connection> open = openAsync(peer);
-      peer.acceptSession(16 * MiB);
-      Connection c = open.get(30, TimeUnit.SECONDS);
+      Connection c = openSession(peer, 16 * MiB);
       CompletableFuture<Void> hb = heartbeatAsync(c);
       byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(FrameReader.OP_BINARY).payload));
       peer.write(ScriptedPeer.frameHeader(FrameReader.OP_BINARY, true, answer.length,
@@ -269,9 +268,7 @@ class WebSocketChannelTest {
   @Test
   void connectionEndedInsideAFrameSaysSo() throws Exception {
     try (ScriptedPeer peer = new ScriptedPeer()) {
-      CompletableFuture<Connection> open = openAsync(peer);
-      peer.acceptSession(16 * MiB);
-      Connection c = open.get(30, TimeUnit.SECONDS);
+      Connection c = openSession(peer, 16 * MiB);
       CompletableFuture<Void> hb = heartbeatAsync(c);
       byte[] answer = ScriptedPeer.ack(ScriptedPeer.requestId(peer.readUntil(FrameReader.OP_BINARY).payload));
       peer.write(ScriptedPeer.frameHeader(FrameReader.OP_BINARY, true, 1000, Arrays.copyOf(answer, 10)));
@@ -286,9 +283,7 @@ class WebSocketChannelTest {
   @Test
   void pingIsAnsweredWithItsPayload() throws Exception {
     try (ScriptedPeer peer = new ScriptedPeer()) {
-      CompletableFuture<Connection> open = openAsync(peer);
-      peer.acceptSession(16 * MiB);
-      try (Connection c = open.get(30, TimeUnit.SECONDS)) {
+      try (Connection c = openSession(peer, 16 * MiB)) {
         byte[] payload = new byte[125];
         new Random(3).nextBytes(payload);
         peer.write(ScriptedPeer.frame(FrameReader.OP_PING, true, payload));
