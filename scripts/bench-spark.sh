@@ -21,8 +21,10 @@
 #                   bench run) and eight queries shaped like TPC-H Q1, Q3, Q5, Q10, Q12, Q13,
 #                   Q14, Q18, timed as a set, with Spark SQL's defaults (AQE on, 200 shuffle
 #                   partitions); the results must hash the same in both modes.
-#   executor-loss   rdd-groupByKey in which the first attempt of reduce task P/4 halts its
-#                   executor JVM. The built-in shuffle must recompute the lost map outputs,
+#   executor-loss   sql-groupBy (groups counted in the reduce tasks) in which the first
+#                   attempt of reduce task P/4 halts its executor JVM: a map stage that does
+#                   real work (SHA-512 per row, partial aggregation), as a scan's would. The
+#                   built-in shuffle must recompute the lost map outputs,
 #                   Pegasus must not: lossCheck says FAILED (and the script exits 1) otherwise.
 #   tiny-shuffles   (not in the default set) 40 jobs of 2 map and 4 reduce tasks one after
 #                   another: a shuffle's fixed costs alone (extra field jobMs: median, p90).

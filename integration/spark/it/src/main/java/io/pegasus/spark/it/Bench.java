@@ -40,8 +40,9 @@ import scala.Tuple2;
  * <li>small-queries: the {@link SmallQueries} set (TPC-H-like tables of about 140 MB, eight
  *     queries with joins and aggregations) with Spark SQL's defaults (AQE on, 200 shuffle
  *     partitions), timed as a set; the tables are written once under --data-dir and reused.
- * <li>executor-loss: rdd-groupByKey, and the first attempt of reduce task P/4 halts its
- *     executor JVM (once per run: it creates a marker file first). The built-in shuffle loses
+ * <li>executor-loss: sql-groupBy (its groups counted in the reduce tasks), and the first
+ *     attempt of reduce task P/4 halts its executor JVM (once per run: it creates a marker
+ *     file first). The built-in shuffle loses
  *     that executor's map outputs and must recompute them; Pegasus must not, and the run
  *     reports a failed lossCheck if either does otherwise.
  * </ul>
@@ -229,7 +230,7 @@ public final class Bench {
   /** Runs the job; the Outcome's check must not depend on the mode. */
   static Outcome run(SparkSession spark, Params p) throws IOException {
     return switch (p.job()) {
-      case "rdd-groupByKey" -> Outcome.of(rddGroupByKey(spark, p.records(), p.partitions(), p.mapTasks(), null, -1));
+      case "rdd-groupByKey" -> Outcome.of(rddGroupByKey(spark, p.records(), p.partitions(), p.mapTasks()));
       case "sql-groupBy" -> Outcome.of(sqlGroupBy(spark, p.records(), p.partitions(), p.mapTasks()));
       case "rdd-sortByKey" -> Outcome.of(rddSortByKey(spark, p.records(), p.partitions(), p.mapTasks()));
       case "small-queries" -> {
@@ -238,18 +239,14 @@ public final class Bench {
       }
       case "tiny-shuffles" -> tinyShuffles(spark, p.warmUp() ? 5 : TINY_JOBS);
       case "executor-loss" -> p.warmUp()
-          ? Outcome.of(rddGroupByKey(spark, p.records(), p.partitions(), p.mapTasks(), null, -1))
+          ? Outcome.of(ExecutorLoss.sqlGroupByCounted(spark, p, null, -1))
           : ExecutorLoss.run(spark, p);
       default -> throw new IllegalArgumentException("unknown job " + p.job());
     };
   }
 
-  /**
-   * groupByKey of generated records; the group sizes summed. With a marker path, the first
-   * attempt of reduce task {@code killPartition} halts its executor (see {@link ExecutorLoss}).
-   */
-  static String rddGroupByKey(SparkSession spark, long n, int partitions, int mapTasks, String marker,
-      int killPartition) {
+  /** groupByKey of generated records; the group sizes summed. */
+  static String rddGroupByKey(SparkSession spark, long n, int partitions, int mapTasks) {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     long perTask = (n + mapTasks - 1) / mapTasks;
     long keySpace = Math.max(1, n / 8);
@@ -262,7 +259,6 @@ public final class Bench {
           while (groups.hasNext()) {
             for (byte[] v : groups.next()._2()) k += v.length == VALUE_BYTES ? 1 : 0;
           }
-          if (marker != null) ExecutorLoss.haltOnce(marker, killPartition);
           return List.of(k).iterator();
         })
         .reduce(Long::sum);
@@ -368,15 +364,28 @@ public final class Bench {
   }
 
   static String sqlGroupBy(SparkSession spark, long n, int partitions, int mapTasks) {
-    long keySpace = Math.max(1, n / 2);
+    sqlGrouped(spark, n, mapTasks).write().format("noop").mode("overwrite").save();
+    return "groups<=" + sqlKeySpace(n);
+  }
+
+  static long sqlKeySpace(long n) {
+    return Math.max(1, n / 2);
+  }
+
+  /**
+   * sql-groupBy's query: a generated table (k bigint, v = the first 100 hex digits of
+   * SHA-512 of the row id) grouped by k, count and max(v). The map stage computes the
+   * values and partially aggregates them; the reduce stage (spark.sql.shuffle.partitions
+   * tasks) merges the partial aggregates.
+   */
+  static Dataset<Row> sqlGrouped(SparkSession spark, long n, int mapTasks) {
+    long keySpace = sqlKeySpace(n);
     Dataset<Row> table = spark.range(0, n, 1, mapTasks).selectExpr(
         "pmod(id * 2654435761, " + keySpace + ") AS k",
         "substr(sha2(CAST(id AS STRING), 512), 1, " + VALUE_BYTES + ") AS v");
-    Dataset<Row> grouped = table.groupBy("k").agg(
+    return table.groupBy("k").agg(
         org.apache.spark.sql.functions.count(org.apache.spark.sql.functions.lit(1)).as("c"),
         org.apache.spark.sql.functions.max("v").as("mv"));
-    grouped.write().format("noop").mode("overwrite").save();
-    return "groups<=" + keySpace;
   }
 
   private static Path ownJar() throws URISyntaxException {

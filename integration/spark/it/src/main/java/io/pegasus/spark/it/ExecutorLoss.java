@@ -6,13 +6,19 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.List;
 
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.api.java.function.ReduceFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * The benchmark's executor-loss job: rdd-groupByKey in which the first attempt of reduce task
+ * The benchmark's executor-loss job: sql-groupBy in which the first attempt of reduce task
  * P/4 (stage attempt 0, task attempt 0), after reading its input, halts its executor JVM, once
  * per run (it creates a marker file first; a run that finds the file does nothing). With
  * Spark's built-in shuffle the map outputs that executor held are gone and Spark recomputes
@@ -36,9 +42,25 @@ final class ExecutorLoss {
     }
     Path marker = marker(p.workDir());
     Files.deleteIfExists(marker);
-    String check = Bench.rddGroupByKey(spark, p.records(), p.partitions(), p.mapTasks(), marker.toString(),
-        p.partitions() / 4);
-    return Bench.Outcome.of(check);
+    return Bench.Outcome.of(sqlGroupByCounted(spark, p, marker.toString(), p.partitions() / 4));
+  }
+
+  /**
+   * sql-groupBy ({@link Bench#sqlGrouped}) with its groups counted inside the reduce tasks
+   * (a Dataset.mapPartitions in the reduce stage, no shuffle of its own); with a marker,
+   * the first attempt of reduce task {@code killPartition} halts its executor once it has
+   * read its input. Returns the group count, the same in every mode and however many tasks
+   * ran again.
+   */
+  static String sqlGroupByCounted(SparkSession spark, Bench.Params p, String marker, int killPartition) {
+    Dataset<Long> counts = Bench.sqlGrouped(spark, p.records(), p.mapTasks()).mapPartitions(
+        (MapPartitionsFunction<Row, Long>) rows -> {
+          long k = 0;
+          for (; rows.hasNext(); rows.next()) k++;
+          if (marker != null) haltOnce(marker, killPartition);
+          return List.of(k).iterator();
+        }, Encoders.LONG());
+    return "groups=" + counts.reduce((ReduceFunction<Long>) Long::sum);
   }
 
   /** Called inside reduce tasks: halts this executor if this is the chosen task's first attempt and no run did yet. */
