@@ -32,6 +32,14 @@ export const CRC_COMBINE_BYTES_MIN = 32 * 1024;
 export const SMALL_RUN_BYTES_MAX = 16 * 1024;
 /** Small runs of one append are copied into chunks of this size (held until the append's writes end). */
 export const RUN_ARENA_CHUNK_BYTES = 1024 * 1024;
+/**
+ * A ReadData message goes out as WebSocket fragments (net/message-fragments.ts): block
+ * data of at least this many bytes is handed to uWS straight from the read window (no
+ * copy into a frame buffer); smaller pieces are copied together.
+ */
+export const FRAGMENT_ZERO_COPY_BYTES_MIN = 32 * 1024;
+/** Largest fragment of copied-together small pieces (one scratch buffer per connection). */
+export const FRAGMENT_COPY_BYTES_MAX = 256 * 1024;
 /** Socket bytes queued in uWS above which read streams pause until `drain`. */
 export const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 

@@ -1,5 +1,6 @@
 // One read stream on one connection: pulls committed blocks from the store and
-// sends them as ReadData frames of about readFrameBytes, while the reader has
+// sends them as ReadData frames of about readFrameBytes (each one WebSocket
+// message, in fragments: session.sendMessage), while the reader has
 // credit and the socket is below its high-water mark; then ReadEnd.
 import { encodeFrame } from '../../../schemas/ts/codec.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
@@ -12,7 +13,8 @@ export interface StreamConnection {
   readonly closed: boolean;
   readonly metrics: ServerMetrics;
   backpressured(): boolean;
-  send(frame: Buffer): void;
+  /** One message: `head`, then the bytes of `body` (read during the call only). */
+  sendMessage(head: Buffer, body: readonly Uint8Array[]): void;
   answer(requestId: number, message: Message): void;
   answerError(requestId: number, err: unknown): void;
   endStream(requestId: number): void;
@@ -66,7 +68,7 @@ export class ReadStream {
         await new Promise<void>((resolve) => { this.wake = resolve; });
       }
       if (this.stopped) return false;
-      this.session.send(encodeFrame(this.requestId, { type: 'ReadData', blocks: headers }, parts));
+      this.session.sendMessage(encodeFrame(this.requestId, { type: 'ReadData', blocks: headers }), parts);
       this.credit -= bytes;
       this.blocksSent += headers.length;
       this.bytesSent += bytes;
@@ -86,7 +88,7 @@ export class ReadStream {
             break;
           }
           headers.push(b.header);
-          parts.push(b.data); // the store's views stay valid while kept; encodeFrame copies them into the frame
+          parts.push(b.data); // the store's views stay valid while kept; uWS copies them when sent
           bytes += b.data.length;
         }
         if (!sending || this.stopped) break;

@@ -14,10 +14,13 @@ import type { Frame, Message } from '../../../schemas/ts/messages.js';
 import { PEGASUS_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN } from '../../../schemas/ts/version.js';
 import type { ServerConfig } from '../config.js';
 import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
-import { FRAME_BYTES_MAX, READ_STREAMS_PER_CONNECTION_MAX, SOCKET_HIGH_WATER_BYTES } from '../limits.js';
+import {
+  FRAGMENT_COPY_BYTES_MAX, FRAGMENT_ZERO_COPY_BYTES_MIN, FRAME_BYTES_MAX, READ_STREAMS_PER_CONNECTION_MAX, SOCKET_HIGH_WATER_BYTES,
+} from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { PushWindow, ShuffleService } from '../shuffle/shuffle-service.js';
+import { fragmentBytes, planFragments } from './message-fragments.js';
 import { ReadLeases } from './read-leases.js';
 import { ReadStream } from './read-stream.js';
 import type { UcxTransport } from './ucx-transport.js';
@@ -28,6 +31,8 @@ export interface SessionData {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Where sendMessage() copies small pieces together; one for the process (event loop only, free again once uWS returns). */
+let scratch: Buffer | null = null;
 
 /** Codes after which the byte stream cannot be trusted and the connection is closed. */
 const FATAL = new Set<ErrorCode>([
@@ -72,6 +77,40 @@ export class Session {
     if (status === 2) {
       // Dropped: maxBackpressure is set above high water plus the largest frame,
       // so this means the peer stopped reading. Nothing sent later can be trusted.
+      this.log.warn('send dropped by backpressure limit, closing', { remote: this.remote() });
+      this.closeNow(1011, 'backpressure limit');
+    }
+  }
+
+  /**
+   * Sends one message made of `head` and `body` (the parts are read during the
+   * call only) as WebSocket fragments: large body parts without a copy, small
+   * pieces copied together (message-fragments.ts).
+   */
+  sendMessage(head: Buffer, body: readonly Uint8Array[]): void {
+    if (this.closed) return;
+    const parts = [head, ...body];
+    const fragments = planFragments(parts, FRAGMENT_ZERO_COPY_BYTES_MIN, FRAGMENT_COPY_BYTES_MAX);
+    const copy = scratch ??= Buffer.allocUnsafeSlow(FRAGMENT_COPY_BYTES_MAX);
+    let status = 0;
+    this.ws.cork(() => {
+      const last = fragments.length - 1;
+      if (last === 0) {
+        status = this.ws.send(fragmentBytes(fragments[0]!, parts, copy), true, false);
+        return;
+      }
+      // uWS copies each fragment before returning, so the scratch buffer is free
+      // again for the next one. The fragment calls report no drop the way send()
+      // does; none can happen, as with send(): streams send only below high water,
+      // and maxBackpressure is set above high water plus the largest message.
+      for (let i = 0; i <= last; i++) {
+        const bytes = fragmentBytes(fragments[i]!, parts, copy);
+        if (i === 0) this.ws.sendFirstFragment(bytes, true, false);
+        else if (i === last) this.ws.sendLastFragment(bytes, false);
+        else this.ws.sendFragment(bytes, false);
+      }
+    });
+    if (status === 2) {
       this.log.warn('send dropped by backpressure limit, closing', { remote: this.remote() });
       this.closeNow(1011, 'backpressure limit');
     }
