@@ -83,6 +83,8 @@ export const CATALOG_ROWS_PER_STEP = 1_000;
 export const READ_BLOCKS_PER_BATCH_MAX = 1_024;
 /** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */
 export const READ_FILES_OPEN_MAX = 16;
+/** Segment file handles kept open between reads (engine/read-handles.ts), beyond those reads hold; least recently used closed first. */
+export const READ_HANDLES_IDLE_MAX = 256;
 /** Most bytes the server queues on a socket beyond which it stops producing (uWS backpressure). */
 export const SOCKET_BACKPRESSURE_BYTES_MAX = 64 * 1024 * 1024;
 /** Largest segment file. Offsets in the index are u64, this keeps files manageable. */

@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, isNotFound } from '../errors.js';
 import type { LogId } from './log-id.js';
+import { segmentReadHandles } from './read-handles.js';
 import { isOwnerDirName, ownerDir, parseLogDirName, tenantRoot } from './segment-names.js';
 import type { TenantName } from './tenants.js';
 
@@ -48,6 +49,7 @@ export async function listOwnerDirs(tierPath: string, tenant: TenantName): Promi
 /** Removes an owner's directory with every log in it (after its SegmentLogs are closed). */
 export async function removeOwnerDir(tierPath: string, tenant: TenantName, owner: string): Promise<void> {
   const dir = ownerDir(tierPath, tenant, owner);
+  segmentReadHandles.forgetUnder(dir);
   try {
     await fsp.rm(dir, { recursive: true, force: true });
   } catch (err) {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { ioError, isNotFound } from '../errors.js';
 import { listLogDirsOf, listOwnerDirs } from './log-dirs.js';
 import type { LogId } from './log-id.js';
+import { segmentReadHandles } from './read-handles.js';
 import { parseSegmentFileName } from './segment-names.js';
 import { TENANTS, type TenantName } from './tenants.js';
 import type { TierSet } from './tiers.js';
@@ -123,6 +124,8 @@ export async function removeOrphans(orphans: readonly Orphan[], judge: OrphanJud
   const removed: Orphan[] = [];
   for (const o of orphans) {
     if (!stillOrphaned(o, judge)) continue;
+    segmentReadHandles.forget(o.path);
+    segmentReadHandles.forgetUnder(o.path);
     try {
       await fsp.rm(o.path, { recursive: true, force: true });
     } catch (err) {

@@ -9,8 +9,8 @@
 // and cross two async generators per block. It takes the runs in read order a
 // window (up to windowBytes) at a time, merges the runs of the window that lie
 // next to each other in one segment (one flush writes its runs in partition
-// order, back to back) into one read, keeps one handle per segment open for
-// the whole read, parses each run whole (the run's CRC32C from the index
+// order, back to back) into one read, holds one handle per segment for the
+// whole read (kept open between reads: read-handles.ts), parses each run whole (the run's CRC32C from the index
 // stands for its per-header CRC32Cs) and hands each window's blocks over as
 // one array. readRun() streams one run in chunks: verify, and runs larger
 // than a window.
@@ -25,6 +25,7 @@ import { RunParser, type RunBlock } from '../../../schemas/ts/run-parser.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
 import { READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX } from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
+import { segmentReadHandles, type ReadHandle, type ReadHandleCache } from './read-handles.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import type { StoredBlock } from './types.js';
 
@@ -115,42 +116,41 @@ interface Extent {
 }
 
 /**
- * Open read handles of one read, one per segment. Between windows (trim()) at
- * most READ_FILES_OPEN_MAX stay open, the oldest closed first; within a window
- * as many as the window's runs lie in segments, as its reads run at once.
+ * The read handles one read holds, one per segment, from the process's cache
+ * (read-handles.ts). Between windows (trim()) at most READ_FILES_OPEN_MAX stay
+ * held, the oldest released first; within a window as many as the window's
+ * runs lie in segments, as its reads run at once.
  */
 class ReadHandles {
-  private readonly open = new Map<string, Promise<FileHandle>>();
+  private readonly held = new Map<string, ReadHandle>();
+
+  constructor(private readonly cache: ReadHandleCache) {}
 
   get(path: string): Promise<FileHandle> {
-    let fh = this.open.get(path);
-    if (fh === undefined) {
-      fh = fsp.open(path, 'r').catch((err: unknown) => {
-        if (isNotFound(err)) throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${path} is gone (its log removed?)`, { cause: err });
-        throw ioError(err, `open segment ${path}`);
-      });
-      fh.catch(() => undefined);
-      this.open.set(path, fh);
+    let h = this.held.get(path);
+    if (h === undefined) {
+      h = this.cache.acquire(path);
     } else {
-      // Most recently used last.
-      this.open.delete(path);
-      this.open.set(path, fh);
+      this.held.delete(path); // most recently used last
     }
-    return fh;
+    this.held.set(path, h);
+    return h.handle.catch((err: unknown) => {
+      if (isNotFound(err)) throw new PegasusError(ErrorCode.NOT_FOUND, `segment ${path} is gone (its log removed?)`, { cause: err });
+      throw ioError(err, `open segment ${path}`);
+    });
   }
 
   trim(): void {
-    for (const [path, fh] of this.open) {
-      if (this.open.size <= READ_FILES_OPEN_MAX) break;
-      this.open.delete(path);
-      void fh.then((h) => h.close()).catch(() => undefined);
+    for (const [path, h] of this.held) {
+      if (this.held.size <= READ_FILES_OPEN_MAX) break;
+      this.held.delete(path);
+      this.cache.release(h);
     }
   }
 
-  async closeAll(): Promise<void> {
-    const all = [...this.open.values()];
-    this.open.clear();
-    await Promise.all(all.map((fh) => fh.then((h) => h.close()).catch(() => undefined)));
+  releaseAll(): void {
+    for (const h of this.held.values()) this.cache.release(h);
+    this.held.clear();
   }
 }
 
@@ -162,11 +162,13 @@ class ReadHandles {
  * reused, so they stay valid for as long as the caller keeps them. Validates
  * every run's shape and headers, not block data CRCs (the reader's).
  */
-export async function* readRuns(runs: readonly RunToRead[], windowBytes: number): AsyncGenerator<StoredBlock[]> {
+export async function* readRuns(
+  runs: readonly RunToRead[], windowBytes: number, cache: ReadHandleCache = segmentReadHandles,
+): AsyncGenerator<StoredBlock[]> {
   if (!Number.isSafeInteger(windowBytes) || windowBytes < 1 || windowBytes > READ_CHUNK_BYTES_MAX) {
     assert.fail(`windowBytes ${windowBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
   }
-  const handles = new ReadHandles();
+  const handles = new ReadHandles(cache);
   try {
     for (let i = 0; i < runs.length;) {
       const first = runs[i]!;
@@ -216,7 +218,7 @@ export async function* readRuns(runs: readonly RunToRead[], windowBytes: number)
       yield out;
     }
   } finally {
-    await handles.closeAll();
+    handles.releaseAll();
   }
 }
 

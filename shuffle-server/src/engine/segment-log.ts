@@ -26,6 +26,7 @@ import { ErrorCode, PegasusError, ioError } from '../errors.js';
 import { CRC_COMBINE_BYTES_MIN, RUN_ARENA_CHUNK_BYTES, SEGMENT_BYTES_MAX, SMALL_RUN_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
 import type { Durability } from './durability.js';
+import { segmentReadHandles } from './read-handles.js';
 import { readRun, readRuns, type ReadRunOptions } from './run-reader.js';
 import {
   BLOCK_HEADER_BYTES,
@@ -341,6 +342,7 @@ export class SegmentLog {
         this.settleCharge(s, 0);
         await file?.close(0);
         // Unindexed, so harmless if the unlink fails: the next open deletes it.
+        segmentReadHandles.forget(this.pathOf(s));
         await fsp.rm(this.pathOf(s), { force: true }).catch(() => undefined);
         continue;
       }
@@ -427,10 +429,11 @@ export class SegmentLog {
     return join(this.dirOf(tier), segmentFileName(segmentId));
   }
 
-  /** Closes file handles after any append in flight; idempotent. Reads keep their own handles. */
+  /** Closes file handles after any append in flight, and the cached read handles of its files (reads hold theirs until they end); idempotent. */
   close(): Promise<void> {
     if (this.closed === null) {
       this.closed = (async () => {
+        for (const tier of this.tiers.tiers) segmentReadHandles.forgetUnder(this.dirOf(tier));
         await this.inFlight;
         const s = this.active;
         this.active = null;
@@ -459,6 +462,7 @@ export class SegmentLog {
     try {
       for (const tier of this.tiers.tiers) {
         const dir = this.dirOf(tier);
+        segmentReadHandles.forgetUnder(dir); // before the files go: no later read may get a handle of one
         try {
           await fsp.rm(dir, { recursive: true, force: true });
         } catch (err) {
