@@ -79,6 +79,20 @@ export const READ_CHUNK_BYTES_MAX = 8 * 1024 * 1024;
 export const READ_EXTENT_GAP_BYTES_MAX = 16 * 1024;
 /** Index rows taken from a LevelDB iterator per call when listing (each call is one hop to its thread). */
 export const CATALOG_ROWS_PER_STEP = 1_000;
+/**
+ * Partitions whose runs of one append share one catalog row (run groups,
+ * engine/catalog/INDEX_FORMAT.md). One row per run cost ~100,000 LevelDB ops per
+ * append at 100,000 partitions; grouping by 1,024 makes that ~100 rows, while a
+ * read of a few partitions still scans only the rows of its one or two groups
+ * (a row holds at most this many partitions' entries, 36 bytes each).
+ */
+export const RUN_GROUP_PARTITIONS = 1_024;
+/**
+ * Most entries in one run-group row (about 144 KiB): an append with more runs
+ * of one group in one segment (many runs per partition) splits them over rows,
+ * so no LevelDB value grows without bound.
+ */
+export const RUN_GROUP_ENTRIES_MAX = 4_096;
 /** Most blocks of a run larger than a read window handed on in one array. */
 export const READ_BLOCKS_PER_BATCH_MAX = 1_024;
 /** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */

@@ -69,7 +69,7 @@ export class Engine {
       log.warn('pmem tier written with ordinary file writes and fdatasync', { tiers: degraded.map((t) => t.label), reason: nativeStatus().reason });
     }
     trackTiers(metrics, tiers);
-    const catalog = await Catalog.open(join(cfg.dataDir, 'index'));
+    const catalog = await Catalog.open(join(cfg.dataDir, 'index'), log);
     const engine = new Engine(cfg, tiers, catalog, log, metrics);
     if (engine.faults.appendDelayMs > 0) log.warn('fault injected: every durable append is delayed', { appendDelayMs: engine.faults.appendDelayMs });
     if (engine.faults.appendGate !== '') log.warn('fault injected: every durable append waits for a gate file', { appendGate: engine.faults.appendGate });

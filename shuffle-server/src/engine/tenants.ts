@@ -22,6 +22,12 @@ export interface TenantLayout {
     readonly log: number;
     /** A run of a log (key: log, partition, segment, offset). */
     readonly run: number;
+    /**
+     * The runs of one append for one group of partitions, packed in one row
+     * (key: log, group, segment, first offset). Replaces per-run rows for new
+     * writes; `run` rows are still read (indexes written before run groups).
+     */
+    readonly runGroup: number;
     /** A segment of a log and its durable length. */
     readonly segment: number;
     /** Rows the tenant keeps per log besides runs and segments (deleted with the log). */
@@ -33,7 +39,7 @@ export const TENANTS: Readonly<Record<TenantName, TenantLayout>> = {
   shuffle: {
     name: 'shuffle',
     dirName: 'shuffles',
-    tags: { owner: 0x01, log: 0x02, run: 0x03, segment: 0x05, logPrivate: [0x04] },
+    tags: { owner: 0x01, log: 0x02, run: 0x03, segment: 0x05, runGroup: 0x06, logPrivate: [0x04] },
   },
 };
 
@@ -45,7 +51,7 @@ export function tenantLayout(name: TenantName): TenantLayout {
 function checkTags(): void {
   const seen = new Map<number, string>([[0x00, 'meta']]);
   for (const t of Object.values(TENANTS)) {
-    const tags = [t.tags.owner, t.tags.log, t.tags.run, t.tags.segment, ...t.tags.logPrivate];
+    const tags = [t.tags.owner, t.tags.log, t.tags.run, t.tags.runGroup, t.tags.segment, ...t.tags.logPrivate];
     for (const tag of tags) {
       const prior = seen.get(tag);
       if (prior !== undefined) throw new Error(`catalog tag ${tag} of tenant ${t.name} is already used by ${prior}`);

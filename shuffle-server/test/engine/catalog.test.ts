@@ -113,6 +113,9 @@ test('RandomizedOpsMatchInMemoryOracle, and survive reopen', async (t) => {
   const big = (): number => pick([0, 1, 255, 256, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, int(2 ** 20)]);
   const partition = (): number => pick([0, 1, 2, 3, 255, 256, 999_999, int(10)]);
 
+  // A run's (segment, offset) is a byte position in a segment file: no two runs
+  // of a log share one (run-group rows are keyed by their first one).
+  const positions = new Set<string>();
   let index = await openShuffleIndex(join(dir, 'index'));
   const oracle = new Oracle();
   for (let op = 0; op < 500; op++) {
@@ -123,6 +126,11 @@ test('RandomizedOpsMatchInMemoryOracle, and survive reopen', async (t) => {
       const runs = Array.from({ length: int(5) }, (): RunEntry => {
         const mapMin = int(1000);
         return { partition: partition(), segmentId: pick([0, 1, 2, 2 ** 40]), offset: big(), length: big(), blockCount: int(100_000), mapMin, mapMax: mapMin + int(10), crc32c: pick([0, 1, 0xffff_ffff, int(2 ** 31)]) };
+      }).filter((r) => {
+        const at = `${appId}|${shuffleId}|${r.segmentId}|${r.offset}`;
+        if (positions.has(at)) return false;
+        positions.add(at);
+        return true;
       });
       const segments = Array.from({ length: int(3) }, (): SegmentEntry => ({ segmentId: pick([0, 1, 2, 2 ** 40]), durableBytes: big(), sealed: random() < 0.5, tierId: pick([0, 1, 0xffff_ffff]) }));
       const commits = Array.from({ length: int(4) }, (): CommitEntry => ({ mapId: pick([0, 1, 256, int(1e7)]), attempt: big(), batchCount: int(1000) }));

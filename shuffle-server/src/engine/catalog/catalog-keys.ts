@@ -10,7 +10,8 @@
 //   meta     00 01                                               -> u32 index format version
 //   owner    <owner tag> owner 00                                -> OwnerValue
 //   log      <log tag> owner 00 logId:u32                        -> the tenant's value
-//   run      <run tag> owner 00 logId:u32 partition:u32 segmentId:u64 offset:u64 -> RunValue
+//   run      <run tag> owner 00 logId:u32 partition:u32 segmentId:u64 offset:u64 -> RunValue (read only: indexes before run groups)
+//   runGroup <runGroup tag> owner 00 logId:u32 group:u32 segmentId:u64 offset:u64 -> RunGroupValue (run-groups.ts)
 //   segment  <segment tag> owner 00 logId:u32 segmentId:u64      -> SegmentValue
 //   private  <tenant tag> owner 00 logId:u32 <tenant bytes>      -> the tenant's value
 //
@@ -29,8 +30,15 @@ import { checkLogId, type LogId } from '../log-id.js';
 import type { TenantName } from '../tenants.js';
 import type { RunEntry, SegmentEntry } from './types.js';
 
-/** Version of the key layout, stored under the meta key; a reader refuses any other. */
-export const INDEX_FORMAT_VERSION = 1;
+/**
+ * Version of the key layout, stored under the meta key. 2 added run-group rows
+ * (run-groups.ts): a server reading 1 would miss those runs, so an index holding
+ * them must say 2. A version-1 index is a valid version-2 index (it only lacks
+ * run groups) and is upgraded in place at open; any other version is refused.
+ */
+export const INDEX_FORMAT_VERSION = 2;
+/** Versions this server opens: 1 is upgraded to INDEX_FORMAT_VERSION at open. */
+export const INDEX_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 /** Version byte of the values whose layout never changed. */
 export const VALUE_VERSION = 1;
 /** Run values: v1 without, v2 with the run's CRC32C. Writers write v2. */
@@ -72,12 +80,12 @@ export function checkU64(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) assert.fail(`${what} ${n} not a safe u64`);
 }
 
-function writeU64BE(buf: Buffer, value: number, at: number): void {
+export function writeU64BE(buf: Buffer, value: number, at: number): void {
   buf.writeUInt32BE(Math.floor(value / TWO_POW_32), at);
   buf.writeUInt32BE(value % TWO_POW_32, at + 4);
 }
 
-function readU64BE(buf: Buffer, at: number): number {
+export function readU64BE(buf: Buffer, at: number): number {
   const hi = buf.readUInt32BE(at);
   if (hi > 0x1f_ffff) throw corrupt(`u64 beyond 2^53 in key ${buf.toString('hex')}`);
   return hi * TWO_POW_32 + buf.readUInt32BE(at + 4);
@@ -251,9 +259,9 @@ export function checkValue(value: Buffer, bytes: number, what: string): void {
   }
 }
 
-export function encodeMetaFormatValue(): Buffer {
+export function encodeMetaFormatValue(version = INDEX_FORMAT_VERSION): Buffer {
   const v = Buffer.alloc(4);
-  v.writeUInt32LE(INDEX_FORMAT_VERSION, 0);
+  v.writeUInt32LE(version, 0);
   return v;
 }
 

@@ -1,6 +1,8 @@
 // The catalog: one LevelDB (classic-level) holding, for every tenant, its
-// owners, its logs, the runs of each log in segment files, the durable length of
-// every segment, and rows a tenant keeps per log (its private tags). Layout of keys and values: INDEX_FORMAT.md and catalog-keys.ts.
+// owners, its logs, the runs of each log in segment files (packed per append and
+// group of partitions: run-groups.ts), the durable length of every segment, and
+// rows a tenant keeps per log (its private tags). Layout of keys and values:
+// INDEX_FORMAT.md, catalog-keys.ts and run-groups.ts.
 //
 // Durability: every write that a client's acknowledgement depends on is written
 // with sync:true, and everything that must change together goes in one batch
@@ -11,10 +13,12 @@ import { ClassicLevel } from 'classic-level';
 
 import { ErrorCode, PegasusError, ioError } from '../../errors.js';
 import { CATALOG_ROWS_PER_STEP } from '../../limits.js';
+import type { Logger } from '../../logger.js';
 import type { LogId } from '../log-id.js';
 import { tenantLayout, type TenantName } from '../tenants.js';
 import {
   INDEX_FORMAT_VERSION,
+  INDEX_FORMAT_VERSIONS_READ,
   decodeLogRowKey,
   decodeMetaFormatValue,
   decodeOwnerKey,
@@ -25,19 +29,19 @@ import {
   decodeSegmentValue,
   encodeMetaFormatValue,
   encodeOwnerValue,
-  encodeRunValue,
   encodeSegmentValue,
   logKey,
   logRange,
   metaFormatKey,
   ownerKey,
   ownerRange,
-  runKey,
   runRange,
   segmentKey,
   tagRange,
   type KeyRange,
 } from './catalog-keys.js';
+import { decodeRunGroupKey, encodeRunGroupValue, packRunGroups, runGroupKey, runGroupRange } from './run-groups.js';
+import { RunGroupCollector, mergeRuns } from './run-list.js';
 import type { RunEntry, SegmentEntry } from './types.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -57,8 +61,8 @@ export class Catalog {
     readonly dir: string,
   ) {}
 
-  /** Opens (creating) the catalog in `dir`; refuses one of another format version. */
-  static async open(dir: string): Promise<Catalog> {
+  /** Opens (creating) the catalog in `dir`; upgrades format version 1, refuses an unknown one. */
+  static async open(dir: string, log?: Logger): Promise<Catalog> {
     let db: Db;
     try {
       await fsp.mkdir(dir, { recursive: true });
@@ -69,7 +73,7 @@ export class Catalog {
     }
     const catalog = new Catalog(db, dir);
     try {
-      await catalog.checkFormat();
+      await catalog.checkFormat(log);
     } catch (err) {
       await db.close().catch(() => undefined);
       throw err;
@@ -77,7 +81,7 @@ export class Catalog {
     return catalog;
   }
 
-  private async checkFormat(): Promise<void> {
+  private async checkFormat(log: Logger | undefined): Promise<void> {
     const key = metaFormatKey();
     const stored = await this.call('read format version', () => this.db.get(key));
     if (stored === undefined) {
@@ -85,8 +89,14 @@ export class Catalog {
       return;
     }
     const version = decodeMetaFormatValue(stored);
+    if (!INDEX_FORMAT_VERSIONS_READ.includes(version)) {
+      throw new PegasusError(ErrorCode.CORRUPT_DATA, `index ${this.dir} has format version ${version}; this server reads ${INDEX_FORMAT_VERSIONS_READ.join(' and ')}`);
+    }
     if (version !== INDEX_FORMAT_VERSION) {
-      throw new PegasusError(ErrorCode.CORRUPT_DATA, `index ${this.dir} has format version ${version}; this server reads ${INDEX_FORMAT_VERSION}`);
+      // Before any run group is written: a server of version 1 must never open an
+      // index holding them (it would not see those runs), and from now on it refuses.
+      await this.call('upgrade format version', () => this.db.put(key, encodeMetaFormatValue(), { sync: true }));
+      log?.info('index format upgraded', { dir: this.dir, from: version, to: INDEX_FORMAT_VERSION });
     }
   }
 
@@ -114,7 +124,7 @@ export class Catalog {
   async deleteOwner(tenant: TenantName, owner: string): Promise<void> {
     const tags = tenantLayout(tenant).tags;
     const ops: BatchOp[] = [{ type: 'del', key: ownerKey(tags.owner, owner) }];
-    for (const tag of [tags.log, tags.run, tags.segment, ...tags.logPrivate]) await this.collectDeletes(ownerRange(tag, owner), ops);
+    for (const tag of [tags.log, tags.run, tags.runGroup, tags.segment, ...tags.logPrivate]) await this.collectDeletes(ownerRange(tag, owner), ops);
     await this.call(`delete owner ${tenant}/${owner}`, () => this.db.batch(ops, { sync: true }));
   }
 
@@ -136,21 +146,21 @@ export class Catalog {
   async deleteLog(log: LogId): Promise<void> {
     const tags = tenantLayout(log.tenant).tags;
     const ops: BatchOp[] = [{ type: 'del', key: logKey(tags.log, log) }];
-    for (const tag of [tags.run, tags.segment, ...tags.logPrivate]) await this.collectDeletes(logRange(tag, log), ops);
+    for (const tag of [tags.run, tags.runGroup, tags.segment, ...tags.logPrivate]) await this.collectDeletes(logRange(tag, log), ops);
     await this.call(`delete log ${log.tenant}/${log.owner}/${log.id}`, () => this.db.batch(ops, { sync: true }));
   }
 
   /**
-   * The catalog half of a durable append: the runs and segment lengths of one
-   * append plus the tenant's rows, as one batch (synced unless `sync` is false:
-   * commitDurability process, see ../durability.ts), after the segment bytes are
-   * durable.
+   * The catalog half of a durable append: the runs (as run-group rows) and
+   * segment lengths of one append plus the tenant's rows, as one batch (synced
+   * unless `sync` is false: commitDurability process, see ../durability.ts),
+   * after the segment bytes are durable.
    */
   writeAppend(log: LogId, runs: RunEntry[], segments: SegmentEntry[], rows: CatalogRow[], sync = true): Promise<void> {
     const tags = tenantLayout(log.tenant).tags;
     // Encode everything first: a bad entry fails here, before anything is written.
     const ops: BatchOp[] = [];
-    for (const r of runs) ops.push({ type: 'put', key: runKey(tags.run, log, r), value: encodeRunValue(r) });
+    for (const row of packRunGroups(runs)) ops.push({ type: 'put', key: runGroupKey(tags.runGroup, log, row.key), value: encodeRunGroupValue(row) });
     for (const s of segments) ops.push({ type: 'put', key: segmentKey(tags.segment, log, s.segmentId), value: encodeSegmentValue(s) });
     for (const row of rows) {
       if (!tags.logPrivate.includes(row.key[0]!)) throw new PegasusError(ErrorCode.INTERNAL, `row with tag ${row.key[0]} is not a private row of tenant ${log.tenant}`);
@@ -160,13 +170,28 @@ export class Catalog {
     return this.call(`write append of ${log.tenant}/${log.owner}/${log.id}`, () => this.db.batch(ops, { sync }));
   }
 
-  /** Runs of partitions [partitionStart, partitionEnd), ordered by partition, then segmentId, then offset. */
-  listRuns(log: LogId, partitionStart: number, partitionEnd: number): Promise<RunEntry[]> {
-    const tag = tenantLayout(log.tenant).tags.run;
-    return this.collect(runRange(tag, log, partitionStart, partitionEnd), `list runs of ${log.tenant}/${log.owner}/${log.id}`, (k, v) => {
-      const key = decodeRunKey(log.tenant, tag, k);
-      return { partition: key.partition, segmentId: key.segmentId, offset: key.offset, ...decodeRunValue(v) };
-    });
+  /**
+   * Runs of partitions [partitionStart, partitionEnd), ordered by partition, then
+   * segmentId, then offset: the entries of the run-group rows of the range's
+   * groups (run-list.ts puts them in order), merged with per-run rows of
+   * indexes written before run groups (usually none: an empty range scan).
+   */
+  async listRuns(log: LogId, partitionStart: number, partitionEnd: number): Promise<RunEntry[]> {
+    const tags = tenantLayout(log.tenant).tags;
+    const what = `list runs of ${log.tenant}/${log.owner}/${log.id}`;
+    const groupRange = runGroupRange(tags.runGroup, log, partitionStart, partitionEnd);
+    const legacyRange = runRange(tags.run, log, partitionStart, partitionEnd);
+    if (partitionStart === partitionEnd) return [];
+    const collector = new RunGroupCollector(partitionStart, partitionEnd);
+    const [, legacy] = await Promise.all([
+      this.scan(groupRange, what, (k, v) => collector.add(decodeRunGroupKey(log.tenant, tags.runGroup, k), v)),
+      this.collect(legacyRange, what, (k, v) => {
+        const key = decodeRunKey(log.tenant, tags.run, k);
+        return { partition: key.partition, segmentId: key.segmentId, offset: key.offset, ...decodeRunValue(v) };
+      }),
+    ]);
+    const grouped = collector.finish();
+    return legacy.length === 0 ? grouped : mergeRuns(legacy, grouped);
   }
 
   /** Segments ordered by segment id. */
@@ -185,13 +210,19 @@ export class Catalog {
 
   private async collect<T>(range: KeyRange, what: string, decode: (key: Buffer, value: Buffer) => T): Promise<T[]> {
     const out: T[] = [];
+    await this.scan(range, what, (key, value) => out.push(decode(key, value)));
+    return out;
+  }
+
+  /** Calls `onRow` for every row of `range`, in key order. */
+  private async scan(range: KeyRange, what: string, onRow: (key: Buffer, value: Buffer) => void): Promise<void> {
     try {
       // Rows a batch per call, not a promise per row: a read of 1,000 small
       // partitions lists tens of thousands of runs (issue 10).
       const it = this.db.iterator(range);
       try {
         for (let rows = await it.nextv(CATALOG_ROWS_PER_STEP); rows.length > 0; rows = await it.nextv(CATALOG_ROWS_PER_STEP)) {
-          for (const [key, value] of rows) out.push(decode(key, value));
+          for (const [key, value] of rows) onRow(key, value);
         }
       } finally {
         await it.close();
@@ -199,7 +230,6 @@ export class Catalog {
     } catch (err) {
       throw ioError(err, `index: ${what}`);
     }
-    return out;
   }
 
   private async collectDeletes(range: KeyRange, ops: BatchOp[]): Promise<void> {
