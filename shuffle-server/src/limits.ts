@@ -80,13 +80,19 @@ export const READ_EXTENT_GAP_BYTES_MAX = 16 * 1024;
 /** Index rows taken from a LevelDB iterator per call when listing (each call is one hop to its thread). */
 export const CATALOG_ROWS_PER_STEP = 1_000;
 /**
- * Partitions whose runs of one append share one catalog row (run groups,
+ * Partitions whose small runs of one append share one catalog row (run groups,
  * engine/catalog/INDEX_FORMAT.md). One row per run cost ~100,000 LevelDB ops per
- * append at 100,000 partitions; grouping by 1,024 makes that ~100 rows, while a
- * read of a few partitions still scans only the rows of its one or two groups
- * (a row holds at most this many partitions' entries, 36 bytes each).
+ * append at 100,000 partitions; grouping by 32 makes that ~3,000. Kept small
+ * because a read of one partition (a Spark reduce task) reads its group's whole
+ * row from every append: 32 entries of 36 bytes, about 1 KiB per append.
  */
-export const RUN_GROUP_PARTITIONS = 1_024;
+export const RUN_GROUP_PARTITIONS = 32;
+/**
+ * Runs up to this many bytes go into run-group rows; larger ones keep a row of
+ * their own (a 61-byte row per run of more than 16 KiB costs nothing worth
+ * saving, and is read by the reduce task that needs it alone).
+ */
+export const RUN_GROUP_RUN_BYTES_MAX = 16 * 1024;
 /**
  * Most entries in one run-group row (about 144 KiB): an append with more runs
  * of one group in one segment (many runs per partition) splits them over rows,

@@ -22,7 +22,7 @@ import type { RunEntry, SegmentEntry } from '../../src/engine/catalog/types.js';
 import type { LogId } from '../../src/engine/log-id.js';
 import { TENANTS } from '../../src/engine/tenants.js';
 import { PegasusError } from '../../src/errors.js';
-import { RUN_GROUP_ENTRIES_MAX, RUN_GROUP_PARTITIONS } from '../../src/limits.js';
+import { RUN_GROUP_ENTRIES_MAX, RUN_GROUP_PARTITIONS, RUN_GROUP_RUN_BYTES_MAX } from '../../src/limits.js';
 
 const TAGS = TENANTS.shuffle.tags;
 const G = RUN_GROUP_PARTITIONS;
@@ -77,7 +77,7 @@ function isCorrupt(t: ExecutionContext, fn: () => unknown, message?: string): vo
 // ---- codec ----
 
 test('RoundTrip: runs in any order pack into rows by group and segment and decode back equal', (t) => {
-  const runs = [run(5, 0, 900, 1), run(1023, 0, 40, 2), run(1024, 0, 300, 3), run(0, 0, 500, 4), run(5, 0, 100, 5), run(2048, 1, 32, 6), run(1023, 1, 64, 7)];
+  const runs = [run(5, 0, 900, 1), run(G - 1, 0, 40, 2), run(G, 0, 300, 3), run(0, 0, 500, 4), run(5, 0, 100, 5), run(2 * G, 1, 32, 6), run(G - 1, 1, 64, 7)];
   const rows = packRunGroups(runs);
   const keys = rows.map((r) => r.key).sort((a, b) => a.group - b.group || a.segmentId - b.segmentId);
   t.deepEqual(keys, [
@@ -88,7 +88,7 @@ test('RoundTrip: runs in any order pack into rows by group and segment and decod
   ]);
   const group0 = rows.find((r) => r.key.group === 0 && r.key.segmentId === 0)!;
   // Ordered by partition, then offset, whatever the runs' order.
-  t.deepEqual(roundTrip(group0), [run(0, 0, 500, 4), run(5, 0, 100, 5), run(5, 0, 900, 1), run(1023, 0, 40, 2)]);
+  t.deepEqual(roundTrip(group0), [run(0, 0, 500, 4), run(5, 0, 100, 5), run(5, 0, 900, 1), run(G - 1, 0, 40, 2)]);
   t.deepEqual(rows.flatMap(roundTrip).sort(byListOrder), [...runs].sort(byListOrder));
   const value = encodeRunGroupValue(group0);
   t.is(value.length, RUN_GROUP_HEADER_BYTES + 4 * RUN_GROUP_ENTRY_BYTES);
@@ -108,7 +108,7 @@ test('DecodeKeepsOnlyTheRangeAsked, found by binary search in the row', (t) => {
   for (let p = 0; p < G; p += 3) runs.push(run(p, 2, 1000 + p * 10, p), run(p, 2, 1001 + p * 10, p + 1));
   const [row] = packRunGroups(runs);
   const value = encodeRunGroupValue(row!);
-  for (const [s, e] of [[0, 0], [0, 1], [3, 4], [4, 6], [100, 200], [1022, 1024], [0, G], [G, 2 * G]] as const) {
+  for (const [s, e] of [[0, 0], [0, 1], [3, 4], [4, 6], [G - 10, G - 5], [G - 2, G], [0, G], [G, 2 * G]] as const) {
     const out: RunEntry[] = [];
     decodeRunGroupValue(row!.key, value, s, e, out);
     t.deepEqual(out, runs.filter((r) => r.partition >= s && r.partition < e), `${s}..${e}`);
@@ -220,11 +220,15 @@ class LogWriter {
   offset = 32;
   constructor(private readonly random: () => number, readonly segmentBytes: number) {}
 
-  /** The runs of one append of the given partitions (one run each, in the given order). */
+  /**
+   * The runs of one append of the given partitions (one run each, in the given
+   * order); about one in ten is larger than RUN_GROUP_RUN_BYTES_MAX, so it gets a
+   * per-run row of its own beside the run-group rows of the same append.
+   */
   append(partitions: number[]): RunEntry[] {
     const out: RunEntry[] = [];
     for (const p of partitions) {
-      const length = 20 + Math.floor(this.random() * 300);
+      const length = this.random() < 0.1 ? RUN_GROUP_RUN_BYTES_MAX + 1 + Math.floor(this.random() * 300) : 20 + Math.floor(this.random() * 300);
       if (this.offset + length > this.segmentBytes) {
         this.segmentId++;
         this.offset = 32;

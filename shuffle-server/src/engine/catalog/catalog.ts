@@ -12,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { ClassicLevel } from 'classic-level';
 
 import { ErrorCode, PegasusError, ioError } from '../../errors.js';
-import { CATALOG_ROWS_PER_STEP } from '../../limits.js';
+import { CATALOG_ROWS_PER_STEP, RUN_GROUP_RUN_BYTES_MAX } from '../../limits.js';
 import type { Logger } from '../../logger.js';
 import type { LogId } from '../log-id.js';
 import { tenantLayout, type TenantName } from '../tenants.js';
@@ -29,12 +29,14 @@ import {
   decodeSegmentValue,
   encodeMetaFormatValue,
   encodeOwnerValue,
+  encodeRunValue,
   encodeSegmentValue,
   logKey,
   logRange,
   metaFormatKey,
   ownerKey,
   ownerRange,
+  runKey,
   runRange,
   segmentKey,
   tagRange,
@@ -151,7 +153,8 @@ export class Catalog {
   }
 
   /**
-   * The catalog half of a durable append: the runs (as run-group rows) and
+   * The catalog half of a durable append: the runs (small ones as run-group
+   * rows, larger ones a row each: RUN_GROUP_RUN_BYTES_MAX) and
    * segment lengths of one append plus the tenant's rows, as one batch (synced
    * unless `sync` is false: commitDurability process, see ../durability.ts),
    * after the segment bytes are durable.
@@ -160,7 +163,12 @@ export class Catalog {
     const tags = tenantLayout(log.tenant).tags;
     // Encode everything first: a bad entry fails here, before anything is written.
     const ops: BatchOp[] = [];
-    for (const row of packRunGroups(runs)) ops.push({ type: 'put', key: runGroupKey(tags.runGroup, log, row.key), value: encodeRunGroupValue(row) });
+    const small: RunEntry[] = [];
+    for (const r of runs) {
+      if (r.length <= RUN_GROUP_RUN_BYTES_MAX) small.push(r);
+      else ops.push({ type: 'put', key: runKey(tags.run, log, r), value: encodeRunValue(r) });
+    }
+    for (const row of packRunGroups(small)) ops.push({ type: 'put', key: runGroupKey(tags.runGroup, log, row.key), value: encodeRunGroupValue(row) });
     for (const s of segments) ops.push({ type: 'put', key: segmentKey(tags.segment, log, s.segmentId), value: encodeSegmentValue(s) });
     for (const row of rows) {
       if (!tags.logPrivate.includes(row.key[0]!)) throw new PegasusError(ErrorCode.INTERNAL, `row with tag ${row.key[0]} is not a private row of tenant ${log.tenant}`);
