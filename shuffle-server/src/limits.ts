@@ -101,6 +101,13 @@ export const RUN_GROUP_RUN_BYTES_MAX = 16 * 1024;
 export const RUN_GROUP_ENTRIES_MAX = 4_096;
 /** Most blocks of a run larger than a read window handed on in one array. */
 export const READ_BLOCKS_PER_BATCH_MAX = 1_024;
+/**
+ * Runs read by a read stream's first window (engine/run-reader.ts); each next
+ * window reads twice as much, up to readAheadBytes. A reduce task waits for its
+ * first blocks; with whole 4 MiB windows that was the read of every run of the
+ * window (a dozen preads through the thread pool) before the first frame left.
+ */
+export const READ_FIRST_WINDOW_BYTES = 256 * 1024;
 /** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */
 export const READ_FILES_OPEN_MAX = 16;
 /** Segment file handles kept open between reads (engine/read-handles.ts), beyond those reads hold; least recently used closed first. */

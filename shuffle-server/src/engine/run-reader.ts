@@ -23,7 +23,9 @@ import { promises as fsp } from 'node:fs';
 
 import { RunParser, type RunBlock } from '../../../schemas/ts/run-parser.js';
 import { ErrorCode, PegasusError, ioError, isNotFound } from '../errors.js';
-import { READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX } from '../limits.js';
+import {
+  READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX, READ_FIRST_WINDOW_BYTES,
+} from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
 import { segmentReadHandles, type ReadHandle, type ReadHandleCache } from './read-handles.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
@@ -158,7 +160,10 @@ class ReadHandles {
  * Streams the blocks of `runs`, in that order, one array per window of up to
  * `windowBytes` of runs (a run larger than that is streamed in chunks of
  * `windowBytes`, in arrays per chunk). A window reads its runs and at most
- * windowBytes of gaps between them. Blocks view buffers of their own, never
+ * windowBytes of gaps between them. The first window holds up to
+ * READ_FIRST_WINDOW_BYTES of runs (or its first run), each next one twice as
+ * much, up to windowBytes: a reader's first blocks wait for one small read, not
+ * for a whole window. Blocks view buffers of their own, never
  * reused, so they stay valid for as long as the caller keeps them. Validates
  * every run's shape and headers, not block data CRCs (the reader's).
  */
@@ -169,6 +174,7 @@ export async function* readRuns(
     assert.fail(`windowBytes ${windowBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
   }
   const handles = new ReadHandles(cache);
+  let window = Math.min(windowBytes, READ_FIRST_WINDOW_BYTES);
   try {
     for (let i = 0; i < runs.length;) {
       const first = runs[i]!;
@@ -193,13 +199,16 @@ export async function* readRuns(
       }
       let end = i;
       let bytes = 0;
-      while (end < runs.length && runs[end]!.entry.length <= windowBytes && bytes + runs[end]!.entry.length <= windowBytes) {
+      // The first windows are smaller (READ_FIRST_WINDOW_BYTES, doubling up to
+      // windowBytes), so that the first blocks go out before a whole window is read.
+      while (end < runs.length && runs[end]!.entry.length <= windowBytes && (end === i || bytes + runs[end]!.entry.length <= window)) {
         bytes += runs[end]!.entry.length;
         end++;
       }
-      const window = runs.slice(i, end);
+      const windowRuns = runs.slice(i, end);
       i = end;
-      const { extents, extentOf } = planExtents(window, windowBytes);
+      const { extents, extentOf } = planExtents(windowRuns, window);
+      window = Math.min(windowBytes, 2 * window);
       await Promise.all(extents.map(async (x) => {
         x.bytes = Buffer.allocUnsafe(x.length);
         const got = await readFully(await handles.get(x.path), x.path, x.bytes, x.length, x.offset);
@@ -209,8 +218,8 @@ export async function* readRuns(
       }));
       handles.trim();
       const out: StoredBlock[] = [];
-      for (let k = 0; k < window.length; k++) {
-        const { entry, path } = window[k]!;
+      for (let k = 0; k < windowRuns.length; k++) {
+        const { entry, path } = windowRuns[k]!;
         const x = extents[extentOf[k]!]!;
         const at = entry.offset - x.offset;
         for (const b of parseRunAt(path, entry, x.bytes!.subarray(at, at + entry.length))) out.push(b);
