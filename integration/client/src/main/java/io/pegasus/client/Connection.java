@@ -49,6 +49,8 @@ public final class Connection implements AutoCloseable {
   private static final Pattern ADDRESS = Pattern.compile("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})$");
 
   private final String address;
+  /** "server host:port", for messages; built once, not per received frame. */
+  private final String serverName;
   private final ClientOptions options;
   private final long requestTimeoutMillis;
   private volatile WebSocketChannel channel;
@@ -118,6 +120,7 @@ public final class Connection implements AutoCloseable {
 
   private Connection(String address, ClientOptions options) {
     this.address = address;
+    this.serverName = "server " + address;
     this.options = options;
     this.requestTimeoutMillis = options.requestTimeoutMillis();
   }
@@ -622,7 +625,7 @@ public final class Connection implements AutoCloseable {
         }
         if (envelopeLength < 0) {
           int e = ByteBuffer.wrap(head, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-          Frames.checkEnvelopeLength(e, "server " + address);
+          Frames.checkEnvelopeLength(e, serverName);
           if (WireLimits.FRAME_PREFIX_BYTES + e > frameBytesMax) {
             throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a frame larger than "
                 + frameBytesMax + " bytes");
