@@ -19,6 +19,8 @@ public final class Block {
   private final int crc32c;
   private final byte codec;
   private final ByteBuffer stored;
+  /** The received body this block is a view of, when its array may be reused; null otherwise. */
+  private final BodyLease lease;
 
   /**
    * @param stored the stored bytes from its position to its limit; the block keeps a
@@ -26,7 +28,14 @@ public final class Block {
    */
   public Block(long attempt, int mapId, int partition, int batch, int seq, int rawLength, int crc32c, byte codec,
       ByteBuffer stored) {
+    this(attempt, mapId, partition, batch, seq, rawLength, crc32c, codec, stored, null);
+  }
+
+  /** A received block whose stored bytes are a view of {@code lease}'s array. */
+  Block(long attempt, int mapId, int partition, int batch, int seq, int rawLength, int crc32c, byte codec,
+      ByteBuffer stored, BodyLease lease) {
     Objects.requireNonNull(stored, "stored");
+    this.lease = lease;
     this.attempt = attempt;
     this.mapId = mapId;
     this.partition = partition;
@@ -71,6 +80,15 @@ public final class Block {
   }
 
   /** A {@link Codec} value. */
+  /**
+   * Gives up this block's share of its received body (see {@link BodyLease}); a no-op
+   * for a block that is not a view of a pooled body. Call at most once per block, and
+   * only when nobody can read the block any more.
+   */
+  void release() {
+    if (lease != null) lease.release();
+  }
+
   public byte codec() {
     return codec;
   }

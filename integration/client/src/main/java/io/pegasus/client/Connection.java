@@ -49,6 +49,8 @@ public final class Connection implements AutoCloseable {
   private static final Pattern ADDRESS = Pattern.compile("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})$");
 
   private final String address;
+  /** "server host:port", for messages; built once, not per received frame. */
+  private final String serverName;
   private final ClientOptions options;
   private final long requestTimeoutMillis;
   private volatile WebSocketChannel channel;
@@ -83,7 +85,11 @@ public final class Connection implements AutoCloseable {
   private int envelopeLength = -1;
   private Frame incoming;
   private byte[] body;
+  /** Body bytes the incoming frame has (body may be a longer pooled array). */
+  private int bodyNeed;
   private int bodyLength;
+  /** Spare ReadData body arrays; they come back only through {@link BodyLease}s. */
+  private final BodyPool bodies = new BodyPool(WireLimits.READ_BODY_POOL_BYTES);
 
   private static final class Pending<T> {
     final int id;
@@ -114,6 +120,7 @@ public final class Connection implements AutoCloseable {
 
   private Connection(String address, ClientOptions options) {
     this.address = address;
+    this.serverName = "server " + address;
     this.options = options;
     this.requestTimeoutMillis = options.requestTimeoutMillis();
   }
@@ -245,6 +252,11 @@ public final class Connection implements AutoCloseable {
   /** Frames whose request_id matched nothing (e.g. data of a cancelled stream still in flight). */
   public long unmatchedFrames() {
     return unmatchedFrames.get();
+  }
+
+  /** Bytes of ReadData body arrays kept for reuse now (see {@link BodyPool}). */
+  long spareBodyBytes() {
+    return bodies.spareBytes();
   }
 
   /** Pings the server sent (each answered with a pong). */
@@ -613,7 +625,7 @@ public final class Connection implements AutoCloseable {
         }
         if (envelopeLength < 0) {
           int e = ByteBuffer.wrap(head, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-          Frames.checkEnvelopeLength(e, "server " + address);
+          Frames.checkEnvelopeLength(e, serverName);
           if (WireLimits.FRAME_PREFIX_BYTES + e > frameBytesMax) {
             throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a frame larger than "
                 + frameBytesMax + " bytes");
@@ -629,28 +641,35 @@ public final class Connection implements AutoCloseable {
           throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "server " + address + " sent a " + f.typeName()
               + " frame of " + frameBytes + " bytes, limit " + frameBytesMax);
         }
-        body = f.bodyBytes == 0 ? EMPTY : new byte[f.bodyBytes];
+        if (f.bodyBytes == 0) {
+          body = EMPTY;
+        } else if (f.type == Message.ReadData) {
+          body = bodies.take(f.bodyBytes, frameBytesMax); // possibly reused: blocks of it are leased
+        } else {
+          body = new byte[f.bodyBytes];
+        }
+        bodyNeed = f.bodyBytes;
         bodyLength = 0;
         continue;
       }
-      if (bodyLength < body.length) {
+      if (bodyLength < bodyNeed) {
         if (!data.hasRemaining()) break;
-        int n = Math.min(body.length - bodyLength, data.remaining());
+        int n = Math.min(bodyNeed - bodyLength, data.remaining());
         data.get(body, bodyLength, n);
         bodyLength += n;
         continue;
       }
       if (data.hasRemaining()) {
         throw Frames.malformed("server " + address + " sent a " + incoming.typeName() + " frame whose body is longer than the "
-            + body.length + " bytes its headers name");
+            + bodyNeed + " bytes its headers name");
       }
       break;
     }
     if (!last) return;
     Frame f = incoming;
-    if (f == null || bodyLength != body.length) {
+    if (f == null || bodyLength != bodyNeed) {
       throw Frames.malformed("server " + address + " sent a message that ends inside its "
-          + (f == null ? "envelope" : "body (" + bodyLength + " of " + body.length + " bytes)"));
+          + (f == null ? "envelope" : "body (" + bodyLength + " of " + bodyNeed + " bytes)"));
     }
     byte[] b = body;
     incoming = null;
@@ -659,7 +678,8 @@ public final class Connection implements AutoCloseable {
     headLength = 0;
     envelopeLength = -1;
     if (head.length > HEAD_BYTES_KEEP) head = new byte[HEAD_BYTES_INITIAL];
-    Frames.attachBody(f, b);
+    boolean pooled = b.length > 0 && f.type == Message.ReadData && f.blockTotal > 0;
+    Frames.attachBody(f, b, pooled ? new BodyLease(bodies, b, f.blockTotal) : null);
     framesReceived.incrementAndGet();
     dispatch(f);
   }

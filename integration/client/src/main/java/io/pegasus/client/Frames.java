@@ -354,6 +354,11 @@ final class Frames {
 
   /** Turns a ReadData frame's headers into blocks over {@code body}. */
   static void attachBody(Frame f, byte[] body) {
+    attachBody(f, body, null);
+  }
+
+  /** {@link #attachBody(Frame, byte[])} for a body whose blocks share {@code lease} (null: none). */
+  static void attachBody(Frame f, byte[] body, BodyLease lease) {
     if (f.type != Message.ReadData) return;
     int n = f.blockTotal;
     Block[] blocks = new Block[n];
@@ -362,7 +367,7 @@ final class Frames {
       int at = i * 7;
       int stored = f.headerInts[at + 5];
       blocks[i] = new Block(f.attempts[i], f.headerInts[at], f.headerInts[at + 1], f.headerInts[at + 2], f.headerInts[at + 3],
-          f.headerInts[at + 4], f.headerInts[at + 6], f.codecs[i], ByteBuffer.wrap(body, off, stored));
+          f.headerInts[at + 4], f.headerInts[at + 6], f.codecs[i], ByteBuffer.wrap(body, off, stored), lease);
       off += stored;
     }
     f.blocks = blocks;

@@ -16,6 +16,14 @@ import pegasus.wire.ErrorCode;
  * received blocks therefore never holds more than the credit plus one frame; a server
  * sending more fails the stream with FLOW_CONTROL_VIOLATION.
  *
+ * <p>Memory: a received ReadData frame is one array that its blocks are views of. By
+ * default a block handed out stays valid for as long as the caller holds it, and every
+ * frame gets a fresh array. A consumer that is done with each block before it takes
+ * the next (e.g. it decodes it with {@link BlockCodec#decode}, which copies) should call
+ * {@link #recycleTakenBlocks()}: the connection then reuses a frame's array once all
+ * its blocks were taken and passed, which saves zeroing, page faults and GC of an
+ * array per frame (see {@link BodyLease} for the ownership rules).
+ *
  * <p>Blocks are handed out as stored (use {@link BlockCodec#decode} to verify and
  * decompress). Blocks outside the requested ranges, partitions out of order, and a
  * ReadEnd whose counts differ from what arrived fail the stream with CORRUPT_DATA.
@@ -50,6 +58,10 @@ public final class ReadStream implements AutoCloseable {
   private long takenBlocks;
   private long takenBytes;
   private long creditGrants;
+  /** Blocks taken are released at the next take() or close(). */
+  private boolean recycling;
+  /** The block last handed out in recycling mode, not yet released. */
+  private Block lent;
 
   ReadStream(Connection conn, int id, String appId, int shuffleId, int partitionStart, int partitionEnd, int mapStart,
       int mapEnd, int credit, long idleTimeoutMillis) {
@@ -81,6 +93,9 @@ public final class ReadStream implements AutoCloseable {
     int grant = 0;
     lock.lock();
     try {
+      Block done = lent; // the caller has promised not to read it any more
+      lent = null;
+      if (done != null) done.release(); // before waiting: the reader thread may reuse its body at once
       long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(idleTimeoutMillis);
       for (;;) {
         if (state == State.FAILED) {
@@ -95,6 +110,7 @@ public final class ReadStream implements AutoCloseable {
           queuedBytes -= n;
           takenBlocks++;
           takenBytes += n;
+          if (recycling) lent = b;
           if (state == State.OPEN) {
             consumedSinceGrant += n;
             if (consumedSinceGrant >= credit / 2) {
@@ -130,21 +146,44 @@ public final class ReadStream implements AutoCloseable {
     return b;
   }
 
-  /** Ends the read; sends CancelRead if the server may still be sending. Idempotent. */
+  /**
+   * Lets the connection reuse the memory of the blocks this stream hands out: from this
+   * call on, a block returned by {@link #take()} may be read only until the next
+   * {@code take()} or {@code close()} of this stream, after which its bytes may be
+   * overwritten by later data. Blocks taken before the call stay valid. For consumers
+   * that decode (copy) each block before taking the next; call it from the consuming
+   * thread, before or between takes.
+   */
+  public void recycleTakenBlocks() {
+    lock.lock();
+    try {
+      recycling = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Ends the read; sends CancelRead if the server may still be sending. Idempotent. In
+   * recycling mode the last block taken must not be read after this.
+   */
   @Override
   public void close() {
     boolean cancel;
+    Block done;
     lock.lock();
     try {
+      done = lent;
+      lent = null;
       cancel = state == State.OPEN || cancelNeeded;
       cancelNeeded = false;
       if (state != State.FAILED) state = State.CLOSED;
-      queue.clear();
-      queuedBytes = 0;
+      dropQueued();
       changed.signalAll();
     } finally {
       lock.unlock();
     }
+    if (done != null) done.release();
     if (cancel) conn.cancelRead(id);
   }
 
@@ -213,7 +252,10 @@ public final class ReadStream implements AutoCloseable {
   void onData(Block[] blocks, int bodyBytes) {
     lock.lock();
     try {
-      if (state != State.OPEN) return; // cancelled or failed: drop quietly
+      if (state != State.OPEN) { // cancelled or failed: drop quietly
+        releaseAll(blocks);
+        return;
+      }
       for (Block b : blocks) {
         int p = b.partition();
         int m = b.mapId();
@@ -223,6 +265,7 @@ public final class ReadStream implements AutoCloseable {
           failLocked(new PegasusException(ErrorCode.CORRUPT_DATA, describe() + ": got a block of partition "
               + Integer.toUnsignedString(p) + " map " + Integer.toUnsignedString(m)
               + " (outside the ranges, or after partition " + Integer.toUnsignedString(lastPartition) + ")"));
+          releaseAll(blocks);
           return;
         }
         lastPartition = p;
@@ -233,6 +276,7 @@ public final class ReadStream implements AutoCloseable {
         cancelNeeded = true;
         failLocked(new PegasusException(ErrorCode.FLOW_CONTROL_VIOLATION, describe() + ": server sent " + receivedBytes
             + " bytes against " + grantedBytes + " granted"));
+        releaseAll(blocks);
         return;
       }
       for (Block b : blocks) queue.add(b);
@@ -273,8 +317,18 @@ public final class ReadStream implements AutoCloseable {
   private void failLocked(PegasusException e) {
     state = State.FAILED;
     error = e;
-    queue.clear();
-    queuedBytes = 0;
+    dropQueued();
     changed.signalAll();
+  }
+
+  /** Empties the queue (lock held); its blocks were never handed out, so nobody can read them. */
+  private void dropQueued() {
+    for (Block b = queue.poll(); b != null; b = queue.poll()) b.release();
+    queuedBytes = 0;
+  }
+
+  /** Releases blocks that were not queued and never handed out. */
+  private static void releaseAll(Block[] blocks) {
+    for (Block b : blocks) b.release();
   }
 }

@@ -68,6 +68,12 @@ public final class WireLimits {
   public static final int SOCKET_SEND_BUFFER_BYTES = 256 * KiB;
   /** Direct buffer per connection that the socket is read into (holds a whole handshake answer head). */
   public static final int SOCKET_READ_BUFFER_BYTES = 256 * KiB;
+  /**
+   * Spare ReadData body arrays a connection keeps for reuse ({@link BodyPool}): enough
+   * for the frames of a default read credit, so a stream that recycles its blocks
+   * (ReadStream.recycleTakenBlocks) allocates no new body in the steady state.
+   */
+  public static final int READ_BODY_POOL_BYTES = 16 * MiB;
   /** Longest answer head (status line and headers) accepted for the WebSocket upgrade. */
   public static final int HANDSHAKE_HEAD_BYTES_MAX = 16 * KiB;
   /** Most bytes of a refused upgrade's body read for its error code and text. */

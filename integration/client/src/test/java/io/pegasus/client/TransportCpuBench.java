@@ -36,6 +36,8 @@ class TransportCpuBench {
   private static final long GiB = 1024L * MiB;
   private static final int PARTITIONS = 64;
   private static final double WARMUP_GIB = 0.5;
+  /** Read with {@link ReadStream#recycleTakenBlocks()}, as the Spark reader does; -Dpegasus.bench.recycle=false for the default mode. */
+  private static final boolean RECYCLE = Boolean.parseBoolean(System.getProperty("pegasus.bench.recycle", "true"));
 
   @Test
   void cpuPerGiBPushedAndRead() throws Exception {
@@ -50,8 +52,8 @@ class TransportCpuBench {
         Connection c = Connection.open(server.address(), opts)) {
       round(c, 0, WARMUP_GIB, pool, blocksPerPush);
       double[] r = round(c, 1, gib, pool, blocksPerPush);
-      System.out.printf("transport bench: %.2f GiB of %d KiB NONE blocks, %d per push, one connection%n", r[0],
-          blockBytes / 1024, blocksPerPush);
+      System.out.printf("transport bench: %.2f GiB of %d KiB NONE blocks, %d per push, one connection, %s%n", r[0],
+          blockBytes / 1024, blocksPerPush, RECYCLE ? "read blocks recycled" : "read blocks kept");
       System.out.printf("  push (+ commit): %.3f CPU-s/GiB (%.3f in the kernel), %.1f MB/s%n", r[1], r[5], r[2]);
       System.out.printf("  read (no CRC):   %.3f CPU-s/GiB (%.3f in the kernel), %.1f MB/s%n", r[3], r[6], r[4]);
     }
@@ -68,6 +70,7 @@ class TransportCpuBench {
     c.registerShuffle("bench-transport", shuffle, 1, PARTITIONS);
 
     Map<String, Long> th0 = threads();
+    Map<String, Long> vm0 = vmThreads();
     long cpu0 = processCpuNanos();
     long sys0 = kernelCpuNanos();
     long t0 = System.nanoTime();
@@ -90,16 +93,20 @@ class TransportCpuBench {
     long cpu1 = processCpuNanos();
     long sys1 = kernelCpuNanos();
     Map<String, Long> th1 = threads();
+    Map<String, Long> vm1 = vmThreads();
     diff("push", th0, th1, cpu1 - cpu0);
+    vmDiff("push", vm0, vm1);
 
     long read = 0;
     try (ReadStream s = c.openRead("bench-transport", shuffle, 0, PARTITIONS, 0, 1)) {
+      if (RECYCLE) s.recycleTakenBlocks(); // as RecordIterator: each block is done with before the next take
       for (Block b = s.take(); b != null; b = s.take()) read += b.storedLength();
     }
     long t2 = System.nanoTime();
     long cpu2 = processCpuNanos();
     long sys2 = kernelCpuNanos();
     diff("read", th1, threads(), cpu2 - cpu1);
+    vmDiff("read", vm1, vmThreads());
     assertEquals(bytes, read);
     c.unregisterShuffle("bench-transport", shuffle);
     double g = bytes / (double) GiB;
@@ -139,6 +146,43 @@ class TransportCpuBench {
       if (d > 10_000_000) sb.append(" ").append(e.getKey()).append("=").append(d / 1_000_000).append("ms");
     }
     System.out.println(sb + " other(GC/JIT)=" + (total - sum) / 1_000_000 + "ms");
+  }
+
+  /**
+   * CPU ticks (10 ms) of the JVM's own threads (GC, JIT compilers, VM thread), which
+   * the thread MXBean does not list, by name without its number; empty without /proc.
+   */
+  private static Map<String, Long> vmThreads() {
+    Map<String, Long> m = new HashMap<>();
+    try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+      for (Path t : (Iterable<Path>) tasks::iterator) {
+        try {
+          String name = Files.readString(t.resolve("comm")).trim().replaceAll("#?\\d+$", "").trim();
+          if (!name.startsWith("GC") && !name.startsWith("G1") && !name.startsWith("C1") && !name.startsWith("C2")
+              && !name.startsWith("VM")) {
+            continue;
+          }
+          String stat = Files.readString(t.resolve("stat"));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          m.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+        } catch (IOException | RuntimeException e) {
+          // the thread ended
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // no /proc
+    }
+    return m;
+  }
+
+  /** Prints the VM threads (by name) that used 10 ms or more in a phase. */
+  private static void vmDiff(String what, Map<String, Long> a, Map<String, Long> b) {
+    StringBuilder sb = new StringBuilder("  " + what + " VM threads:");
+    for (Map.Entry<String, Long> e : b.entrySet()) {
+      long d = e.getValue() - a.getOrDefault(e.getKey(), 0L);
+      if (d > 0) sb.append(" ").append(e.getKey()).append("=").append(d * 10).append("ms");
+    }
+    System.out.println(sb);
   }
 
   private static long processCpuNanos() {

@@ -97,7 +97,9 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
         if (!used[s]) continue;
         Connection c = manager.pool().borrow(handle.placement.server(s));
         connections.add(c);
-        streams.add(c.openRead(handle.appId, handle.shuffleId(), startPartition, partEnd, startMapIndex, mapEnd));
+        ReadStream rs = c.openRead(handle.appId, handle.shuffleId(), startPartition, partEnd, startMapIndex, mapEnd);
+        rs.recycleTakenBlocks(); // nextChunk() decodes (copies) each block before it takes the next
+        streams.add(rs);
       }
     } catch (PegasusException e) {
       waited(start);
