@@ -53,7 +53,7 @@ export const CONFIG_KEYS = {
   segmentBytesMax: { kind: 'bytes', default: 256 * MiB, min: FRAME_BYTES_MAX, max: SEGMENT_BYTES_MAX, doc: 'A segment file is sealed and a new one started when it reaches this size.' },
   pushWindow: { kind: 'int', default: 8, min: 1, max: PUSH_WINDOW_MAX, doc: 'Most unacknowledged pushes a client may have in flight per connection (advertised in HelloAck).' },
   readFrameBytes: { kind: 'bytes', default: 1 * MiB, min: READ_FRAME_BYTES_MIN, max: READ_FRAME_BYTES_MAX, doc: 'Target size of one ReadData frame sent to readers.' },
-  readAheadBytes: { kind: 'bytes', default: 4 * MiB, min: 64 * KiB, max: READ_CHUNK_BYTES_MAX, doc: 'Size of one sequential read from a segment while serving a read stream.' },
+  readAheadBytes: { kind: 'bytes', default: 4 * MiB, min: 64 * KiB, max: READ_CHUNK_BYTES_MAX, doc: 'Largest read window of a read stream: runs read from segments at once (the first window reads 256 KiB, each next one twice as much up to this).' },
   commitFlushDelayMs: { kind: 'ms', default: 2, min: 0, max: 1000, doc: 'Commits wait this long so that several share one flush and one fsync (group commit).' },
   commitDurability: {
     kind: 'enum', default: 'process', values: ['process', 'sync'],
