@@ -49,6 +49,8 @@ import type { RunEntry, SegmentEntry } from './types.js';
 type Db = ClassicLevel<Buffer, Buffer>;
 
 type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+/** An explicit LevelDB snapshot (classic-level): iterators given it see the rows as of its creation. */
+type CatalogSnapshot = ReturnType<Db['snapshot']>;
 
 /** A row a tenant writes with a durable append or reads back (key built with catalog-keys.ts logRowKey). */
 export interface CatalogRow {
@@ -191,13 +193,21 @@ export class Catalog {
     const legacyRange = runRange(tags.run, log, partitionStart, partitionEnd);
     if (partitionStart === partitionEnd) return [];
     const collector = new RunGroupCollector(partitionStart, partitionEnd);
-    const [, legacy] = await Promise.all([
-      this.scan(groupRange, what, (k, v) => collector.add(decodeRunGroupKey(log.tenant, tags.runGroup, k), v)),
-      this.collect(legacyRange, what, (k, v) => {
-        const key = decodeRunKey(log.tenant, tags.run, k);
-        return { partition: key.partition, segmentId: key.segmentId, offset: key.offset, ...decodeRunValue(v) };
-      }),
-    ]);
+    // One snapshot for both scans: an append writes run rows and run-group rows in
+    // one batch, and a read must see all of it or none of it.
+    const snapshot = this.db.snapshot();
+    let legacy: RunEntry[];
+    try {
+      [, legacy] = await Promise.all([
+        this.scan(groupRange, what, (k, v) => collector.add(decodeRunGroupKey(log.tenant, tags.runGroup, k), v), snapshot),
+        this.collect(legacyRange, what, (k, v) => {
+          const key = decodeRunKey(log.tenant, tags.run, k);
+          return { partition: key.partition, segmentId: key.segmentId, offset: key.offset, ...decodeRunValue(v) };
+        }, snapshot),
+      ]);
+    } finally {
+      await snapshot.close();
+    }
     const grouped = collector.finish();
     return legacy.length === 0 ? grouped : mergeRuns(legacy, grouped);
   }
@@ -216,18 +226,18 @@ export class Catalog {
     return this.collect(logRange(tag, log), `list rows ${tag} of ${log.tenant}/${log.owner}/${log.id}`, decode);
   }
 
-  private async collect<T>(range: KeyRange, what: string, decode: (key: Buffer, value: Buffer) => T): Promise<T[]> {
+  private async collect<T>(range: KeyRange, what: string, decode: (key: Buffer, value: Buffer) => T, snapshot?: CatalogSnapshot): Promise<T[]> {
     const out: T[] = [];
-    await this.scan(range, what, (key, value) => out.push(decode(key, value)));
+    await this.scan(range, what, (key, value) => out.push(decode(key, value)), snapshot);
     return out;
   }
 
-  /** Calls `onRow` for every row of `range`, in key order. */
-  private async scan(range: KeyRange, what: string, onRow: (key: Buffer, value: Buffer) => void): Promise<void> {
+  /** Calls `onRow` for every row of `range`, in key order (as of `snapshot`, if given). */
+  private async scan(range: KeyRange, what: string, onRow: (key: Buffer, value: Buffer) => void, snapshot?: CatalogSnapshot): Promise<void> {
     try {
       // Rows a batch per call, not a promise per row: a read of 1,000 small
       // partitions lists tens of thousands of runs (issue 10).
-      const it = this.db.iterator(range);
+      const it = this.db.iterator(snapshot === undefined ? range : { ...range, snapshot });
       try {
         for (let rows = await it.nextv(CATALOG_ROWS_PER_STEP); rows.length > 0; rows = await it.nextv(CATALOG_ROWS_PER_STEP)) {
           for (const [key, value] of rows) onRow(key, value);
