@@ -155,8 +155,15 @@ for job in "${job_list[@]}"; do
           log "$job / $mode run $run failed; stderr tail:"; tail -30 "$run_dir/stderr.log" >&2
           echo "{\"job\":\"$job\",\"mode\":\"$mode\",\"seconds\":null,\"shuffleBytes\":0,\"check\":\"failed\"}" >>"$results"
           continue; }
-      grep -E '^\{"job"' <<<"$out" | tail -1 >>"$results"
-      log "  $(grep -E '^\{"job"' <<<"$out" | tail -1)"
+      line=$(grep -E '^\{"job"' <<<"$out" | tail -1)
+      echo "$line" >>"$results"
+      log "  $line"
+      if grep -qE '"failedTasks":[1-9]' <<<"$line"; then
+        # Keep what explains the failed tasks (the driver's stderr names each failure).
+        kept="/tmp/pegasus-bench-failed-$job-$mode-$run-$$"
+        mkdir -p "$kept" && cp "$run_dir"/*.log "$kept"/ 2>/dev/null || true
+        log "  tasks failed; logs kept in $kept"
+      fi
       rm -rf "$run_dir"
     done
   done

@@ -32,6 +32,9 @@ public final class BenchMeter extends SparkListener {
   final AtomicLong mapTasksSucceeded = new AtomicLong();
   /** Task ends that were not a success (executor lost, fetch failed, killed, ...). */
   final AtomicLong tasksFailed = new AtomicLong();
+  /** Why tasks failed (Spark's error string, first line and cause), the first FAILURES_KEPT of them. */
+  final List<String> failures = new ArrayList<>();
+  private static final int FAILURES_KEPT = 5;
 
   /** Durations (launch to finish, ms) of successful map tasks and of the other tasks. */
   private final List<Long> mapTaskMs = new ArrayList<>();
@@ -53,6 +56,9 @@ public final class BenchMeter extends SparkListener {
     fetchWaitMs.set(0);
     mapTasksSucceeded.set(0);
     tasksFailed.set(0);
+    synchronized (this) {
+      failures.clear();
+    }
     stages.clear();
     attemptsByStage.clear();
     mapStageMs = 0;
@@ -82,7 +88,14 @@ public final class BenchMeter extends SparkListener {
   @Override
   public void onTaskEnd(SparkListenerTaskEnd e) {
     boolean ok = e.reason() == Success$.MODULE$;
-    if (!ok) tasksFailed.incrementAndGet();
+    if (!ok) {
+      tasksFailed.incrementAndGet();
+      String why = e.reason() instanceof org.apache.spark.TaskFailedReason r ? r.toErrorString() : String.valueOf(e.reason());
+      synchronized (this) {
+        if (failures.size() < FAILURES_KEPT) failures.add(e.taskType() + " " + e.taskInfo().id() + ": " + why);
+      }
+      System.err.println("bench: task failed: " + e.taskType() + " " + e.taskInfo().id() + ": " + why);
+    }
     boolean map = "ShuffleMapTask".equals(e.taskType());
     if (ok && map) mapTasksSucceeded.incrementAndGet();
     if (ok) {
