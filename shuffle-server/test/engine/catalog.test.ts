@@ -9,20 +9,10 @@ import { PegasusError } from '../../src/errors.js';
 import { openShuffleIndex } from '../helpers/shuffle-layout.js';
 import { decodeRunKey, metaFormatKey, prefixEnd, runKey } from '../helpers/shuffle-layout.js';
 import type { CommitEntry, RunEntry, SegmentEntry, ShuffleEntry, ShuffleIndex } from '../helpers/shuffle-layout.js';
+import { rng } from '../helpers/shuffle-model.js';
 
 async function tempDir(): Promise<string> {
   return fsp.mkdtemp(join(tmpdir(), 'pegasus-'));
-}
-
-/** mulberry32: a small seeded PRNG so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The oracle: one sorted-on-demand map per entry kind, keyed by readable strings. */

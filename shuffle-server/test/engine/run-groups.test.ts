@@ -23,22 +23,12 @@ import type { LogId } from '../../src/engine/log-id.js';
 import { TENANTS } from '../../src/engine/tenants.js';
 import { PegasusError } from '../../src/errors.js';
 import { RUN_GROUP_ENTRIES_MAX, RUN_GROUP_PARTITIONS, RUN_GROUP_RUN_BYTES_MAX } from '../../src/limits.js';
+import { rng } from '../helpers/shuffle-model.js';
 
 const TAGS = TENANTS.shuffle.tags;
 const G = RUN_GROUP_PARTITIONS;
 
 type Db = ClassicLevel<Buffer, Buffer>;
-
-/** mulberry32: a small seeded PRNG so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function tempDir(t: ExecutionContext): Promise<string> {
   const dir = await fsp.mkdtemp(join(tmpdir(), 'pegasus-rungroups-'));

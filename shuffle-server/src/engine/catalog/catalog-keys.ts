@@ -279,7 +279,11 @@ export function decodeOwnerValue(value: Buffer): void {
   checkValue(value, OWNER_VALUE_BYTES, 'owner');
 }
 
-export function encodeRunValue(e: RunEntry): Buffer {
+/**
+ * The checks every run written passes, as a run row or a run-group entry: field
+ * ranges, mapMin <= mapMax, and a CRC32C (every run written carries one).
+ */
+export function checkRunFields(e: RunEntry): asserts e is RunEntry & { crc32c: number } {
   checkU64(e.length, 'run length');
   checkU32(e.blockCount, 'block count');
   checkU32(e.mapMin, 'mapMin');
@@ -287,6 +291,10 @@ export function encodeRunValue(e: RunEntry): Buffer {
   if (e.mapMin > e.mapMax) assert.fail(`run mapMin ${e.mapMin} > mapMax ${e.mapMax}`);
   if (e.crc32c === null) assert.fail('run written without its CRC32C');
   checkU32(e.crc32c, 'run crc32c');
+}
+
+export function encodeRunValue(e: RunEntry): Buffer {
+  checkRunFields(e);
   const v = newValue(RUN_VALUE_BYTES, RUN_VALUE_VERSION);
   writeU64LE(v, e.length, 1);
   v.writeUInt32LE(e.blockCount, 9);

@@ -17,7 +17,7 @@ import { RUN_GROUP_ENTRIES_MAX, RUN_GROUP_PARTITIONS } from '../../limits.js';
 import type { LogId } from '../log-id.js';
 import type { TenantName } from '../tenants.js';
 import {
-  checkU32, checkU64, corrupt, decodeLogRowKey, logRowKey, readU64BE, readU64LE, writeU64BE, writeU64LE, type KeyRange,
+  checkRunFields, checkU32, checkU64, corrupt, decodeLogRowKey, logRowKey, readU64BE, readU64LE, writeU64BE, writeU64LE, type KeyRange,
 } from './catalog-keys.js';
 import type { RunEntry } from './types.js';
 
@@ -133,14 +133,7 @@ export function encodeRunGroupValue(row: RunGroupRow): Buffer {
     if (e.offset < key.offset) assert.fail(`run at ${e.offset} before its row's offset ${key.offset}`);
     if (prior !== null && byPartitionThenOffset(prior, e) >= 0) assert.fail('run group entries out of order');
     checkU64(e.offset, 'offset');
-    checkU64(e.length, 'run length');
-    checkU32(e.blockCount, 'block count');
-    checkU32(e.mapMin, 'mapMin');
-    checkU32(e.mapMax, 'mapMax');
-    if (e.mapMin > e.mapMax) assert.fail(`run mapMin ${e.mapMin} > mapMax ${e.mapMax}`);
-    // Run groups are new: every run written since carries its CRC32C.
-    if (e.crc32c === null) assert.fail('run written without its CRC32C');
-    checkU32(e.crc32c, 'run crc32c');
+    checkRunFields(e);
     v.writeUInt32LE(e.partition, at);
     writeU64LE(v, e.offset, at + 4);
     writeU64LE(v, e.length, at + 12);
