@@ -74,12 +74,7 @@ export class Session {
     this.ws.cork(() => {
       status = this.ws.send(frame, true, false);
     });
-    if (status === 2) {
-      // Dropped: maxBackpressure is set above high water plus the largest frame,
-      // so this means the peer stopped reading. Nothing sent later can be trusted.
-      this.log.warn('send dropped by backpressure limit, closing', { remote: this.remote() });
-      this.closeNow(1011, 'backpressure limit');
-    }
+    this.closeIfDropped(status);
   }
 
   /**
@@ -110,10 +105,14 @@ export class Session {
         else this.ws.sendFragment(bytes, false);
       }
     });
-    if (status === 2) {
-      this.log.warn('send dropped by backpressure limit, closing', { remote: this.remote() });
-      this.closeNow(1011, 'backpressure limit');
-    }
+    this.closeIfDropped(status);
+  }
+
+  /** uWS send status 2: dropped. maxBackpressure is set above high water plus the largest frame, so the peer stopped reading; nothing sent later can be trusted. */
+  private closeIfDropped(status: number): void {
+    if (status !== 2) return;
+    this.log.warn('send dropped by backpressure limit, closing', { remote: this.remote() });
+    this.closeNow(1011, 'backpressure limit');
   }
 
   backpressured(): boolean {
