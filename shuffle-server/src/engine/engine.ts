@@ -41,7 +41,8 @@ export class Engine {
   readonly mappings: SegmentMappings;
   /** Buffers for received bytes held until a flush, reused (buffer-pool.ts); idle ones use the budget's free room. */
   readonly pushBuffers: BufferPool;
-  private readonly faults: Faults = faultsFromEnv();
+  /** Injected faults (faults.ts); all off unless a test sets PEGASUS_FAULT_*. */
+  readonly faults: Faults = faultsFromEnv();
   private stopping = false;
 
   private constructor(
@@ -73,6 +74,7 @@ export class Engine {
     const engine = new Engine(cfg, tiers, catalog, log, metrics);
     if (engine.faults.appendDelayMs > 0) log.warn('fault injected: every durable append is delayed', { appendDelayMs: engine.faults.appendDelayMs });
     if (engine.faults.appendGate !== '') log.warn('fault injected: every durable append waits for a gate file', { appendGate: engine.faults.appendGate });
+    if (engine.faults.readCuts > 0) log.warn('fault injected: the first read streams of each range are cut before their second frame', { readCuts: engine.faults.readCuts });
     metrics.registry.gauge('pegasus_flush_queue_depth', 'Logs with a flush queued or running.', () => engine.flusher.queueDepth());
     return engine;
   }

@@ -18,6 +18,8 @@ export interface StreamConnection {
   answer(requestId: number, message: Message): void;
   answerError(requestId: number, err: unknown): void;
   endStream(requestId: number): void;
+  /** Closes the connection as a failing network would (injected faults only). */
+  cut(): void;
 }
 
 export class ReadStream {
@@ -34,6 +36,8 @@ export class ReadStream {
     private readonly blocks: AsyncGenerator<StoredBlock[]>,
     initialCredit: number,
     private readonly frameBytes: number,
+    /** Injected fault (engine/faults.ts): cut the connection instead of sending a second frame. */
+    private readonly cutBeforeSecondFrame = false,
   ) {
     this.credit = initialCredit;
   }
@@ -68,6 +72,10 @@ export class ReadStream {
         await new Promise<void>((resolve) => { this.wake = resolve; });
       }
       if (this.stopped) return false;
+      if (this.cutBeforeSecondFrame && this.blocksSent > 0) {
+        this.session.cut();
+        return false;
+      }
       this.session.sendMessage(encodeFrame(this.requestId, { type: 'ReadData', blocks: headers }), parts);
       this.credit -= bytes;
       this.blocksSent += headers.length;

@@ -20,6 +20,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { PushWindow, ShuffleService } from '../shuffle/shuffle-service.js';
+import { readCutDue } from '../engine/faults.js';
 import { fragmentBytes, planFragments } from './message-fragments.js';
 import { ReadLeases } from './read-leases.js';
 import { ReadStream } from './read-stream.js';
@@ -135,6 +136,11 @@ export class Session {
     }
     this.answer(requestId, { type: 'Error', code: e.wireCode, message: e.message });
     if (FATAL.has(e.wireCode)) this.closeNow(1002, e.code);
+  }
+
+  /** Closes the connection as a failing network would (injected faults only: engine/faults.ts). */
+  cut(): void {
+    this.closeNow(1011, 'fault injected: read cut');
   }
 
   private remote(): string {
@@ -273,7 +279,8 @@ export class Session {
           throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_STREAMS_PER_CONNECTION_MAX} read streams on one connection`);
         }
         const blocks = this.service.openRead(m);
-        const stream = new ReadStream(this, requestId, blocks, m.creditBytes, this.cfg.readFrameBytes);
+        const cut = readCutDue(this.service.engine.faults, `${m.appId}/${m.shuffleId}/${m.partitionStart}-${m.partitionEnd}/${m.mapStart}-${m.mapEnd}`);
+        const stream = new ReadStream(this, requestId, blocks, m.creditBytes, this.cfg.readFrameBytes, cut);
         this.streams.set(requestId, stream);
         this.streamStartNs.set(requestId, process.hrtime.bigint());
         void stream.run();

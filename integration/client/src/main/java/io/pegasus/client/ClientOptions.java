@@ -70,7 +70,11 @@ public final class ClientOptions {
         poolMaxIdlePerServer, poolIdleMillis);
   }
 
-  /** Reconnect-and-resend attempts of a {@link MapAttemptWriter} in a row without an acknowledged push in between. */
+  /**
+   * Reconnect-and-resend attempts of a {@link MapAttemptWriter} in a row without an
+   * acknowledged push in between; also the resumes of a {@link ResumableRead} in a row
+   * without a new block in between.
+   */
   public ClientOptions withRetries(int v) {
     if (v < 0 || v > WireLimits.RETRIES_MAX) {
       throw new IllegalArgumentException("retries " + v + " not in 0.." + WireLimits.RETRIES_MAX);

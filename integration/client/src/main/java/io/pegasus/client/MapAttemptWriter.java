@@ -375,7 +375,7 @@ public final class MapAttemptWriter implements AutoCloseable {
       conn = null;
       broken = null;
       if (old != null) old.close();
-      sleep(backoffMillis(failures));
+      sleep(Backoff.millis(options, failures));
       try {
         Connection c = pool.borrow(hostPort);
         conn = c;
@@ -394,18 +394,11 @@ public final class MapAttemptWriter implements AutoCloseable {
     }
   }
 
-  private long backoffMillis(int failures) {
-    long wait = options.retryWaitMillis();
-    for (int i = 1; i < failures && wait < WireLimits.RETRY_WAIT_MILLIS_MAX; i++) wait *= 2;
-    return Math.min(wait, Math.max(options.retryWaitMillis(), WireLimits.RETRY_WAIT_MILLIS_MAX));
-  }
-
   private void sleep(long millis) throws PegasusException {
-    if (millis <= 0) return;
     try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      throw fail(Connection.interrupted(describe() + ": waiting to reconnect", e));
+      Backoff.sleep(millis, describe() + ": waiting to reconnect");
+    } catch (PegasusException e) {
+      throw fail(e);
     }
   }
 }

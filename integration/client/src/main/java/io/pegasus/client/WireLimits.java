@@ -62,6 +62,8 @@ public final class WireLimits {
   public static final long TIMEOUT_MILLIS_MAX = 3_600_000L;
   /** Most reconnects a writer may be configured to make. */
   public static final int RETRIES_MAX = 100;
+  /** Most times one read is opened again after failures (ResumableRead), however much it progressed between them. */
+  public static final int READ_RESUMES_MAX = 32;
   /** Longest wait between two reconnects. */
   public static final long RETRY_WAIT_MILLIS_MAX = 30_000L;
   /** Direct buffer per connection that outgoing frames are masked into and written from. */

@@ -4,6 +4,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,8 @@ public final class Main {
   private final Path itJar;
 
   private PegasusServer server;
+  /** The server of the READ_CUTS group (pegasus mode), started when that group first runs. */
+  private PegasusServer cutServer;
 
   private Main(String line, Path itJar) {
     this.line = line;
@@ -144,6 +147,7 @@ public final class Main {
       for (String master : masters) failedTotal += runMaster(master);
     } finally {
       if (server != null) server.close();
+      if (cutServer != null) cutServer.close();
     }
     if (ownWorkDir && failedTotal == 0) deleteQuietly(workDir);
     else System.out.println("# work dir (server data and log, executor logs): " + workDir);
@@ -168,6 +172,10 @@ public final class Main {
       if (scenarios.isEmpty()) continue;
       if (group == Group.KRYO && (cluster || !kryo)) {
         System.out.println("# kryo.* scenarios run in the local[...] column only" + (kryo ? "" : " (disabled by --no-kryo)"));
+        continue;
+      }
+      if (group == Group.READ_CUTS && cluster) {
+        System.out.println("# read-cut scenarios run in the local[...] column only");
         continue;
       }
       if (group == Group.SPECULATION && !cluster) {
@@ -329,7 +337,7 @@ public final class Main {
         startTrace = "";
       } else {
         Ctx ctx = new Ctx(session.spark, session.probe, mode, cluster || group == Group.SPECULATION, session.localDir,
-            mode.equals("pegasus") ? new PegasusAdmin(server.address()) : null);
+            mode.equals("pegasus") ? new PegasusAdmin(serverOf(group).address()) : null);
         o = runOne(s, ctx);
         if (o.error != null && o.error.startsWith("timed out")) {
           // Tasks that ignored the cancellation would hold the session's task slots (and delay
@@ -348,6 +356,22 @@ public final class Main {
       session.stop();
       deleteQuietly(session.localDir);
     }
+  }
+
+  /** The Pegasus server a group's sessions use; starts the read-cutting one on first use. */
+  private PegasusServer serverOf(Group group) {
+    if (group != Group.READ_CUTS) return server;
+    if (cutServer == null) {
+      Path log = workDir.resolve("pegasus-server-read-cuts.log");
+      try {
+        cutServer = PegasusServer.start(repo, workDir.resolve("pegasus-data-read-cuts"), log, List.of(),
+            Map.of("PEGASUS_FAULT_READ_CUTS", "1"));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      System.out.println("# pegasus-server cutting the first read of every range on " + cutServer.address() + " (log " + log + ")");
+    }
+    return cutServer;
   }
 
   private SparkConf conf(String master, Group group, String mode, Path localDir) {
@@ -377,7 +401,7 @@ public final class Main {
     if (log4j != null) executorOpts += " -Dlog4j2.configurationFile=" + log4j;
     conf.set("spark.executor.extraJavaOptions", executorOpts);
     if (mode.equals("pegasus")) {
-      conf.set("spark.shuffle.manager", PEGASUS_MANAGER).set("spark.pegasus.servers", server.address());
+      conf.set("spark.shuffle.manager", PEGASUS_MANAGER).set("spark.pegasus.servers", serverOf(group).address());
     }
     if (group == Group.SPECULATION) {
       conf.set("spark.speculation", "true")

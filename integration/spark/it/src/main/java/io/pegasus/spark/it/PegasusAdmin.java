@@ -5,12 +5,16 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Talks to the Pegasus server behind Spark's back, through the Java client that the shaded
- * plugin jar carries: {@code Connection.open(addr, ClientOptions.defaults())
+ * Talks to the Pegasus server behind Spark's back: its {@code /metrics} page, and the Java
+ * client that the shaded plugin jar carries: {@code Connection.open(addr, ClientOptions.defaults())
  * .unregisterShuffle(appId, shuffleId)}. Reflective so that the harness builds (and its
  * built-in mode runs) whatever state the client's API is in; a mismatch fails only the
  * scenario that needs it, with the signatures it found.
@@ -57,6 +61,22 @@ final class PegasusAdmin {
     } finally {
       if (connection instanceof AutoCloseable c) c.close();
     }
+  }
+
+  /**
+   * The value of an unlabelled counter or gauge on the server's {@code /metrics} page
+   * (Prometheus text format), e.g. {@code pegasus_read_bytes_total}.
+   */
+  double metric(String name) throws Exception {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    HttpRequest req = HttpRequest.newBuilder(URI.create("http://" + address + "/metrics"))
+        .timeout(Duration.ofSeconds(30)).GET().build();
+    HttpResponse<String> res = http.send(req, HttpResponse.BodyHandlers.ofString());
+    if (res.statusCode() != 200) throw new IllegalStateException("GET /metrics of " + address + ": HTTP " + res.statusCode());
+    for (String line : res.body().split("\n")) {
+      if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).trim());
+    }
+    throw new IllegalStateException("no sample " + name + " on /metrics of " + address);
   }
 
   private Object addressAs(Class<?> type) {

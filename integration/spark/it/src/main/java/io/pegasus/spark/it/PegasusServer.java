@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -42,14 +43,20 @@ final class PegasusServer implements AutoCloseable {
   }
 
   static PegasusServer start(Path repo, Path dataDir, Path log) throws IOException {
-    return start(repo, dataDir, log, List.of());
+    return start(repo, dataDir, log, List.of(), Map.of());
+  }
+
+  static PegasusServer start(Path repo, Path dataDir, Path log, List<String> launcher) throws IOException {
+    return start(repo, dataDir, log, launcher, Map.of());
   }
 
   /**
    * As {@link #start(Path, Path, Path)}, with the node command prefixed by {@code launcher}
-   * (e.g. {@code taskset -c 1}: the launcher must exec node, so that the process is the server's).
+   * (e.g. {@code taskset -c 1}: the launcher must exec node, so that the process is the server's)
+   * and {@code env} added to its environment (the server's fault seam, {@code PEGASUS_FAULT_*}).
    */
-  static PegasusServer start(Path repo, Path dataDir, Path log, List<String> launcher) throws IOException {
+  static PegasusServer start(Path repo, Path dataDir, Path log, List<String> launcher, Map<String, String> env)
+      throws IOException {
     Path entry = repo.resolve("shuffle-server/bin/pegasus-server.js");
     Path built = repo.resolve("dist/shuffle-server/src/main.js");
     if (!Files.isRegularFile(built)) {
@@ -60,6 +67,7 @@ final class PegasusServer implements AutoCloseable {
     List<String> command = new ArrayList<>(launcher);
     command.addAll(List.of(node, entry.toString(), "--port", "0", "--data-dir", dataDir.toString(), "--log-level", "warn"));
     ProcessBuilder pb = new ProcessBuilder(command);
+    pb.environment().putAll(env);
     pb.redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Process p = pb.start();
     PrintStream logOut = new PrintStream(new FileOutputStream(log.toFile(), true), true, StandardCharsets.UTF_8);

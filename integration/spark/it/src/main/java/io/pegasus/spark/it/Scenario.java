@@ -16,7 +16,12 @@ record Scenario(String name, Group group, Body body) {
     /** spark.serializer=KryoSerializer; local[...] master only. */
     KRYO,
     /** spark.speculation=true on a {@link TwoHostCluster}; run in the local-cluster column only. */
-    SPECULATION
+    SPECULATION,
+    /**
+     * Pegasus mode reads from a server of its own that cuts the connection of the first
+     * read stream of every range (PEGASUS_FAULT_READ_CUTS=1); local[...] master only.
+     */
+    READ_CUTS
   }
 
   interface Body {

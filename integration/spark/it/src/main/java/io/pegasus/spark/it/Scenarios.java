@@ -74,6 +74,7 @@ final class Scenarios {
     l.add(new Scenario("metrics.rdd", Group.DEFAULT, MetricsScenarios::rdd));
     l.add(new Scenario("metrics.sql", Group.DEFAULT, MetricsScenarios::sql));
     l.add(new Scenario("speculation", Group.SPECULATION, Scenarios::speculation));
+    l.add(new Scenario("readCuts", Group.READ_CUTS, Scenarios::readCuts));
     return l;
   }
 
@@ -525,6 +526,67 @@ final class Scenarios {
         "wanted a fetch failure and a resubmitted stage after losing shuffle " + shuffleId + ": " + c.probe.summary());
     expectExact(first, second, "first and second read");
     return second;
+  }
+
+  /**
+   * Pegasus mode: the server cuts the connection of the first read stream of every range
+   * before its second frame ({@link Group#READ_CUTS}). The reduce tasks must resume their
+   * reads and get every record exactly once, with no task failure, no fetch failure and no
+   * stage rerun; and the server must have sent more than the tasks took (the cut frames and
+   * the blocks received again on resumes), or no read was cut and the test proves nothing.
+   */
+  static List<String> readCuts(Ctx c) throws Exception {
+    int n = 120_000;
+    int keys = 400;
+    c.probe.reset();
+    double sentBefore = c.pegasusMode() ? c.pegasus.metric("pegasus_read_bytes_total") : 0;
+    // Values of hex noise: about 12 MB of shuffle that LZ4 cannot shrink much, so each of
+    // the 4 reduce tasks reads several 1 MiB frames.
+    List<String> got = c.jsc.parallelize(range(n), 4)
+        .mapToPair(i -> new Tuple2<>(i % keys, noise(i)))
+        .groupByKey(4)
+        .map(t -> {
+          long count = 0;
+          long sum = 0;
+          for (String v : t._2()) {
+            count++;
+            sum += v.hashCode() & 0xffffffffL;
+          }
+          return t._1() + ":" + count + ":" + sum;
+        })
+        .collect();
+    long[] counts = new long[keys];
+    long[] sums = new long[keys];
+    for (int i = 0; i < n; i++) {
+      counts[i % keys]++;
+      sums[i % keys] += noise(i).hashCode() & 0xffffffffL;
+    }
+    List<String> expected = new ArrayList<>();
+    for (int k = 0; k < keys; k++) expected.add(k + ":" + counts[k] + ":" + sums[k]);
+    List<String> out = expectSorted(expected, got, "groupByKey over cut reads");
+    Map<Integer, ShuffleTotals> stages = c.probe.shuffleByStage(c.jsc.sc());
+    check(c.probe.fetchFailures.get() == 0 && c.probe.exceptionFailures.get() == 0 && c.probe.stageRetries.get() == 0,
+        "reads that were cut must resume, not fail tasks or rerun stages: " + c.probe.summary());
+    if (c.pegasusMode()) {
+      long taken = stages.values().stream().mapToLong(ShuffleTotals::remoteBytesRead).sum();
+      double sent = c.pegasus.metric("pegasus_read_bytes_total") - sentBefore;
+      check(taken > 0 && sent > taken, "the server sent " + (long) sent + " B and the reduce tasks took " + taken
+          + " B: no read was cut (is PEGASUS_FAULT_READ_CUTS set on the server?)");
+    }
+    return out;
+  }
+
+  /** 96 hex characters derived from i. */
+  static String noise(int i) {
+    StringBuilder sb = new StringBuilder(96);
+    long x = i * 0x9E3779B97F4A7C15L + 1;
+    while (sb.length() < 96) {
+      x ^= x >>> 31;
+      x *= 0xBF58476D1CE4E5B9L;
+      x ^= x >>> 27;
+      sb.append(Long.toHexString(x | Long.MIN_VALUE));
+    }
+    return sb.substring(0, 96);
   }
 
   static int deleteShuffleFiles(Path root, int shuffleId) throws IOException {

@@ -39,7 +39,8 @@ public final class PegasusConf {
   public static final Key REQUEST_TIMEOUT = new Key("spark.pegasus.client.requestTimeout", "120s", "duration",
       "Time allowed for one answer; a push may wait this long for memory on a busy server.");
   public static final Key RETRIES = new Key("spark.pegasus.client.retries", "3", "count",
-      "Reconnect-and-resend attempts for pushes and commits after a connection failure.");
+      "Reconnect-and-resend attempts for pushes and commits after a connection failure, and resumes of a read"
+          + " (in a row, without a new block between).");
   public static final Key RETRY_WAIT = new Key("spark.pegasus.client.retryWait", "500ms", "duration",
       "Wait before the first retry; doubled on each further retry.");
   public static final Key HEARTBEAT_INTERVAL = new Key("spark.pegasus.heartbeatInterval", "10s", "duration",

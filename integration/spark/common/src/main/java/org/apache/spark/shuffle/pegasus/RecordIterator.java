@@ -9,9 +9,8 @@ import java.util.Set;
 
 import io.pegasus.client.Block;
 import io.pegasus.client.BlockCodec;
-import io.pegasus.client.Connection;
 import io.pegasus.client.PegasusException;
-import io.pegasus.client.ReadStream;
+import io.pegasus.client.ResumableRead;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.serializer.SerializerInstance;
@@ -20,6 +19,8 @@ import org.apache.spark.shuffle.ShuffleReadMetricsReporter;
 import org.apache.spark.storage.BlockId;
 import org.apache.spark.storage.BlockManagerId;
 import org.apache.spark.storage.ShuffleBlockId;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import pegasus.wire.ErrorCode;
 import scala.Tuple2;
 import scala.Tuple3;
@@ -28,9 +29,16 @@ import scala.collection.Iterator;
 import scala.collection.Seq;
 
 /**
- * The records of one reduce task's range, in arrival order: one read stream per server
- * holding partitions of the range, read one after another, each block checksummed and
- * decoded, each chunk deserialized with the dependency's serializer.
+ * The records of one reduce task's range, in arrival order: one read per server holding
+ * partitions of the range, read one after another, each block checksummed and decoded,
+ * each chunk deserialized with the dependency's serializer.
+ *
+ * <p>Failures: a read whose connection drops, times out or meets a restarting server is
+ * opened again where it stopped ({@link ResumableRead}, within
+ * {@code spark.pegasus.client.retries}), so a passing network or server hiccup costs the
+ * task a few seconds, not a rerun of the map stage. What is still unreadable after that
+ * fails the task with a FetchFailedException: the server or its data is gone, and Spark
+ * must recompute the map outputs.
  *
  * <p>Metrics, all reported from the task thread into the task's {@link ShuffleReadMetricsReporter}
  * (Spark's TempShuffleReadMetrics, one per reader): records read, one per record handed out;
@@ -47,8 +55,8 @@ import scala.collection.Seq;
  * <p>Exactly once: the servers send only each map's winning attempt. Completeness: Spark's
  * MapOutputTracker says which (map, partition) pairs have output; once the streams end, a
  * pair that had output and sent no block means the server lost it, and the task fails with
- * a FetchFailedException so that Spark recomputes the map outputs. Any server error does the
- * same.
+ * a FetchFailedException so that Spark recomputes the map outputs. A server error that
+ * resuming cannot get past does the same.
  */
 final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
   private final PegasusShuffleManager manager;
@@ -60,8 +68,9 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
   private final ChunkAssembler assembler = new ChunkAssembler();
   private final Set<Long> expected = new HashSet<>();
   private final Set<Long> seen = new HashSet<>();
-  private final List<Connection> connections = new ArrayList<>();
-  private final List<ReadStream> streams = new ArrayList<>();
+  private static final Logger LOG = LoggerFactory.getLogger(RecordIterator.class);
+
+  private final List<ResumableRead> streams = new ArrayList<>();
   private int streamIndex;
   private Iterator<Tuple2<Object, Object>> current;
   private boolean done;
@@ -95,11 +104,9 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
     try {
       for (int s = 0; s < used.length; s++) {
         if (!used[s]) continue;
-        Connection c = manager.pool().borrow(handle.placement.server(s));
-        connections.add(c);
-        ReadStream rs = c.openRead(handle.appId, handle.shuffleId(), startPartition, partEnd, startMapIndex, mapEnd);
-        rs.recycleTakenBlocks(); // nextChunk() decodes (copies) each block before it takes the next
-        streams.add(rs);
+        // Recycling: nextChunk() decodes (copies) each block before it takes the next.
+        streams.add(ResumableRead.open(manager.pool(), handle.placement.server(s), handle.appId, handle.shuffleId(),
+            startPartition, partEnd, startMapIndex, mapEnd, true));
       }
     } catch (PegasusException e) {
       waited(start);
@@ -228,15 +235,15 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
   }
 
   private void releaseStreams() {
-    boolean finished = streamIndex >= streams.size() && done;
-    for (ReadStream s : streams) s.close();
-    for (Connection c : connections) {
-      // A stream cancelled half way may still have frames on the wire: do not hand that
-      // connection to another task.
-      if (finished) manager.pool().release(c);
-      else c.close();
+    for (ResumableRead s : streams) {
+      if (s.resumes() > 0) {
+        LOG.warn("{} resumed {} times after failures, {} blocks received twice and passed over", s, s.resumes(),
+            s.blocksSkipped());
+      }
+      // A read ended cleanly returns its connection to the pool; one stopped half way may
+      // still have frames on the wire, so it closes it.
+      s.close();
     }
     streams.clear();
-    connections.clear();
   }
 }
