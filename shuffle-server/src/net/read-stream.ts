@@ -1,7 +1,8 @@
 // One read stream on one connection: pulls committed blocks from the store and
 // sends them as ReadData frames of about readFrameBytes (each one WebSocket
 // message, in fragments: session.sendMessage), while the reader has
-// credit and the socket is below its high-water mark; then ReadEnd.
+// credit and the socket is below its high-water mark; then ReadEnd. The first
+// frame goes out with the first read window's blocks, however few.
 import { encodeFrame } from '../../../schemas/ts/codec.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
 import type { StoredBlock } from '../shuffle/shuffle-service.js';
@@ -100,6 +101,12 @@ export class ReadStream {
           bytes += b.data.length;
         }
         if (!sending || this.stopped) break;
+        // The first frame leaves with the first window's blocks, not once a whole
+        // frame is read: the reader starts on them while the next windows are read.
+        if (this.blocksSent === 0 && bytes > 0 && !(await send())) {
+          sending = false;
+          break;
+        }
       }
       if (sending && !this.stopped && (bytes === 0 || (await send()))) {
         this.session.answer(this.requestId, { type: 'ReadEnd', blockCount: this.blocksSent, byteCount: this.bytesSent });
