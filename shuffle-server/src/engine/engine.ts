@@ -22,7 +22,7 @@ import type { ServerMetrics } from '../metrics.js';
 import { BufferPool } from './buffer-pool.js';
 import { Catalog, type CatalogRow } from './catalog/catalog.js';
 import type { RunEntry, SegmentEntry } from './catalog/types.js';
-import { beforeAppend, faultsFromEnv, type Faults } from './faults.js';
+import { beforeAppend, faultsFromEnv, readCutDue, type Faults } from './faults.js';
 import { Flusher } from './flusher.js';
 import { removeOwnerDir } from './log-dirs.js';
 import type { LogId } from './log-id.js';
@@ -42,7 +42,7 @@ export class Engine {
   /** Buffers for received bytes held until a flush, reused (buffer-pool.ts); idle ones use the budget's free room. */
   readonly pushBuffers: BufferPool;
   /** Injected faults (faults.ts); all off unless a test sets PEGASUS_FAULT_*. */
-  readonly faults: Faults = faultsFromEnv();
+  private readonly faults: Faults = faultsFromEnv();
   private stopping = false;
 
   private constructor(
@@ -59,6 +59,11 @@ export class Engine {
     this.flusher = new Flusher(cfg, this.budget, tiers, log, metrics, () => this.pushBuffers.idleBytes);
     this.flusher.addHousekeeping(() => this.pushBuffers.dropIdleIfUnused());
     this.mappings = new SegmentMappings(cfg.ucxRegisteredBytesMax, (err) => toPegasusError(err), log);
+  }
+
+  /** Injected fault (faults.ts, PEGASUS_FAULT_READ_CUTS): whether the read stream of `range` being opened is to be cut. */
+  readCutDue(range: string): boolean {
+    return readCutDue(this.faults, range);
   }
 
   /** Opens the tiers and the catalog. Tenants then open their logs; start() begins housekeeping. */

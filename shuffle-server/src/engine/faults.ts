@@ -9,9 +9,9 @@
 //                                     PATH exists: a disk that stalls until the
 //                                     test lets it go, for tests that need
 //                                     work to pile up whatever the machine's speed.
-//   PEGASUS_FAULT_READ_CUTS=N         the first N read streams of each range (the
-//                                     same application, shuffle, partition bounds
-//                                     and map bounds) have their connection closed
+//   PEGASUS_FAULT_READ_CUTS=N         the first N read streams of each read range
+//                                     (the same key from the network layer: whose
+//                                     data, and its bounds) have their connection closed
 //                                     when about to send their second ReadData frame
 //                                     (so after the reader took blocks of the first,
 //                                     if the credit made it wait): a network that

@@ -20,7 +20,6 @@ import {
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { PushWindow, ShuffleService } from '../shuffle/shuffle-service.js';
-import { readCutDue } from '../engine/faults.js';
 import { fragmentBytes, planFragments } from './message-fragments.js';
 import { ReadLeases } from './read-leases.js';
 import { ReadStream } from './read-stream.js';
@@ -279,7 +278,7 @@ export class Session {
           throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_STREAMS_PER_CONNECTION_MAX} read streams on one connection`);
         }
         const blocks = this.service.openRead(m);
-        const cut = readCutDue(this.service.engine.faults, `${m.appId}/${m.shuffleId}/${m.partitionStart}-${m.partitionEnd}/${m.mapStart}-${m.mapEnd}`);
+        const cut = this.service.engine.readCutDue(`${m.appId}/${m.shuffleId}/${m.partitionStart}-${m.partitionEnd}/${m.mapStart}-${m.mapEnd}`);
         const stream = new ReadStream(this, requestId, blocks, m.creditBytes, this.cfg.readFrameBytes, cut);
         this.streams.set(requestId, stream);
         this.streamStartNs.set(requestId, process.hrtime.bigint());
