@@ -76,7 +76,12 @@ public final class ConnectionPool implements AutoCloseable {
     throw new PegasusException(ErrorCode.CONNECTION_CLOSED, "connection pool is closed");
   }
 
-  /** Returns a borrowed connection. Closed or failed connections are dropped; beyond the idle bound they are closed. */
+  /** Whether {@link #close()} was called: no connection will be handed out any more. */
+  public synchronized boolean isClosed() {
+    return closed;
+  }
+
+    /** Returns a borrowed connection. Closed or failed connections are dropped; beyond the idle bound they are closed. */
   public void release(Connection c) {
     if (c == null) return;
     if (!c.isOpen()) return;

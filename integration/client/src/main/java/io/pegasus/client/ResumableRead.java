@@ -20,8 +20,8 @@ import pegasus.wire.ErrorCode;
  * server went silent for the request timeout) and SHUTTING_DOWN (the server is
  * restarting), each after {@link Backoff}'s wait, at most {@link ClientOptions#retries()}
  * times in a row without a new block in between, and at most
- * {@link WireLimits#READ_RESUMES_MAX} times in all. Any other error, and the last
- * failure once the retries are spent, is thrown: the data is then unreachable or lost,
+ * {@link WireLimits#READ_RESUMES_MAX} times in all, and not once the pool is closed. Any
+ * other error, and the last failure once the retries are spent, is thrown: the data is then unreachable or lost,
  * and the engine should recompute it.
  *
  * <p>One thread consumes it, like a {@link ReadStream}. The connection is borrowed from
@@ -150,7 +150,8 @@ public final class ResumableRead implements AutoCloseable {
   /** Drops the stream and its connection; rethrows {@code e} unless it is worth a retry, else waits to retry. */
   private void failed(PegasusException e) throws PegasusException {
     dropConnection();
-    boolean transientFailure = e.isConnectionFailure() || e.code() == ErrorCode.SHUTTING_DOWN;
+    // A closed pool (the executor is shutting down) hands out nothing however long one waits.
+    boolean transientFailure = (e.isConnectionFailure() || e.code() == ErrorCode.SHUTTING_DOWN) && !pool.isClosed();
     if (!transientFailure) {
       closed = true;
       throw e;

@@ -147,6 +147,18 @@ class ResumableReadTest {
   }
 
   @Test
+  void aClosedPoolEndsTheReadAtOnce() throws Exception {
+    try (TestServer server = TestServer.start()) {
+      ConnectionPool pool = new ConnectionPool(OPTS.withRetryWaitMillis(WireLimits.RETRY_WAIT_MILLIS_MAX));
+      pool.close();
+      PegasusException e = assertThrows(PegasusException.class,
+          () -> ResumableRead.open(pool, server.address(), "any", 0, 0, 1, 0, 1, false));
+      assertEquals(ErrorCode.CONNECTION_CLOSED, e.code());
+      assertTrue(!e.getMessage().contains("gave up"), "no resume once the pool is closed: " + e.getMessage());
+    }
+  }
+
+  @Test
   void otherErrorsAreNotRetried() throws Exception {
     try (TestServer server = TestServer.start(); ConnectionPool pool = new ConnectionPool(OPTS)) {
       PegasusException e = assertThrows(PegasusException.class,
