@@ -146,6 +146,45 @@ class ResumableReadTest {
     }
   }
 
+  /**
+   * A peer that serves other blocks on the resume than it did before the cut (a store that
+   * changed underneath, which a real server never does): the read fails with CORRUPT_DATA
+   * instead of handing out blocks twice or skipping some.
+   */
+  @Test
+  void aResumeThatMeetsOtherBlocksFailsTheRead() throws Exception {
+    java.util.function.IntFunction<Block> block = (i) ->
+        BlockCodec.encode(0, TestData.random(i, 1024), false).withIds(0, 0, 0, i);
+    java.util.concurrent.CountDownLatch took = new java.util.concurrent.CountDownLatch(1);
+    try (ScriptedPeer peer = new ScriptedPeer(); ConnectionPool pool = new ConnectionPool(OPTS.withRetries(2))) {
+      java.util.concurrent.CompletableFuture<Void> script = java.util.concurrent.CompletableFuture.runAsync(() -> {
+        try {
+          peer.acceptSession(1 << 20);
+          int first = peer.readUntilMessage(pegasus.wire.Message.OpenRead);
+          peer.writeMessage(ScriptedPeer.readData(first, List.of(block.apply(0), block.apply(1))));
+          took.await();
+          peer.kill();
+          peer.acceptSession(1 << 20);
+          int again = peer.readUntilMessage(pegasus.wire.Message.OpenRead);
+          // Seq 1 first, then 0: the same blocks in another order, then one more.
+          peer.writeMessage(ScriptedPeer.readData(again, List.of(block.apply(1), block.apply(0), block.apply(2))));
+        } catch (Exception e) {
+          throw new java.util.concurrent.CompletionException(e);
+        }
+      });
+      try (ResumableRead r = ResumableRead.open(pool, peer.address(), "changed", 0, 0, 1, 0, 1, false)) {
+        assertEquals(0, r.take().seq());
+        assertEquals(1, r.take().seq());
+        took.countDown();
+        PegasusException e = assertThrows(PegasusException.class, r::take);
+        assertEquals(ErrorCode.CORRUPT_DATA, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("changed between two reads"), e.getMessage());
+        assertEquals(1, r.resumes());
+      }
+      script.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void aClosedPoolEndsTheReadAtOnce() throws Exception {
     try (TestServer server = TestServer.start()) {

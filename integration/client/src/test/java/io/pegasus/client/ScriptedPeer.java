@@ -16,10 +16,12 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import pegasus.wire.Ack;
+import pegasus.wire.BlockHeader;
 import pegasus.wire.Envelope;
 import pegasus.wire.Error;
 import pegasus.wire.HelloAck;
 import pegasus.wire.Message;
+import pegasus.wire.ReadData;
 
 /**
  * A WebSocket server played byte by byte by a test, on a real loopback socket: the
@@ -203,6 +205,22 @@ final class ScriptedPeer implements AutoCloseable {
     return (int) Envelope.getRootAsEnvelope(env).requestId();
   }
 
+  /** The message type (pegasus.wire.Message) of a client frame. */
+  static byte messageType(byte[] frame) {
+    ByteBuffer b = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
+    int e = b.getInt(0);
+    ByteBuffer env = b.duplicate().position(4).limit(4 + e).slice().order(ByteOrder.LITTLE_ENDIAN);
+    return Envelope.getRootAsEnvelope(env).messageType();
+  }
+
+  /** Reads client frames until one carries a message of {@code type}; returns its request id. */
+  int readUntilMessage(byte type) throws IOException {
+    for (;;) {
+      ClientFrame f = readFrame();
+      if (f.opcode == FrameReader.OP_BINARY && messageType(f.payload) == type) return requestId(f.payload);
+    }
+  }
+
   static byte[] helloAck(int requestId, long frameBytesMax) {
     FlatBufferBuilder b = new FlatBufferBuilder(256);
     int version = b.createString("scripted");
@@ -222,6 +240,29 @@ final class ScriptedPeer implements AutoCloseable {
     int text = b.createString(message);
     int m = Error.createError(b, code, text);
     return finish(b, requestId, Message.Error, m);
+  }
+
+  /** A ReadData frame for the read stream {@code requestId}: the blocks' headers, then their stored bytes. */
+  static byte[] readData(int requestId, java.util.List<Block> blocks) {
+    FlatBufferBuilder b = new FlatBufferBuilder(256);
+    ReadData.startBlocksVector(b, blocks.size());
+    for (int i = blocks.size() - 1; i >= 0; i--) {
+      Block k = blocks.get(i);
+      BlockHeader.createBlockHeader(b, k.attempt(), k.mapId(), k.partition(), k.batch(), k.seq(), k.rawLength(),
+          k.storedLength(), Integer.toUnsignedLong(k.crc32c()), k.codec());
+    }
+    int vector = b.endVector();
+    int m = ReadData.createReadData(b, vector);
+    byte[] head = finish(b, requestId, Message.ReadData, m);
+    ByteArrayOutputStream frame = new ByteArrayOutputStream();
+    frame.writeBytes(head);
+    for (Block k : blocks) {
+      ByteBuffer stored = k.stored();
+      byte[] bytes = new byte[stored.remaining()];
+      stored.get(bytes);
+      frame.writeBytes(bytes);
+    }
+    return frame.toByteArray();
   }
 
   private static byte[] finish(FlatBufferBuilder b, int requestId, byte type, int message) {
