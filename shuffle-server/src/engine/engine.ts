@@ -43,6 +43,8 @@ export class Engine {
   readonly pushBuffers: BufferPool;
   /** Injected faults (faults.ts); all off unless a test sets PEGASUS_FAULT_*. */
   private readonly faults: Faults = faultsFromEnv();
+  /** Read streams opened per range, for the PEGASUS_FAULT_READ_CUTS fault. */
+  private readonly readsByRange = new Map<string, number>();
   private stopping = false;
 
   private constructor(
@@ -63,7 +65,7 @@ export class Engine {
 
   /** Injected fault (faults.ts, PEGASUS_FAULT_READ_CUTS): whether the read stream of `range` being opened is to be cut. */
   readCutDue(range: string): boolean {
-    return readCutDue(this.faults, range);
+    return readCutDue(this.faults, this.readsByRange, range);
   }
 
   /** Opens the tiers and the catalog. Tenants then open their logs; start() begins housekeeping. */

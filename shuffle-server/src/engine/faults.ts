@@ -60,11 +60,11 @@ export function faultsFromEnv(): Faults {
   };
 }
 
-/** Read streams opened so far per range, for readCuts. */
-const readsByRange = new Map<string, number>();
-
-/** Whether a read stream of `range` being opened is to be cut before its second frame. */
-export function readCutDue(faults: Faults, range: string): boolean {
+/**
+ * Whether a read stream of `range` being opened is to be cut before its second
+ * frame. `readsByRange` counts the streams opened so far per range (the engine's).
+ */
+export function readCutDue(faults: Faults, readsByRange: Map<string, number>, range: string): boolean {
   if (faults.readCuts === 0) return false;
   if (readsByRange.size >= READ_CUT_RANGES_MAX) readsByRange.clear();
   const n = readsByRange.get(range) ?? 0;

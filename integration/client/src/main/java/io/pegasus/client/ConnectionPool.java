@@ -81,7 +81,7 @@ public final class ConnectionPool implements AutoCloseable {
     return closed;
   }
 
-    /** Returns a borrowed connection. Closed or failed connections are dropped; beyond the idle bound they are closed. */
+  /** Returns a borrowed connection. Closed or failed connections are dropped; beyond the idle bound they are closed. */
   public void release(Connection c) {
     if (c == null) return;
     if (!c.isOpen()) return;

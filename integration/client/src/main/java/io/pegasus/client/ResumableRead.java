@@ -149,7 +149,7 @@ public final class ResumableRead implements AutoCloseable {
 
   /** Drops the stream and its connection; rethrows {@code e} unless it is worth a retry, else waits to retry. */
   private void failed(PegasusException e) throws PegasusException {
-    dropConnection();
+    dropConnection(false);
     // A closed pool (the executor is shutting down) hands out nothing however long one waits.
     boolean transientFailure = (e.isConnectionFailure() || e.code() == ErrorCode.SHUTTING_DOWN) && !pool.isClosed();
     if (!transientFailure) {
@@ -166,13 +166,16 @@ public final class ResumableRead implements AutoCloseable {
     Backoff.sleep(Backoff.millis(options, failuresInARow), describe() + ": waiting to resume");
   }
 
-  private void dropConnection() {
+  /** Ends the stream; returns its connection to the pool if {@code reuse}, else closes it. */
+  private void dropConnection(boolean reuse) {
     ReadStream s = stream;
     Connection c = conn;
     stream = null;
     conn = null;
     if (s != null) s.close();
-    if (c != null) c.close();
+    if (c == null) return;
+    if (reuse) pool.release(c);
+    else c.close();
   }
 
   /** Folds a block's identity into an order-sensitive digest. */
@@ -215,13 +218,6 @@ public final class ResumableRead implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    ReadStream s = stream;
-    Connection c = conn;
-    stream = null;
-    conn = null;
-    if (s != null) s.close();
-    if (c == null) return;
-    if (ended) pool.release(c);
-    else c.close();
+    dropConnection(ended);
   }
 }

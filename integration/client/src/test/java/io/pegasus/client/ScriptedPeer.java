@@ -199,18 +199,20 @@ final class ScriptedPeer implements AutoCloseable {
   // Pegasus frames a server sends
 
   static int requestId(byte[] frame) {
+    return (int) envelope(frame).requestId();
+  }
+
+  /** The Envelope at the head of a frame (u32 length, then the FlatBuffer). */
+  private static Envelope envelope(byte[] frame) {
     ByteBuffer b = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
     int e = b.getInt(0);
     ByteBuffer env = b.duplicate().position(4).limit(4 + e).slice().order(ByteOrder.LITTLE_ENDIAN);
-    return (int) Envelope.getRootAsEnvelope(env).requestId();
+    return Envelope.getRootAsEnvelope(env);
   }
 
   /** The message type (pegasus.wire.Message) of a client frame. */
   static byte messageType(byte[] frame) {
-    ByteBuffer b = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
-    int e = b.getInt(0);
-    ByteBuffer env = b.duplicate().position(4).limit(4 + e).slice().order(ByteOrder.LITTLE_ENDIAN);
-    return Envelope.getRootAsEnvelope(env).messageType();
+    return envelope(frame).messageType();
   }
 
   /** Reads client frames until one carries a message of {@code type}; returns its request id. */

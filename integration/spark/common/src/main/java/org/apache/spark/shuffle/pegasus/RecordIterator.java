@@ -59,6 +59,8 @@ import scala.collection.Seq;
  * resuming cannot get past does the same.
  */
 final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
+  private static final Logger LOG = LoggerFactory.getLogger(RecordIterator.class);
+
   private final PegasusShuffleManager manager;
   private final PegasusShuffleHandle<?, ?, ?> handle;
   private final int startPartition;
@@ -68,8 +70,6 @@ final class RecordIterator extends AbstractIterator<Tuple2<Object, Object>> {
   private final ChunkAssembler assembler = new ChunkAssembler();
   private final Set<Long> expected = new HashSet<>();
   private final Set<Long> seen = new HashSet<>();
-  private static final Logger LOG = LoggerFactory.getLogger(RecordIterator.class);
-
   private final List<ResumableRead> streams = new ArrayList<>();
   private int streamIndex;
   private Iterator<Tuple2<Object, Object>> current;
