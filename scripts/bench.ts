@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --gib N]
+// npm run bench [-- --json] [-- --gib N] [-- --rounds N]
 // Measures, in one run on this machine:
 //   ingest: concurrent writers pushing pre-built 256 KiB blocks (CRC32C, codec
 //           none, so the client's compression is not what is measured) into one
@@ -13,7 +13,8 @@
 //   manyPartitions: the same records (~100 bytes, LZ4) written through the real
 //           ShuffleWriter into 100 and into 100,000 partitions and read back record by
 //           record with the real ShuffleReader by 100 reduce tasks (scripts/bench/many-partitions.ts);
-//           half the --gib size each. `--only many-partitions` runs just this phase.
+//           half the --gib size each, --rounds times (default 3) alternating, medians
+//           reported. `--only many-partitions` runs just this phase.
 //   CPU: seconds of CPU the server and this client used per GiB in each phase
 //        (/proc/<pid>/stat, process.cpuUsage()), and the server's main thread alone
 //        (/proc/<pid>/task/<pid>/stat); peak RSS, anonymous and file-backed
@@ -38,6 +39,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const json = process.argv.includes('--json');
 const gibArg = process.argv.indexOf('--gib');
 const totalBytes = Math.round((gibArg > 0 ? Number(process.argv[gibArg + 1]) : 2) * 1024 * MiB);
+const roundsArg = process.argv.indexOf('--rounds');
+/** Rounds of the many-partitions phase: its figures are medians over them. */
+const manyRounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+if (!Number.isInteger(manyRounds) || manyRounds < 1) throw new Error(`--rounds ${process.argv[roundsArg + 1]}: a positive integer`);
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 if (only !== undefined && only !== 'many-partitions') throw new Error(`--only ${only}: the only phase that runs alone is many-partitions`);
@@ -164,13 +169,13 @@ async function read(address: string, appId: string, transport: ReadTransport): P
 }
 
 function manyPartitionsPhase(address: string, pid: number): Promise<ManyPartitionsResult> {
-  return benchManyPartitions(address, manyBytes, (phase) => measured(pid, phase), out);
+  return benchManyPartitions(address, manyBytes, manyRounds, (phase) => measured(pid, phase), out);
 }
 
 function printManyPartitions(m: ManyPartitionsResult): void {
   const k = MANY_LOTS / 1000;
   out('');
-  out(`| many partitions: ${(m.bytes / MiB).toFixed(0)} MiB of 100-byte records, writer defaults | ${MANY_FEW} partitions | ${k}k partitions | ratio |`);
+  out(`| many partitions: ${(m.bytes / MiB).toFixed(0)} MiB of 100-byte records, writer defaults, median of ${m.rounds} rounds | ${MANY_FEW} partitions | ${k}k partitions | ratio |`);
   out('| --- | ---: | ---: | ---: |');
   out(`| ingest through ShuffleWriter, MB/s | ${m.ingestMBps100} | ${m.ingestMBps100k} | ${m.ingestRatio} |`);
   out(`| read through ShuffleReader.records(), MB/s | ${m.readMBps100} | ${m.readMBps100k} | ${m.readRatio} |`);

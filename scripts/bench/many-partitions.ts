@@ -12,7 +12,7 @@
 // letters at a key-chosen offset (compressible the way real values are:
 // repeated substrings, not one repeated byte).
 import { Connection } from '../../shuffle-client/src/connection.js';
-import { registerShuffle } from '../../shuffle-client/src/control.js';
+import { registerShuffle, unregisterShuffle } from '../../shuffle-client/src/control.js';
 import { ShuffleReader } from '../../shuffle-client/src/reader.js';
 import { ShuffleWriter } from '../../shuffle-client/src/writer.js';
 
@@ -49,6 +49,8 @@ interface ReadStats {
 export interface ManyPartitionsResult {
   /** Record bytes (without length prefixes) written into each shuffle. */
   bytes: number;
+  /** Rounds run (each writes and reads both shuffles); every rate and CPU figure is the median over them. */
+  rounds: number;
   ingestMBps100: number;
   ingestMBps100k: number;
   ingestRatio: number;
@@ -148,12 +150,21 @@ async function read(address: string, appId: string, shuffleId: number, partition
   return stats;
 }
 
-/** Writes and reads `bytes` of records into MANY_FEW and into MANY_LOTS partitions; `measure` adds CPU seconds. */
-export async function benchManyPartitions(address: string, bytes: number, measure: Measure, log: (line: string) => void): Promise<ManyPartitionsResult> {
+/**
+ * Writes and reads `bytes` of records into MANY_FEW and into MANY_LOTS
+ * partitions, `rounds` times, alternating (so a slow spell of the machine
+ * hits both sides), each shuffle unregistered once read; reports the median
+ * of each measure over the rounds. `measure` adds CPU seconds.
+ */
+export async function benchManyPartitions(address: string, bytes: number, rounds: number, measure: Measure, log: (line: string) => void): Promise<ManyPartitionsResult> {
   const appId = 'bench-many';
-  const one = async (shuffleId: number, partitions: number): Promise<{ w: Measured<IngestStats>; r: Measured<ReadStats> }> => {
+  const control = await Connection.connect(address);
+  let nextShuffleId = 10;
+  const one = async (partitions: number): Promise<{ w: Measured<IngestStats>; r: Measured<ReadStats> }> => {
+    const shuffleId = nextShuffleId++;
     const w = await measure(() => ingest(address, appId, shuffleId, partitions, bytes));
     const r = await measure(() => read(address, appId, shuffleId, partitions));
+    await unregisterShuffle(control, appId, shuffleId);
     if (r.value.records !== w.value.records || r.value.bytes !== w.value.rawBytes) {
       throw new Error(`${partitions} partitions: wrote ${w.value.records} records / ${w.value.rawBytes} bytes, read ${r.value.records} / ${r.value.bytes}`);
     }
@@ -161,27 +172,46 @@ export async function benchManyPartitions(address: string, bytes: number, measur
       `read ${r.value.seconds.toFixed(1)} s`);
     return { w, r };
   };
-  const few = await one(10, MANY_FEW);
-  const lots = await one(11, MANY_LOTS);
-  const gib = few.w.value.rawBytes / 2 ** 30;
+  const few: Array<{ w: Measured<IngestStats>; r: Measured<ReadStats> }> = [];
+  const lots: typeof few = [];
+  for (let i = 0; i < rounds; i++) {
+    few.push(await one(MANY_FEW));
+    lots.push(await one(MANY_LOTS));
+  }
+  await control.close();
+  const first = few[0]!.w.value;
+  const gib = first.rawBytes / 2 ** 30;
   const mbps = (b: number, s: number): number => round(b / 1e6 / s);
   const perGiB = (s: number): number => round(s / gib, 2);
-  const ingestMBps100 = mbps(few.w.value.rawBytes, few.w.value.seconds);
-  const ingestMBps100k = mbps(lots.w.value.rawBytes, lots.w.value.seconds);
-  const readMBps100 = mbps(few.r.value.bytes, few.r.value.seconds);
-  const readMBps100k = mbps(lots.r.value.bytes, lots.r.value.seconds);
+  type Run = (typeof few)[number];
+  const med = (runs: Run[], pick: (r: Run) => number): number => median(runs.map(pick));
+  const ingestMBps100 = med(few, (x) => mbps(x.w.value.rawBytes, x.w.value.seconds));
+  const ingestMBps100k = med(lots, (x) => mbps(x.w.value.rawBytes, x.w.value.seconds));
+  const readMBps100 = med(few, (x) => mbps(x.r.value.bytes, x.r.value.seconds));
+  const readMBps100k = med(lots, (x) => mbps(x.r.value.bytes, x.r.value.seconds));
+  const lastLots = lots[lots.length - 1]!.w.value;
+  const lastFew = few[few.length - 1]!.w.value;
   return {
-    bytes: few.w.value.rawBytes,
+    bytes: first.rawBytes,
+    rounds,
     ingestMBps100, ingestMBps100k, ingestRatio: round(ingestMBps100k / ingestMBps100, 3),
     readMBps100, readMBps100k, readRatio: round(readMBps100k / readMBps100, 3),
-    clientCpuSecPerGiBIngest100: perGiB(few.w.clientCpuS), clientCpuSecPerGiBIngest100k: perGiB(lots.w.clientCpuS),
-    serverCpuSecPerGiBIngest100: perGiB(few.w.serverCpuS), serverCpuSecPerGiBIngest100k: perGiB(lots.w.serverCpuS),
-    clientCpuSecPerGiBRead100: perGiB(few.r.clientCpuS), clientCpuSecPerGiBRead100k: perGiB(lots.r.clientCpuS),
-    serverCpuSecPerGiBRead100: perGiB(few.r.serverCpuS), serverCpuSecPerGiBRead100k: perGiB(lots.r.serverCpuS),
-    blocksPerPartition100: round(few.w.value.blocks / MANY_FEW, 2), blocksPerPartition100k: round(lots.w.value.blocks / MANY_LOTS, 2),
-    recordsPerBlock100: round(few.w.value.records / few.w.value.blocks, 1), recordsPerBlock100k: round(lots.w.value.records / lots.w.value.blocks, 1),
-    batches100: few.w.value.batches, batches100k: lots.w.value.batches,
+    clientCpuSecPerGiBIngest100: perGiB(med(few, (x) => x.w.clientCpuS)), clientCpuSecPerGiBIngest100k: perGiB(med(lots, (x) => x.w.clientCpuS)),
+    serverCpuSecPerGiBIngest100: perGiB(med(few, (x) => x.w.serverCpuS)), serverCpuSecPerGiBIngest100k: perGiB(med(lots, (x) => x.w.serverCpuS)),
+    clientCpuSecPerGiBRead100: perGiB(med(few, (x) => x.r.clientCpuS)), clientCpuSecPerGiBRead100k: perGiB(med(lots, (x) => x.r.clientCpuS)),
+    serverCpuSecPerGiBRead100: perGiB(med(few, (x) => x.r.serverCpuS)), serverCpuSecPerGiBRead100k: perGiB(med(lots, (x) => x.r.serverCpuS)),
+    // The writers cut the same records the same way every round.
+    blocksPerPartition100: round(lastFew.blocks / MANY_FEW, 2), blocksPerPartition100k: round(lastLots.blocks / MANY_LOTS, 2),
+    recordsPerBlock100: round(lastFew.records / lastFew.blocks, 1), recordsPerBlock100k: round(lastLots.records / lastLots.blocks, 1),
+    batches100: lastFew.batches, batches100k: lastLots.batches,
   };
+}
+
+/** The median (of an even count, the mean of the middle two). */
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 function round(n: number, digits = 1): number {
