@@ -19,9 +19,10 @@
 // idle stays within the budget (`room()` is budget - used - waiting), so the
 // pool never makes the server hold more than its budget. A returned buffer that
 // does not fit, or a fresh allocation past the room, drops idle buffers (of
-// other sizes first) to the garbage collector; and when no push came for a
-// housekeeping interval, every idle buffer is dropped.
+// other sizes first) to the garbage collector; and when no push came for
+// PUSH_BUFFERS_IDLE_MS, every idle buffer is dropped.
 import assert from 'node:assert/strict';
+import { PUSH_BUFFERS_IDLE_MS } from '../limits.js';
 
 /** Smallest class step: lengths below 512 KiB round up to a multiple of this. */
 const CLASS_STEP_MIN = 64 * 1024;
@@ -52,11 +53,20 @@ export class BufferPool {
   private readonly idle = new Map<number, Buffer[]>();
   private idleBytesTotal = 0;
   private takes = 0;
-  private takesAtLastTick = 0;
   private reuses = 0;
+  private lastTakeMs: number;
 
-  /** `room()`: bytes the pool may keep idle now (the budget's free room). */
-  constructor(private readonly room: () => number) {}
+  /**
+   * `room()`: bytes the pool may keep idle now (the budget's free room).
+   * `idleMs`: how long without a push before the idle buffers are dropped; `now` the clock.
+   */
+  constructor(
+    private readonly room: () => number,
+    private readonly idleMs = PUSH_BUFFERS_IDLE_MS,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.lastTakeMs = now();
+  }
 
   /** Bytes held idle for reuse. */
   get idleBytes(): number {
@@ -74,6 +84,7 @@ export class BufferPool {
     let backing: Buffer | undefined;
     const list = this.idle.get(capacity);
     this.takes++;
+    this.lastTakeMs = this.now();
     if (list !== undefined && list.length > 0) {
       backing = list.pop()!;
       this.idleBytesTotal -= capacity;
@@ -117,13 +128,12 @@ export class BufferPool {
   }
 
   /**
-   * Called at every housekeeping tick: when no push took a buffer since the
-   * last tick, pushes have stopped (or moved elsewhere), and the idle buffers
+   * Called at every housekeeping tick: when no push took a buffer for
+   * `idleMs`, pushes have stopped (or moved elsewhere), and the idle buffers
    * are dropped, so a server that only serves reads does not keep them.
    */
   dropIdleIfUnused(): void {
-    if (this.takes === this.takesAtLastTick) this.clear();
-    this.takesAtLastTick = this.takes;
+    if (this.idleBytesTotal > 0 && this.now() - this.lastTakeMs >= this.idleMs) this.clear();
   }
 
   /** Drops every idle buffer (for the garbage collector). */

@@ -56,11 +56,20 @@ test('idle buffers stay within the room; a fresh allocation past it drops idle o
   t.is(pool.idleBytes, 0);
 });
 
-test('idle buffers are dropped after a housekeeping interval without pushes, kept while pushes go on', (t) => {
-  const pool = new BufferPool(() => 64 * MiB);
+test('idle buffers are kept while pushes come, even seconds apart, and dropped once none came for idleMs', (t) => {
+  let now = 1_000;
+  const pool = new BufferPool(() => 64 * MiB, 30_000, () => now);
   pool.release(pool.copyOf(Buffer.alloc(10)));
-  pool.dropIdleIfUnused(); // a take since the last tick: kept
+  now += 29_999;
+  pool.dropIdleIfUnused(); // a quiet spell shorter than idleMs: kept
   t.is(pool.idleBytes, 64 * KiB);
-  pool.dropIdleIfUnused(); // none since: dropped
+  const again = pool.copyOf(Buffer.alloc(10)); // reuses it
+  t.is(pool.reuseRatio, 0.5);
+  pool.release(again);
+  now += 29_999;
+  pool.dropIdleIfUnused(); // idleMs counts from the last take
+  t.is(pool.idleBytes, 64 * KiB);
+  now += 1;
+  pool.dropIdleIfUnused(); // none for idleMs: dropped
   t.is(pool.idleBytes, 0);
 });
