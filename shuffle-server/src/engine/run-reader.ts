@@ -27,6 +27,7 @@ import {
   READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX, READ_FIRST_WINDOW_BYTES,
 } from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
+import type { ReadBufferPool } from './read-buffers.js';
 import { segmentReadHandles, type ReadHandle, type ReadHandleCache } from './read-handles.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import type { StoredBlock } from './types.js';
@@ -156,6 +157,18 @@ class ReadHandles {
   }
 }
 
+export interface ReadRunsOptions {
+  /**
+   * Read each window into a buffer of `pool` that is read into again once the
+   * generator is resumed: a window's blocks are then valid only until the
+   * caller asks for the next window (or ends the read). For callers that hand
+   * a window's bytes on before asking for more (the WebSocket read stream).
+   * Without it, blocks view buffers of their own, valid for as long as kept.
+   */
+  reuseWindows?: ReadBufferPool;
+  cache?: ReadHandleCache;
+}
+
 /**
  * Streams the blocks of `runs`, in that order, one array per window of up to
  * `windowBytes` of runs (a run larger than that is streamed in chunks of
@@ -163,17 +176,19 @@ class ReadHandles {
  * windowBytes of gaps between them. The first window holds up to
  * READ_FIRST_WINDOW_BYTES of runs (or its first run), each next one twice as
  * much, up to windowBytes: a reader's first blocks wait for one small read, not
- * for a whole window. Blocks view buffers of their own, never
- * reused, so they stay valid for as long as the caller keeps them. Validates
- * every run's shape and headers, not block data CRCs (the reader's).
+ * for a whole window. How long blocks stay valid: ReadRunsOptions.reuseWindows.
+ * Validates every run's shape and headers, not block data CRCs (the reader's).
  */
 export async function* readRuns(
-  runs: readonly RunToRead[], windowBytes: number, cache: ReadHandleCache = segmentReadHandles,
+  runs: readonly RunToRead[], windowBytes: number, opts: ReadRunsOptions = {},
 ): AsyncGenerator<StoredBlock[]> {
   if (!Number.isSafeInteger(windowBytes) || windowBytes < 1 || windowBytes > READ_CHUNK_BYTES_MAX) {
     assert.fail(`windowBytes ${windowBytes} not in 1..${READ_CHUNK_BYTES_MAX}`);
   }
-  const handles = new ReadHandles(cache);
+  const handles = new ReadHandles(opts.cache ?? segmentReadHandles);
+  const pool = opts.reuseWindows;
+  /** With reuseWindows: the buffer the current window is read into. */
+  let scratch: Buffer | null = null;
   let window = Math.min(windowBytes, READ_FIRST_WINDOW_BYTES);
   try {
     for (let i = 0; i < runs.length;) {
@@ -209,13 +224,31 @@ export async function* readRuns(
       i = end;
       const { extents, extentOf } = planExtents(windowRuns, window);
       window = Math.min(windowBytes, 2 * window);
-      await Promise.all(extents.map(async (x) => {
-        x.bytes = Buffer.allocUnsafe(x.length);
-        const got = await readFully(await handles.get(x.path), x.path, x.bytes, x.length, x.offset);
+      if (pool !== undefined) {
+        const total = extents.reduce((a, x) => a + x.length, 0);
+        if (scratch === null || scratch.length < total) {
+          if (scratch !== null) pool.give(scratch);
+          scratch = null; // not held if take() throws
+          scratch = pool.take(total);
+        }
+        let at = 0;
+        for (const x of extents) {
+          x.bytes = scratch.subarray(at, at + x.length);
+          at += x.length;
+        }
+      } else {
+        for (const x of extents) x.bytes = Buffer.allocUnsafe(x.length);
+      }
+      // Every read settles before a failure goes on: none may still be writing
+      // into a buffer given back to the pool.
+      const reads = await Promise.allSettled(extents.map(async (x) => {
+        const got = await readFully(await handles.get(x.path), x.path, x.bytes!, x.length, x.offset);
         if (got < x.length) {
           throw corruptAt(x.path, x.offset + got, new Error(`the file ends inside a run: ${x.length - got} bytes of a read of ${x.length} are missing`));
         }
       }));
+      const failed = reads.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       handles.trim();
       const out: StoredBlock[] = [];
       for (let k = 0; k < windowRuns.length; k++) {
@@ -228,6 +261,7 @@ export async function* readRuns(
     }
   } finally {
     handles.releaseAll();
+    if (scratch !== null) pool!.give(scratch);
   }
 }
 

@@ -26,6 +26,7 @@ import { ErrorCode, PegasusError, ioError } from '../errors.js';
 import { CRC_COMBINE_BYTES_MIN, RUN_ARENA_CHUNK_BYTES, SEGMENT_BYTES_MAX, SMALL_RUN_BYTES_MAX } from '../limits.js';
 import { checkLogId, logName, type LogId } from './log-id.js';
 import type { Durability } from './durability.js';
+import { readBuffers } from './read-buffers.js';
 import { segmentReadHandles } from './read-handles.js';
 import { readRun, readRuns, type ReadRunOptions } from './run-reader.js';
 import {
@@ -371,9 +372,11 @@ export class SegmentLog {
 
   /**
    * Streams the blocks of `entries`, in that order, one array per read window
-   * (run-reader.ts readRuns()). Blocks stay valid as long as they are kept.
+   * (run-reader.ts readRuns()). Blocks stay valid as long as they are kept;
+   * with `reuseWindows`, only until the next window is asked for (the windows
+   * are read into the process's pool of read buffers, read-buffers.ts).
    */
-  readRuns(entries: readonly RunEntry[], windowBytes: number): AsyncGenerator<StoredBlock[]> {
+  readRuns(entries: readonly RunEntry[], windowBytes: number, reuseWindows = false): AsyncGenerator<StoredBlock[]> {
     const paths = new Map<number, string>(); // a path per segment, not per run: path.join costs
     const runs = entries.map((entry) => {
       let path = paths.get(entry.segmentId);
@@ -387,7 +390,7 @@ export class SegmentLog {
       }
       return { entry, path };
     });
-    return readRuns(runs, windowBytes);
+    return readRuns(runs, windowBytes, reuseWindows ? { reuseWindows: readBuffers } : {});
   }
 
   /**

@@ -1,8 +1,9 @@
 // One read stream on one connection: pulls committed blocks from the store and
 // sends them as ReadData frames of about readFrameBytes (each one WebSocket
 // message, in fragments: session.sendMessage), while the reader has
-// credit and the socket is below its high-water mark; then ReadEnd. The first
-// frame goes out with the first read window's blocks, however few.
+// credit and the socket is below its high-water mark; then ReadEnd. A frame
+// never spans two read windows: each window's blocks go out before the next is
+// read into the same memory, the first window's however few.
 import { encodeFrame } from '../../../schemas/ts/codec.js';
 import type { BlockHeader } from '../../../schemas/ts/messages.js';
 import type { StoredBlock } from '../shuffle/shuffle-service.js';
@@ -33,7 +34,7 @@ export class ReadStream {
   constructor(
     private readonly session: StreamConnection,
     readonly requestId: number,
-    /** Arrays of blocks whose data stay valid while kept (shuffle.ts readBlocks()). */
+    /** Arrays of blocks, each array's data valid until the next is asked for (shuffle.ts readBlocks()). */
     private readonly blocks: AsyncGenerator<StoredBlock[]>,
     initialCredit: number,
     private readonly frameBytes: number,
@@ -97,13 +98,15 @@ export class ReadStream {
             break;
           }
           headers.push(b.header);
-          parts.push(b.data); // the store's views stay valid while kept; uWS copies them when sent
+          parts.push(b.data); // valid until the next window is asked for; uWS copies them when sent
           bytes += b.data.length;
         }
         if (!sending || this.stopped) break;
-        // The first frame leaves with the first window's blocks, not once a whole
-        // frame is read: the reader starts on them while the next windows are read.
-        if (this.blocksSent === 0 && bytes > 0 && !(await send())) {
+        // A window's blocks go out before the next window is asked for: its
+        // memory is then read into again (shuffle.ts readBlocks()). So the first
+        // frame also leaves with the first window's blocks, not once a whole
+        // frame is read, and the reader starts on them while the next windows are read.
+        if (bytes > 0 && !(await send())) {
           sending = false;
           break;
         }

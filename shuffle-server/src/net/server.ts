@@ -96,6 +96,9 @@ export class PegasusServer {
     const pool = svc.engine.pushBuffers;
     r.gauge('pegasus_push_buffers_idle_bytes', 'Bytes of idle push buffers kept for reuse (within the budget\'s free room).', () => pool.idleBytes);
     r.gauge('pegasus_push_buffers_reuse_ratio', 'Fraction of pushes copied into a reused buffer rather than a fresh one.', () => pool.reuseRatio);
+    const reads = svc.engine.readBuffers;
+    r.gauge('pegasus_read_buffers_idle_bytes', 'Bytes of idle read window buffers kept for reuse (at most 32 MiB).', () => reads.idleBytes);
+    r.gauge('pegasus_read_buffers_reuse_ratio', 'Fraction of read windows read into a reused buffer rather than a fresh one.', () => reads.reuseRatio);
     r.gauge('pegasus_apps', 'Registered applications.', () => svc.apps.size);
     r.gauge('pegasus_shuffles', 'Registered shuffles.', () => svc.apps.shuffleCount);
     r.gauge('pegasus_disk_used_bytes', 'Bytes of segment files on disk.', () => svc.diskBytes());

@@ -303,7 +303,9 @@ export class Shuffle implements FlushSource {
    * per partition in stored order, only each map's winning attempt, batches
    * below its committed count, each (map, batch, seq) once. In arrays of one
    * read window each (engine/run-reader.ts readRuns()), so that a read of many
-   * small partitions pays per window, not per block.
+   * small partitions pays per window, not per block. A window's blocks are
+   * valid only until the next window is asked for: its memory is read into
+   * again (the WebSocket read stream sends a window before it asks for more).
    */
   async *readBlocks(pStart: number, pEnd: number, mStart: number, mEnd: number, chunkBytes: number): AsyncGenerator<StoredBlock[]> {
     if (this.removed) throw this.gone();
@@ -312,7 +314,7 @@ export class Shuffle implements FlushSource {
     if (this.removed) throw this.gone();
     const runs = all.filter((run) => !(run.mapMax < mStart || run.mapMin >= mEnd));
     try {
-      for await (const window of this.log.readRuns(runs, chunkBytes)) {
+      for await (const window of this.log.readRuns(runs, chunkBytes, true)) {
         if (this.removed) throw this.gone();
         const kept = window.filter((b) => filter.accept(b.header));
         if (kept.length > 0) yield kept;

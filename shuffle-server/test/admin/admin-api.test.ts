@@ -271,7 +271,7 @@ test('latency histograms appear and move after pushes, commits, reads and flushe
     for (const name of ['pegasus_push_bytes_total', 'pegasus_push_blocks_total', 'pegasus_read_bytes_total', 'pegasus_read_blocks_total', 'pegasus_commits_total',
       'pegasus_memory_used_bytes', 'pegasus_memory_budget_bytes', 'pegasus_memory_waiting_bytes', 'pegasus_disk_used_bytes', 'pegasus_tier_used_bytes',
       'pegasus_apps', 'pegasus_shuffles', 'pegasus_connections', 'pegasus_errors_total', 'pegasus_ucx_read_plans_total', 'pegasus_flushes_total',
-      'pegasus_push_buffers_idle_bytes', 'pegasus_push_buffers_reuse_ratio']) {
+      'pegasus_push_buffers_idle_bytes', 'pegasus_push_buffers_reuse_ratio', 'pegasus_read_buffers_idle_bytes', 'pegasus_read_buffers_reuse_ratio']) {
       t.regex(after, new RegExp(`^${name}(\\{| )`, 'm'), name);
     }
     c.close();

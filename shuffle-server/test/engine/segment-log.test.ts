@@ -246,6 +246,23 @@ test('ReadRunsInWindows: runs of many partitions over several flushes and segmen
     t.true(got.every((b, i) => b.data.equals(want[i]!.data)), `window ${windowBytes}`);
     if (windowBytes === 1 << 20) t.true(arrays < entries.length / 10, `${arrays} arrays for ${entries.length} runs`);
   }
+  // Reusing windows: the same blocks when each window is used before the next
+  // is asked for; the windows share the pool's buffers, and give them back.
+  for (const windowBytes of [700, 16 * 1024, 1 << 20]) {
+    const got: StoredBlock[] = [];
+    const backings = new Set<ArrayBufferLike>();
+    let arrays = 0;
+    for await (const window of log.readRuns(entries, windowBytes, true)) {
+      arrays++;
+      for (const b of window) {
+        backings.add(b.data.buffer);
+        got.push({ header: b.header, data: Buffer.from(b.data) });
+      }
+    }
+    t.deepEqual(got.map((b) => b.header), want.map((b) => b.header), `reused, window ${windowBytes}`);
+    t.true(got.every((b, i) => b.data.equals(want[i]!.data)), `reused, window ${windowBytes}`);
+    if (windowBytes === 16 * 1024) t.true(backings.size < arrays / 4, `${backings.size} buffers for ${arrays} windows`);
+  }
   // A damaged block header is CORRUPT_DATA naming the segment file and the offset.
   const victim = entries[entries.length - 3]!;
   const path = segmentPath(dir, 'app-1', 7, victim.segmentId);
