@@ -159,8 +159,8 @@ class ReadHandles {
 
 export interface ReadRunsOptions {
   /**
-   * Read each window into a buffer of `pool` that is read into again once the
-   * generator is resumed: a window's blocks are then valid only until the
+   * Read each window into a buffer of this pool, which is read into again
+   * (or given back) once the generator is resumed: a window's blocks are then valid only until the
    * caller asks for the next window (or ends the read). For callers that hand
    * a window's bytes on before asking for more (the WebSocket read stream).
    * Without it, blocks view buffers of their own, valid for as long as kept.
