@@ -115,8 +115,6 @@ export const READ_BLOCKS_PER_BATCH_MAX = 1_024;
  * window (a dozen preads through the thread pool) before the first frame left.
  */
 export const READ_FIRST_WINDOW_BYTES = 256 * 1024;
-/** Smallest read window buffer kept for reuse (engine/read-buffers.ts); classes are powers of two from it. */
-export const READ_BUFFER_BYTES_MIN = 256 * 1024;
 /** Idle read window buffers kept for reuse, in all (engine/read-buffers.ts). */
 export const READ_BUFFERS_IDLE_BYTES_MAX = 32 * 1024 * 1024;
 /** Segment files one read stream keeps open (one per segment its runs lie in); the oldest is closed beyond. */

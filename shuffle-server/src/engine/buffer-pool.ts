@@ -80,7 +80,14 @@ export class BufferPool {
 
   /** A copy of `src` in a pooled buffer. Give it back with release() once, when nothing reads it any more. */
   copyOf(src: Uint8Array): PooledBuffer {
-    const capacity = sizeClass(src.length);
+    const held = this.take(src.length);
+    held.bytes.set(src, 0);
+    return held;
+  }
+
+  /** A pooled buffer of `length` bytes, its contents arbitrary. Give it back with release() once, when nothing views it any more. */
+  take(length: number): PooledBuffer {
+    const capacity = sizeClass(length);
     let backing: Buffer | undefined;
     const list = this.idle.get(capacity);
     this.takes++;
@@ -93,8 +100,7 @@ export class BufferPool {
       this.trim(capacity);
       backing = Buffer.allocUnsafeSlow(capacity);
     }
-    backing.set(src, 0);
-    const held: Held = { bytes: backing.subarray(0, src.length), capacity, backing, released: false };
+    const held: Held = { bytes: backing.subarray(0, length), capacity, backing, released: false };
     return held;
   }
 

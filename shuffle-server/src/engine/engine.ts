@@ -20,7 +20,7 @@ import { CONNECTIONS_MAX, PUSH_WINDOW_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import { BufferPool } from './buffer-pool.js';
-import { readBuffers, type ReadBufferPool } from './read-buffers.js';
+import { readBuffers } from './read-buffers.js';
 import { Catalog, type CatalogRow } from './catalog/catalog.js';
 import type { RunEntry, SegmentEntry } from './catalog/types.js';
 import { beforeAppend, faultsFromEnv, readCutDue, type Faults } from './faults.js';
@@ -43,7 +43,7 @@ export class Engine {
   /** Buffers for received bytes held until a flush, reused (buffer-pool.ts); idle ones use the budget's free room. */
   readonly pushBuffers: BufferPool;
   /** Buffers read windows are read into and reused (the process's pool, shared by every log). */
-  readonly readBuffers: ReadBufferPool = readBuffers;
+  readonly readBuffers: BufferPool = readBuffers;
   /** Injected faults (faults.ts); all off unless a test sets PEGASUS_FAULT_*. */
   private readonly faults: Faults = faultsFromEnv();
   /** Read streams opened per range, for the PEGASUS_FAULT_READ_CUTS fault. */

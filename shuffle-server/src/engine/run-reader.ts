@@ -27,7 +27,7 @@ import {
   READ_BLOCKS_PER_BATCH_MAX, READ_CHUNK_BYTES_MAX, READ_EXTENT_GAP_BYTES_MAX, READ_FILES_OPEN_MAX, READ_FIRST_WINDOW_BYTES,
 } from '../limits.js';
 import type { RunEntry } from './catalog/types.js';
-import type { ReadBufferPool } from './read-buffers.js';
+import type { BufferPool, PooledBuffer } from './buffer-pool.js';
 import { segmentReadHandles, type ReadHandle, type ReadHandleCache } from './read-handles.js';
 import { SEGMENT_HEADER_BYTES } from './segment-format.js';
 import type { StoredBlock } from './types.js';
@@ -165,7 +165,7 @@ export interface ReadRunsOptions {
    * a window's bytes on before asking for more (the WebSocket read stream).
    * Without it, blocks view buffers of their own, valid for as long as kept.
    */
-  reuseWindows?: ReadBufferPool;
+  reuseWindows?: BufferPool;
   cache?: ReadHandleCache;
 }
 
@@ -188,7 +188,7 @@ export async function* readRuns(
   const handles = new ReadHandles(opts.cache ?? segmentReadHandles);
   const pool = opts.reuseWindows;
   /** With reuseWindows: the buffer the current window is read into. */
-  let scratch: Buffer | null = null;
+  let scratch: PooledBuffer | null = null;
   let window = Math.min(windowBytes, READ_FIRST_WINDOW_BYTES);
   try {
     for (let i = 0; i < runs.length;) {
@@ -226,14 +226,14 @@ export async function* readRuns(
       window = Math.min(windowBytes, 2 * window);
       if (pool !== undefined) {
         const total = extents.reduce((a, x) => a + x.length, 0);
-        if (scratch === null || scratch.length < total) {
-          if (scratch !== null) pool.give(scratch);
+        if (scratch === null || scratch.bytes.length < total) {
+          if (scratch !== null) pool.release(scratch);
           scratch = null; // not held if take() throws
           scratch = pool.take(total);
         }
         let at = 0;
         for (const x of extents) {
-          x.bytes = scratch.subarray(at, at + x.length);
+          x.bytes = scratch.bytes.subarray(at, at + x.length);
           at += x.length;
         }
       } else {
@@ -261,7 +261,7 @@ export async function* readRuns(
     }
   } finally {
     handles.releaseAll();
-    if (scratch !== null) pool!.give(scratch);
+    if (scratch !== null) pool!.release(scratch);
   }
 }
 
