@@ -27,13 +27,27 @@ import { ReadPlan as FbReadPlan } from '../generated/ts/pegasus/wire/read-plan.j
 import { RegionKey as FbRegionKey } from '../generated/ts/pegasus/wire/region-key.js';
 import { ReleaseRead as FbReleaseRead } from '../generated/ts/pegasus/wire/release-read.js';
 import { RunLocation as FbRunLocation } from '../generated/ts/pegasus/wire/run-location.js';
+import { AbortObject as FbAbortObject } from '../generated/ts/pegasus/wire/abort-object.js';
+import { AppendObject as FbAppendObject } from '../generated/ts/pegasus/wire/append-object.js';
+import { CloseObject as FbCloseObject } from '../generated/ts/pegasus/wire/close-object.js';
+import { CreateObject as FbCreateObject } from '../generated/ts/pegasus/wire/create-object.js';
+import { DeletePath as FbDeletePath } from '../generated/ts/pegasus/wire/delete-path.js';
+import { DeleteResult as FbDeleteResult } from '../generated/ts/pegasus/wire/delete-result.js';
+import { DirListing as FbDirListing } from '../generated/ts/pegasus/wire/dir-listing.js';
+import { ListDir as FbListDir } from '../generated/ts/pegasus/wire/list-dir.js';
+import { MakeDirs as FbMakeDirs } from '../generated/ts/pegasus/wire/make-dirs.js';
+import { ObjectCreated as FbObjectCreated } from '../generated/ts/pegasus/wire/object-created.js';
+import { OpenObject as FbOpenObject } from '../generated/ts/pegasus/wire/open-object.js';
+import { PathStatus as FbPathStatus } from '../generated/ts/pegasus/wire/path-status.js';
+import { RenamePath as FbRenamePath } from '../generated/ts/pegasus/wire/rename-path.js';
+import { StatPath as FbStatPath } from '../generated/ts/pegasus/wire/stat-path.js';
 import { ErrorCode, PegasusError, isErrorCode } from './errors.js';
 import {
   BLOCK_HEADER_WIRE_BYTES, BLOCKS_PER_MESSAGE_MAX, COMMITS_PER_PLAN_MAX, ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX, FRAME_PREFIX_BYTES,
-  MAP_COMMIT_WIRE_BYTES, REGIONS_PER_PLAN_MAX, RKEY_BYTES_MAX, RUN_LOCATION_WIRE_BYTES, RUNS_PER_PLAN_MAX, STRING_BYTES_MAX,
+  APPEND_BYTES_MAX, LIST_ENTRIES_MAX, MAP_COMMIT_WIRE_BYTES, REGIONS_PER_PLAN_MAX, RKEY_BYTES_MAX, RUN_LOCATION_WIRE_BYTES, RUNS_PER_PLAN_MAX, STRING_BYTES_MAX,
   UCX_ADDRESS_BYTES_MAX,
 } from './limits.js';
-import { Codec, type BlockHeader, type Frame, type Message, type ReadPlan } from './messages.js';
+import { Codec, PathKind, type BlockHeader, type Frame, type Message, type PathInfo, type ReadPlan } from './messages.js';
 
 /** Bytes of the envelope-length prefix (declared in limits.json). */
 export { FRAME_PREFIX_BYTES };
@@ -88,6 +102,12 @@ function buildReadPlan(b: flatbuffers.Builder, m: ReadPlan): flatbuffers.Offset 
   return FbReadPlan.endReadPlan(b);
 }
 
+function buildPathStatus(b: flatbuffers.Builder, p: PathInfo): flatbuffers.Offset {
+  const name = str(b, p.name);
+  const tier = str(b, p.tier);
+  return FbPathStatus.createPathStatus(b, name, p.kind, BigInt(p.length), BigInt(p.mtimeMs), BigInt(p.id), BigInt(p.ttlMs), p.cache, tier);
+}
+
 /** Builds the message table; returns its union tag and offset. */
 function buildMessage(b: flatbuffers.Builder, m: Message): [FbMessage, flatbuffers.Offset] {
   switch (m.type) {
@@ -140,6 +160,43 @@ function buildMessage(b: flatbuffers.Builder, m: Message): [FbMessage, flatbuffe
       return [FbMessage.ReadPlan, buildReadPlan(b, m)];
     case 'ReleaseRead':
       return [FbMessage.ReleaseRead, FbReleaseRead.createReleaseRead(b, BigInt(m.leaseId))];
+    case 'CreateObject':
+      return [FbMessage.CreateObject, FbCreateObject.createCreateObject(b, str(b, m.path), m.overwrite, BigInt(m.ttlMs), m.cache)];
+    case 'ObjectCreated':
+      return [FbMessage.ObjectCreated, FbObjectCreated.createObjectCreated(b, m.handle)];
+    case 'AppendObject':
+      return [FbMessage.AppendObject, FbAppendObject.createAppendObject(b, m.handle, BigInt(m.offset), m.length, m.crc32c)];
+    case 'CloseObject':
+      return [FbMessage.CloseObject, FbCloseObject.createCloseObject(b, m.handle, BigInt(m.length))];
+    case 'AbortObject':
+      return [FbMessage.AbortObject, FbAbortObject.createAbortObject(b, m.handle)];
+    case 'StatPath':
+      return [FbMessage.StatPath, FbStatPath.createStatPath(b, str(b, m.path))];
+    case 'PathStatus':
+      return [FbMessage.PathStatus, buildPathStatus(b, m)];
+    case 'ListDir': {
+      const path = str(b, m.path);
+      const after = str(b, m.startAfter);
+      return [FbMessage.ListDir, FbListDir.createListDir(b, path, after, m.limit)];
+    }
+    case 'DirListing': {
+      const entries = FbDirListing.createEntriesVector(b, m.entries.map((e) => buildPathStatus(b, e)));
+      return [FbMessage.DirListing, FbDirListing.createDirListing(b, entries, m.more)];
+    }
+    case 'MakeDirs':
+      return [FbMessage.MakeDirs, FbMakeDirs.createMakeDirs(b, str(b, m.path))];
+    case 'RenamePath': {
+      const from = str(b, m.from);
+      const to = str(b, m.to);
+      return [FbMessage.RenamePath, FbRenamePath.createRenamePath(b, from, to)];
+    }
+    case 'DeletePath':
+      return [FbMessage.DeletePath, FbDeletePath.createDeletePath(b, str(b, m.path), m.recursive)];
+    case 'DeleteResult':
+      return [FbMessage.DeleteResult, FbDeleteResult.createDeleteResult(b, m.deleted)];
+    case 'OpenObject':
+      return [FbMessage.OpenObject, FbOpenObject.createOpenObject(
+        b, str(b, m.path), BigInt(m.offset), BigInt(m.length), m.creditBytes, BigInt(m.id))];
   }
 }
 
@@ -268,6 +325,29 @@ function decodeReadPlan(bb: flatbuffers.ByteBuffer, m: FbReadPlan): ReadPlan {
   return { type: 'ReadPlan', leaseId: readU64(m.leaseId(), 'lease_id'), regions, runs, commits };
 }
 
+function decodePathStatus(bb: flatbuffers.ByteBuffer, p: FbPathStatus, field: string): PathInfo {
+  const kind = p.kind() as number;
+  if (kind !== PathKind.FILE && kind !== PathKind.DIRECTORY) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `${field} has unknown kind ${kind}`);
+  return {
+    name: readString(bb, p.name(), `${field}.name`), kind: kind as PathKind, length: readU64(p.length(), `${field}.length`),
+    mtimeMs: readU64(p.mtimeMs(), `${field}.mtime_ms`), id: readU64(p.id(), `${field}.id`), ttlMs: readU64(p.ttlMs(), `${field}.ttl_ms`),
+    cache: p.cache(), tier: readString(bb, p.tier(), `${field}.tier`, false),
+  };
+}
+
+function decodeDirListing(bb: flatbuffers.ByteBuffer, m: FbDirListing): Message {
+  const count = m.entriesLength();
+  checkVector(bb, count, 4, 'DirListing.entries', LIST_ENTRIES_MAX);
+  const entries: PathInfo[] = new Array(count);
+  const e = new FbPathStatus();
+  for (let i = 0; i < count; i++) {
+    const p = m.entries(i, e);
+    if (p === null) throw malformed(`DirListing entry ${i} out of bounds`);
+    entries[i] = decodePathStatus(bb, p, `DirListing.entries[${i}]`);
+  }
+  return { type: 'DirListing', entries, more: m.more() };
+}
+
 function decodeMessage(bb: flatbuffers.ByteBuffer, env: FbEnvelope): Message {
   const tag = env.messageType();
   switch (tag) {
@@ -369,6 +449,62 @@ function decodeMessage(bb: flatbuffers.ByteBuffer, env: FbEnvelope): Message {
       const m = env.message(new FbReleaseRead()) as FbReleaseRead;
       return { type: 'ReleaseRead', leaseId: readU64(m.leaseId(), 'lease_id') };
     }
+    case FbMessage.CreateObject: {
+      const m = env.message(new FbCreateObject()) as FbCreateObject;
+      return { type: 'CreateObject', path: readString(bb, m.path(), 'path'), overwrite: m.overwrite(), ttlMs: readU64(m.ttlMs(), 'ttl_ms'), cache: m.cache() };
+    }
+    case FbMessage.ObjectCreated: {
+      const m = env.message(new FbObjectCreated()) as FbObjectCreated;
+      return { type: 'ObjectCreated', handle: m.handle() };
+    }
+    case FbMessage.AppendObject: {
+      const m = env.message(new FbAppendObject()) as FbAppendObject;
+      if (m.length() > APPEND_BYTES_MAX) throw new PegasusError(ErrorCode.MESSAGE_TOO_LARGE, `AppendObject of ${m.length()} bytes, limit ${APPEND_BYTES_MAX}`);
+      return { type: 'AppendObject', handle: m.handle(), offset: readU64(m.offset(), 'offset'), length: m.length(), crc32c: m.crc32c() };
+    }
+    case FbMessage.CloseObject: {
+      const m = env.message(new FbCloseObject()) as FbCloseObject;
+      return { type: 'CloseObject', handle: m.handle(), length: readU64(m.length(), 'length') };
+    }
+    case FbMessage.AbortObject: {
+      const m = env.message(new FbAbortObject()) as FbAbortObject;
+      return { type: 'AbortObject', handle: m.handle() };
+    }
+    case FbMessage.StatPath: {
+      const m = env.message(new FbStatPath()) as FbStatPath;
+      return { type: 'StatPath', path: readString(bb, m.path(), 'path') };
+    }
+    case FbMessage.PathStatus:
+      return { type: 'PathStatus', ...decodePathStatus(bb, env.message(new FbPathStatus()) as FbPathStatus, 'PathStatus') };
+    case FbMessage.ListDir: {
+      const m = env.message(new FbListDir()) as FbListDir;
+      return { type: 'ListDir', path: readString(bb, m.path(), 'path'), startAfter: readString(bb, m.startAfter(), 'start_after', false), limit: m.limit() };
+    }
+    case FbMessage.DirListing:
+      return decodeDirListing(bb, env.message(new FbDirListing()) as FbDirListing);
+    case FbMessage.MakeDirs: {
+      const m = env.message(new FbMakeDirs()) as FbMakeDirs;
+      return { type: 'MakeDirs', path: readString(bb, m.path(), 'path') };
+    }
+    case FbMessage.RenamePath: {
+      const m = env.message(new FbRenamePath()) as FbRenamePath;
+      return { type: 'RenamePath', from: readString(bb, m.from(), 'from'), to: readString(bb, m.to(), 'to') };
+    }
+    case FbMessage.DeletePath: {
+      const m = env.message(new FbDeletePath()) as FbDeletePath;
+      return { type: 'DeletePath', path: readString(bb, m.path(), 'path'), recursive: m.recursive() };
+    }
+    case FbMessage.DeleteResult: {
+      const m = env.message(new FbDeleteResult()) as FbDeleteResult;
+      return { type: 'DeleteResult', deleted: m.deleted() };
+    }
+    case FbMessage.OpenObject: {
+      const m = env.message(new FbOpenObject()) as FbOpenObject;
+      return {
+        type: 'OpenObject', path: readString(bb, m.path(), 'path'), offset: readU64(m.offset(), 'offset'), length: readU64(m.length(), 'length'),
+        creditBytes: m.creditBytes(), id: readU64(m.id(), 'id'),
+      };
+    }
     default:
       throw new PegasusError(ErrorCode.UNKNOWN_MESSAGE, `unknown message type ${tag as number}`);
   }
@@ -411,9 +547,11 @@ export function decodeFrame(data: Uint8Array): Frame {
   let expected = 0;
   if (message.type === 'PushBlocks' || message.type === 'ReadData') {
     for (const b of message.blocks) expected += b.storedLength;
+  } else if (message.type === 'AppendObject') {
+    expected = message.length;
   }
   if (expected !== body.length) {
-    throw malformed(`body is ${body.length} bytes but the block headers name ${expected}`);
+    throw malformed(`body is ${body.length} bytes but the ${message.type === 'AppendObject' ? 'AppendObject length names' : 'block headers name'} ${expected}`);
   }
   return { requestId, message, body };
 }

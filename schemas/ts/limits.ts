@@ -45,6 +45,16 @@ export const REGIONS_PER_PLAN_MAX = 2048;
 export const RKEY_BYTES_MAX = 512;
 /** Longest UCX worker address a server advertises in HelloAck. */
 export const UCX_ADDRESS_BYTES_MAX = 4 * 1024;
+/** Longest object path (UTF-8 bytes, from the leading slash). */
+export const PATH_BYTES_MAX = 4 * 1024;
+/** Longest component of an object path (UTF-8 bytes), as in most file systems. */
+export const PATH_COMPONENT_BYTES_MAX = 255;
+/** Most components of an object path. */
+export const PATH_DEPTH_MAX = 256;
+/** Most entries one DirListing carries; ListDir pages past it. */
+export const LIST_ENTRIES_MAX = 1000;
+/** Most bytes one AppendObject carries. */
+export const APPEND_BYTES_MAX = 8 * 1024 * 1024;
 /** Most map commits one ReadPlan carries (16 bytes each); a larger map range is LIMIT_EXCEEDED. */
 export const COMMITS_PER_PLAN_MAX = 32_768;
 
@@ -64,4 +74,13 @@ if (!(BLOCK_BYTES_MAX < FRAME_BYTES_MAX)) {
 }
 if (!(ENVELOPE_BYTES_MAX < FRAME_BYTES_MAX)) {
   throw new Error('limits: relation broken: an envelope fits in a frame: ENVELOPE_BYTES_MAX < FRAME_BYTES_MAX');
+}
+if (!(APPEND_BYTES_MAX + 64 * 1024 <= FRAME_BYTES_MAX)) {
+  throw new Error('limits: relation broken: an AppendObject\'s bytes and its small envelope fit in a frame: APPEND_BYTES_MAX + 64 * 1024 <= FRAME_BYTES_MAX');
+}
+if (!(LIST_ENTRIES_MAX * (PATH_COMPONENT_BYTES_MAX + 128) + 64 * 1024 <= ENVELOPE_BYTES_MAX)) {
+  throw new Error('limits: relation broken: a full DirListing (names, fields and table overhead) fits the envelope bound: LIST_ENTRIES_MAX * (PATH_COMPONENT_BYTES_MAX + 128) + 64 * 1024 <= ENVELOPE_BYTES_MAX');
+}
+if (!(PATH_BYTES_MAX <= STRING_BYTES_MAX)) {
+  throw new Error('limits: relation broken: a path fits a string field: PATH_BYTES_MAX <= STRING_BYTES_MAX');
 }

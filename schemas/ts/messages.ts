@@ -3,8 +3,9 @@
 import type { ErrorCode } from './errors.js';
 
 import { Codec } from '../generated/ts/pegasus/wire/codec.js';
+import { PathKind } from '../generated/ts/pegasus/wire/path-kind.js';
 
-export { Codec };
+export { Codec, PathKind };
 /** Size of one BlockHeader struct on the wire (see pegasus.fbs); declared in limits.json. */
 export { BLOCK_HEADER_WIRE_BYTES } from './limits.js';
 
@@ -102,6 +103,36 @@ export interface ReadPlan {
 }
 export interface ReleaseRead { type: 'ReleaseRead'; leaseId: number }
 
+// Objects (FRAMING.md, "Objects").
+export interface CreateObject { type: 'CreateObject'; path: string; overwrite: boolean; ttlMs: number; cache: boolean }
+export interface ObjectCreated { type: 'ObjectCreated'; handle: number }
+/** The frame body carries the `length` bytes. */
+export interface AppendObject { type: 'AppendObject'; handle: number; offset: number; length: number; crc32c: number }
+export interface CloseObject { type: 'CloseObject'; handle: number; length: number }
+export interface AbortObject { type: 'AbortObject'; handle: number }
+export interface StatPath { type: 'StatPath'; path: string }
+/** What a path names. */
+export interface PathInfo {
+  /** The last component (ListDir), or the whole path (StatPath, CloseObject). */
+  name: string;
+  kind: PathKind;
+  length: number;
+  mtimeMs: number;
+  id: number;
+  ttlMs: number;
+  cache: boolean;
+  /** `kind:path` of the tier holding the file's first segment; empty for directories and empty files. */
+  tier: string;
+}
+export interface PathStatus extends PathInfo { type: 'PathStatus' }
+export interface ListDir { type: 'ListDir'; path: string; startAfter: string; limit: number }
+export interface DirListing { type: 'DirListing'; entries: PathInfo[]; more: boolean }
+export interface MakeDirs { type: 'MakeDirs'; path: string }
+export interface RenamePath { type: 'RenamePath'; from: string; to: string }
+export interface DeletePath { type: 'DeletePath'; path: string; recursive: boolean }
+export interface DeleteResult { type: 'DeleteResult'; deleted: boolean }
+export interface OpenObject { type: 'OpenObject'; path: string; offset: number; length: number; creditBytes: number; id: number }
+
 export type Message =
   | Hello
   | HelloAck
@@ -121,7 +152,21 @@ export type Message =
   | ErrorMessage
   | PlanRead
   | ReadPlan
-  | ReleaseRead;
+  | ReleaseRead
+  | CreateObject
+  | ObjectCreated
+  | AppendObject
+  | CloseObject
+  | AbortObject
+  | StatPath
+  | PathStatus
+  | ListDir
+  | DirListing
+  | MakeDirs
+  | RenamePath
+  | DeletePath
+  | DeleteResult
+  | OpenObject;
 
 export type MessageType = Message['type'];
 
@@ -129,6 +174,6 @@ export type MessageType = Message['type'];
 export interface Frame<M extends Message = Message> {
   requestId: number;
   message: M;
-  /** Stored bytes of the blocks named by the message, in header order (a view, not a copy). */
+  /** Stored bytes of the blocks named by the message, in header order, or an AppendObject's bytes (a view, not a copy). */
   body: Buffer;
 }

@@ -147,6 +147,24 @@ export const VERIFY_PARTITIONS_PER_STEP_MAX = 256;
 /** Most orphans one cleanup call removes (and lists); a later call takes the rest. */
 export const ORPHANS_PER_CLEANUP_MAX = 100_000;
 
+// Objects (objects/): write-once files in a path namespace.
+/** Bytes of each block of an object's runs but the last of a run (objects/OBJECT_ROWS.md): what a positioned read reads at least. */
+export const OBJECT_BLOCK_BYTES = 256 * 1024;
+/** A writer writes its full blocks to disk once it holds this many bytes of them (and at close, and under memory pressure). */
+export const OBJECT_FLUSH_BYTES = 8 * 1024 * 1024;
+/** Most objects open for writing on one connection. */
+export const OBJECT_WRITERS_PER_CONNECTION_MAX = 256;
+/** Most objects open for writing on the server. */
+export const OBJECT_WRITERS_MAX = 8_192;
+/** Object ids reserved by one synced counter write (objects/OBJECT_ROWS.md). */
+export const OBJECT_IDS_PER_RESERVATION = 1_024;
+/** Closed objects whose segment logs stay open for reads (least recently read dropped first). */
+export const OBJECT_LOGS_OPEN_MAX = 1_024;
+/** Bytes one object read stream reads from disk at a time (whole blocks, so up to one block more). */
+export const OBJECT_READ_WINDOW_BYTES = 1024 * 1024;
+/** Entries a recursive delete moves to the pending rows per batch. */
+export const OBJECT_DELETE_BATCH_ENTRIES = 1_000;
+
 export interface TunableLimits {
   memoryBudgetBytes: number;
   segmentBytesMax: number;

@@ -166,6 +166,12 @@ export class ServerMetrics {
   readonly ucxPlans = this.registry.counter('pegasus_ucx_read_plans_total', 'Reads planned for one-sided UCX gets (PlanRead answered).');
   readonly ucxPlannedBytes = this.registry.counter('pegasus_ucx_read_planned_bytes_total', 'Bytes of runs handed to readers for one-sided UCX gets.');
   readonly expiredApps = this.registry.counter('pegasus_expired_apps_total', 'Applications removed after their heartbeat stopped.');
+  readonly objectBytesAppended = this.registry.counter('pegasus_object_append_bytes_total', 'Bytes appended to objects being written.');
+  readonly objectsClosed = this.registry.counter('pegasus_objects_closed_total', 'Objects closed: durable and visible at their path.');
+  readonly objectsAborted = this.registry.counter('pegasus_objects_aborted_total', 'Objects whose writer aborted or went away before the close; their bytes are reclaimed.');
+  readonly objectsDeleted = this.registry.counter('pegasus_objects_deleted_total', 'Files whose bytes were reclaimed after a delete, an overwrite or a deleted directory.');
+  readonly objectReadBytes = this.registry.counter('pegasus_object_read_bytes_total', 'Object bytes sent to readers.');
+  readonly namespaceOps = this.registry.counter('pegasus_namespace_ops_total', 'Namespace requests answered, by op (create, close, stat, list, mkdirs, rename, delete, open).');
   readonly pushLatency = this.registry.histogram('pegasus_push_latency_seconds', 'Seconds from a push received to its acknowledgement (blocks buffered).', LATENCY_BUCKETS_SECONDS);
   readonly commitLatency = this.registry.histogram('pegasus_commit_latency_seconds', 'Seconds from a commit received to its durable acknowledgement.', LATENCY_BUCKETS_SECONDS);
   readonly readLatency = this.registry.histogram('pegasus_read_latency_seconds', 'Seconds from a read stream opened to its ReadEnd sent.', LATENCY_BUCKETS_SECONDS);

@@ -15,10 +15,10 @@ extern crate alloc;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ERROR_CODE: u16 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ERROR_CODE: u16 = 26;
+pub const ENUM_MAX_ERROR_CODE: u16 = 32;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 27] = [
+pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 33] = [
   ErrorCode::NONE,
   ErrorCode::MALFORMED_FRAME,
   ErrorCode::UNKNOWN_MESSAGE,
@@ -46,6 +46,12 @@ pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 27] = [
   ErrorCode::NOT_FOUND,
   ErrorCode::UNAUTHORIZED,
   ErrorCode::TRANSPORT_UNAVAILABLE,
+  ErrorCode::ALREADY_EXISTS,
+  ErrorCode::NOT_A_DIRECTORY,
+  ErrorCode::IS_A_DIRECTORY,
+  ErrorCode::DIRECTORY_NOT_EMPTY,
+  ErrorCode::INVALID_PATH,
+  ErrorCode::QUOTA_EXCEEDED,
 ];
 
 /// Stable error codes shared by the server, the TypeScript client, the JVM
@@ -109,9 +115,24 @@ impl ErrorCode {
   /// The requested transport (UCX) is not available on this server or client:
   /// the native module is not loaded, or UCX is disabled or failed to start.
   pub const TRANSPORT_UNAVAILABLE: Self = Self(26);
+  /// A path already names a file or directory (create without overwrite,
+  /// rename onto an existing path, mkdirs over a file), or is being written
+  /// by another writer.
+  pub const ALREADY_EXISTS: Self = Self(27);
+  /// A path's parent (or another ancestor) is a file, not a directory.
+  pub const NOT_A_DIRECTORY: Self = Self(28);
+  /// A file operation (open, create) names a directory.
+  pub const IS_A_DIRECTORY: Self = Self(29);
+  /// A non-recursive delete names a directory that has entries.
+  pub const DIRECTORY_NOT_EMPTY: Self = Self(30);
+  /// A path is not absolute, has empty, `.` or `..` components, NUL or
+  /// control characters, or is longer than the path limits.
+  pub const INVALID_PATH: Self = Self(31);
+  /// A quota (bytes or objects under a top-level directory) would be exceeded.
+  pub const QUOTA_EXCEEDED: Self = Self(32);
 
   pub const ENUM_MIN: u16 = 0;
-  pub const ENUM_MAX: u16 = 26;
+  pub const ENUM_MAX: u16 = 32;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::MALFORMED_FRAME,
@@ -140,6 +161,12 @@ impl ErrorCode {
     Self::NOT_FOUND,
     Self::UNAUTHORIZED,
     Self::TRANSPORT_UNAVAILABLE,
+    Self::ALREADY_EXISTS,
+    Self::NOT_A_DIRECTORY,
+    Self::IS_A_DIRECTORY,
+    Self::DIRECTORY_NOT_EMPTY,
+    Self::INVALID_PATH,
+    Self::QUOTA_EXCEEDED,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -171,6 +198,12 @@ impl ErrorCode {
       Self::NOT_FOUND => Some("NOT_FOUND"),
       Self::UNAUTHORIZED => Some("UNAUTHORIZED"),
       Self::TRANSPORT_UNAVAILABLE => Some("TRANSPORT_UNAVAILABLE"),
+      Self::ALREADY_EXISTS => Some("ALREADY_EXISTS"),
+      Self::NOT_A_DIRECTORY => Some("NOT_A_DIRECTORY"),
+      Self::IS_A_DIRECTORY => Some("IS_A_DIRECTORY"),
+      Self::DIRECTORY_NOT_EMPTY => Some("DIRECTORY_NOT_EMPTY"),
+      Self::INVALID_PATH => Some("INVALID_PATH"),
+      Self::QUOTA_EXCEEDED => Some("QUOTA_EXCEEDED"),
       _ => None,
     }
   }
@@ -310,12 +343,96 @@ impl<'a> ::flatbuffers::Verifiable for Codec {
 
 impl ::flatbuffers::SimpleToVerifyInSlice for Codec {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MIN_MESSAGE: u8 = 0;
+pub const ENUM_MIN_PATH_KIND: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_MESSAGE: u8 = 19;
+pub const ENUM_MAX_PATH_KIND: u8 = 1;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_MESSAGE: [Message; 20] = [
+pub const ENUM_VALUES_PATH_KIND: [PathKind; 2] = [
+  PathKind::FILE,
+  PathKind::DIRECTORY,
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct PathKind(pub u8);
+#[allow(non_upper_case_globals)]
+impl PathKind {
+  pub const FILE: Self = Self(0);
+  pub const DIRECTORY: Self = Self(1);
+
+  pub const ENUM_MIN: u8 = 0;
+  pub const ENUM_MAX: u8 = 1;
+  pub const ENUM_VALUES: &'static [Self] = &[
+    Self::FILE,
+    Self::DIRECTORY,
+  ];
+  /// Returns the variant's name or "" if unknown.
+  pub fn variant_name(self) -> Option<&'static str> {
+    match self {
+      Self::FILE => Some("FILE"),
+      Self::DIRECTORY => Some("DIRECTORY"),
+      _ => None,
+    }
+  }
+}
+impl ::core::fmt::Debug for PathKind {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    if let Some(name) = self.variant_name() {
+      f.write_str(name)
+    } else {
+      f.write_fmt(format_args!("<UNKNOWN {:?}>", self.0))
+    }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for PathKind {
+  type Inner = Self;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    let b = unsafe { ::flatbuffers::read_scalar_at::<u8>(buf, loc) };
+    Self(b)
+  }
+}
+
+impl ::flatbuffers::Push for PathKind {
+    type Output = PathKind;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        unsafe { ::flatbuffers::emplace_scalar::<u8>(dst, self.0) };
+    }
+}
+
+impl ::flatbuffers::EndianScalar for PathKind {
+  type Scalar = u8;
+  #[inline]
+  fn to_little_endian(self) -> u8 {
+    self.0.to_le()
+  }
+  #[inline]
+  #[allow(clippy::wrong_self_convention)]
+  fn from_little_endian(v: u8) -> Self {
+    let b = u8::from_le(v);
+    Self(b)
+  }
+}
+
+impl<'a> ::flatbuffers::Verifiable for PathKind {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    u8::run_verifier(v, pos)
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for PathKind {}
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MIN_MESSAGE: u8 = 0;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MAX_MESSAGE: u8 = 33;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+#[allow(non_camel_case_types)]
+pub const ENUM_VALUES_MESSAGE: [Message; 34] = [
   Message::NONE,
   Message::Hello,
   Message::HelloAck,
@@ -336,6 +453,20 @@ pub const ENUM_VALUES_MESSAGE: [Message; 20] = [
   Message::PlanRead,
   Message::ReadPlan,
   Message::ReleaseRead,
+  Message::CreateObject,
+  Message::ObjectCreated,
+  Message::AppendObject,
+  Message::CloseObject,
+  Message::AbortObject,
+  Message::StatPath,
+  Message::PathStatus,
+  Message::ListDir,
+  Message::DirListing,
+  Message::MakeDirs,
+  Message::RenamePath,
+  Message::DeletePath,
+  Message::DeleteResult,
+  Message::OpenObject,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -363,9 +494,23 @@ impl Message {
   pub const PlanRead: Self = Self(17);
   pub const ReadPlan: Self = Self(18);
   pub const ReleaseRead: Self = Self(19);
+  pub const CreateObject: Self = Self(20);
+  pub const ObjectCreated: Self = Self(21);
+  pub const AppendObject: Self = Self(22);
+  pub const CloseObject: Self = Self(23);
+  pub const AbortObject: Self = Self(24);
+  pub const StatPath: Self = Self(25);
+  pub const PathStatus: Self = Self(26);
+  pub const ListDir: Self = Self(27);
+  pub const DirListing: Self = Self(28);
+  pub const MakeDirs: Self = Self(29);
+  pub const RenamePath: Self = Self(30);
+  pub const DeletePath: Self = Self(31);
+  pub const DeleteResult: Self = Self(32);
+  pub const OpenObject: Self = Self(33);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 19;
+  pub const ENUM_MAX: u8 = 33;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::Hello,
@@ -387,6 +532,20 @@ impl Message {
     Self::PlanRead,
     Self::ReadPlan,
     Self::ReleaseRead,
+    Self::CreateObject,
+    Self::ObjectCreated,
+    Self::AppendObject,
+    Self::CloseObject,
+    Self::AbortObject,
+    Self::StatPath,
+    Self::PathStatus,
+    Self::ListDir,
+    Self::DirListing,
+    Self::MakeDirs,
+    Self::RenamePath,
+    Self::DeletePath,
+    Self::DeleteResult,
+    Self::OpenObject,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -411,6 +570,20 @@ impl Message {
       Self::PlanRead => Some("PlanRead"),
       Self::ReadPlan => Some("ReadPlan"),
       Self::ReleaseRead => Some("ReleaseRead"),
+      Self::CreateObject => Some("CreateObject"),
+      Self::ObjectCreated => Some("ObjectCreated"),
+      Self::AppendObject => Some("AppendObject"),
+      Self::CloseObject => Some("CloseObject"),
+      Self::AbortObject => Some("AbortObject"),
+      Self::StatPath => Some("StatPath"),
+      Self::PathStatus => Some("PathStatus"),
+      Self::ListDir => Some("ListDir"),
+      Self::DirListing => Some("DirListing"),
+      Self::MakeDirs => Some("MakeDirs"),
+      Self::RenamePath => Some("RenamePath"),
+      Self::DeletePath => Some("DeletePath"),
+      Self::DeleteResult => Some("DeleteResult"),
+      Self::OpenObject => Some("OpenObject"),
       _ => None,
     }
   }
@@ -3638,6 +3811,1775 @@ impl ::core::fmt::Debug for ReleaseRead<'_> {
       ds.finish()
   }
 }
+pub enum CreateObjectOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Opens a writer of a new object at `path` (absolute, `/a/b/c`). The object
+/// becomes visible only when CloseObject succeeds; missing parent directories
+/// are created then. Answered with ObjectCreated. `ttl_ms` 0: no expiry.
+/// `cache`: the server may evict the object under space pressure.
+pub struct CreateObject<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for CreateObject<'a> {
+  type Inner = CreateObject<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> CreateObject<'a> {
+  pub const VT_PATH: ::flatbuffers::VOffsetT = 4;
+  pub const VT_OVERWRITE: ::flatbuffers::VOffsetT = 6;
+  pub const VT_TTL_MS: ::flatbuffers::VOffsetT = 8;
+  pub const VT_CACHE: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    CreateObject { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args CreateObjectArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<CreateObject<'bldr>> {
+    let mut builder = CreateObjectBuilder::new(_fbb);
+    builder.add_ttl_ms(args.ttl_ms);
+    if let Some(x) = args.path { builder.add_path(x); }
+    builder.add_cache(args.cache);
+    builder.add_overwrite(args.overwrite);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn path(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(CreateObject::VT_PATH, None)}
+  }
+  #[inline]
+  pub fn overwrite(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(CreateObject::VT_OVERWRITE, Some(false)).unwrap()}
+  }
+  #[inline]
+  pub fn ttl_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(CreateObject::VT_TTL_MS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn cache(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(CreateObject::VT_CACHE, Some(false)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for CreateObject<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("path", Self::VT_PATH, false)?
+     .visit_field::<bool>("overwrite", Self::VT_OVERWRITE, false)?
+     .visit_field::<u64>("ttl_ms", Self::VT_TTL_MS, false)?
+     .visit_field::<bool>("cache", Self::VT_CACHE, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct CreateObjectArgs<'a> {
+    pub path: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub overwrite: bool,
+    pub ttl_ms: u64,
+    pub cache: bool,
+}
+impl<'a> Default for CreateObjectArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    CreateObjectArgs {
+      path: None,
+      overwrite: false,
+      ttl_ms: 0,
+      cache: false,
+    }
+  }
+}
+
+pub struct CreateObjectBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CreateObjectBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_path(&mut self, path: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(CreateObject::VT_PATH, path);
+  }
+  #[inline]
+  pub fn add_overwrite(&mut self, overwrite: bool) {
+    self.fbb_.push_slot::<bool>(CreateObject::VT_OVERWRITE, overwrite, false);
+  }
+  #[inline]
+  pub fn add_ttl_ms(&mut self, ttl_ms: u64) {
+    self.fbb_.push_slot::<u64>(CreateObject::VT_TTL_MS, ttl_ms, 0);
+  }
+  #[inline]
+  pub fn add_cache(&mut self, cache: bool) {
+    self.fbb_.push_slot::<bool>(CreateObject::VT_CACHE, cache, false);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CreateObjectBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    CreateObjectBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<CreateObject<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for CreateObject<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("CreateObject");
+      ds.field("path", &self.path());
+      ds.field("overwrite", &self.overwrite());
+      ds.field("ttl_ms", &self.ttl_ms());
+      ds.field("cache", &self.cache());
+      ds.finish()
+  }
+}
+pub enum ObjectCreatedOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct ObjectCreated<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ObjectCreated<'a> {
+  type Inner = ObjectCreated<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ObjectCreated<'a> {
+  pub const VT_HANDLE: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ObjectCreated { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ObjectCreatedArgs
+  ) -> ::flatbuffers::WIPOffset<ObjectCreated<'bldr>> {
+    let mut builder = ObjectCreatedBuilder::new(_fbb);
+    builder.add_handle(args.handle);
+    builder.finish()
+  }
+
+
+  /// Names the writer on this connection until CloseObject or AbortObject.
+  #[inline]
+  pub fn handle(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(ObjectCreated::VT_HANDLE, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ObjectCreated<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("handle", Self::VT_HANDLE, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ObjectCreatedArgs {
+    pub handle: u32,
+}
+impl<'a> Default for ObjectCreatedArgs {
+  #[inline]
+  fn default() -> Self {
+    ObjectCreatedArgs {
+      handle: 0,
+    }
+  }
+}
+
+pub struct ObjectCreatedBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ObjectCreatedBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_handle(&mut self, handle: u32) {
+    self.fbb_.push_slot::<u32>(ObjectCreated::VT_HANDLE, handle, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ObjectCreatedBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ObjectCreatedBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ObjectCreated<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ObjectCreated<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ObjectCreated");
+      ds.field("handle", &self.handle());
+      ds.finish()
+  }
+}
+pub enum AppendObjectOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// The next `length` bytes of an open object, at object offset `offset`
+/// (which must equal the bytes appended so far); they follow the envelope in
+/// the frame body. `crc32c` is the CRC32C of those bytes. Answered with Ack
+/// once buffered (flow control as for PushBlocks).
+pub struct AppendObject<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for AppendObject<'a> {
+  type Inner = AppendObject<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> AppendObject<'a> {
+  pub const VT_HANDLE: ::flatbuffers::VOffsetT = 4;
+  pub const VT_OFFSET: ::flatbuffers::VOffsetT = 6;
+  pub const VT_LENGTH: ::flatbuffers::VOffsetT = 8;
+  pub const VT_CRC32C: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    AppendObject { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args AppendObjectArgs
+  ) -> ::flatbuffers::WIPOffset<AppendObject<'bldr>> {
+    let mut builder = AppendObjectBuilder::new(_fbb);
+    builder.add_offset(args.offset);
+    builder.add_crc32c(args.crc32c);
+    builder.add_length(args.length);
+    builder.add_handle(args.handle);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn handle(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(AppendObject::VT_HANDLE, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn offset(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(AppendObject::VT_OFFSET, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn length(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(AppendObject::VT_LENGTH, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn crc32c(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(AppendObject::VT_CRC32C, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for AppendObject<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("handle", Self::VT_HANDLE, false)?
+     .visit_field::<u64>("offset", Self::VT_OFFSET, false)?
+     .visit_field::<u32>("length", Self::VT_LENGTH, false)?
+     .visit_field::<u32>("crc32c", Self::VT_CRC32C, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct AppendObjectArgs {
+    pub handle: u32,
+    pub offset: u64,
+    pub length: u32,
+    pub crc32c: u32,
+}
+impl<'a> Default for AppendObjectArgs {
+  #[inline]
+  fn default() -> Self {
+    AppendObjectArgs {
+      handle: 0,
+      offset: 0,
+      length: 0,
+      crc32c: 0,
+    }
+  }
+}
+
+pub struct AppendObjectBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> AppendObjectBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_handle(&mut self, handle: u32) {
+    self.fbb_.push_slot::<u32>(AppendObject::VT_HANDLE, handle, 0);
+  }
+  #[inline]
+  pub fn add_offset(&mut self, offset: u64) {
+    self.fbb_.push_slot::<u64>(AppendObject::VT_OFFSET, offset, 0);
+  }
+  #[inline]
+  pub fn add_length(&mut self, length: u32) {
+    self.fbb_.push_slot::<u32>(AppendObject::VT_LENGTH, length, 0);
+  }
+  #[inline]
+  pub fn add_crc32c(&mut self, crc32c: u32) {
+    self.fbb_.push_slot::<u32>(AppendObject::VT_CRC32C, crc32c, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> AppendObjectBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    AppendObjectBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<AppendObject<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for AppendObject<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("AppendObject");
+      ds.field("handle", &self.handle());
+      ds.field("offset", &self.offset());
+      ds.field("length", &self.length());
+      ds.field("crc32c", &self.crc32c());
+      ds.finish()
+  }
+}
+pub enum CloseObjectOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Makes the object durable and visible at its path, `length` bytes long.
+/// Sees every AppendObject sent before it on the connection. Answered with the
+/// object's PathStatus.
+pub struct CloseObject<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for CloseObject<'a> {
+  type Inner = CloseObject<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> CloseObject<'a> {
+  pub const VT_HANDLE: ::flatbuffers::VOffsetT = 4;
+  pub const VT_LENGTH: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    CloseObject { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args CloseObjectArgs
+  ) -> ::flatbuffers::WIPOffset<CloseObject<'bldr>> {
+    let mut builder = CloseObjectBuilder::new(_fbb);
+    builder.add_length(args.length);
+    builder.add_handle(args.handle);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn handle(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(CloseObject::VT_HANDLE, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn length(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(CloseObject::VT_LENGTH, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for CloseObject<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("handle", Self::VT_HANDLE, false)?
+     .visit_field::<u64>("length", Self::VT_LENGTH, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct CloseObjectArgs {
+    pub handle: u32,
+    pub length: u64,
+}
+impl<'a> Default for CloseObjectArgs {
+  #[inline]
+  fn default() -> Self {
+    CloseObjectArgs {
+      handle: 0,
+      length: 0,
+    }
+  }
+}
+
+pub struct CloseObjectBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CloseObjectBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_handle(&mut self, handle: u32) {
+    self.fbb_.push_slot::<u32>(CloseObject::VT_HANDLE, handle, 0);
+  }
+  #[inline]
+  pub fn add_length(&mut self, length: u64) {
+    self.fbb_.push_slot::<u64>(CloseObject::VT_LENGTH, length, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CloseObjectBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    CloseObjectBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<CloseObject<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for CloseObject<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("CloseObject");
+      ds.field("handle", &self.handle());
+      ds.field("length", &self.length());
+      ds.finish()
+  }
+}
+pub enum AbortObjectOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Drops an open object's bytes; nothing becomes visible. Answered with Ack.
+pub struct AbortObject<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for AbortObject<'a> {
+  type Inner = AbortObject<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> AbortObject<'a> {
+  pub const VT_HANDLE: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    AbortObject { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args AbortObjectArgs
+  ) -> ::flatbuffers::WIPOffset<AbortObject<'bldr>> {
+    let mut builder = AbortObjectBuilder::new(_fbb);
+    builder.add_handle(args.handle);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn handle(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(AbortObject::VT_HANDLE, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for AbortObject<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("handle", Self::VT_HANDLE, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct AbortObjectArgs {
+    pub handle: u32,
+}
+impl<'a> Default for AbortObjectArgs {
+  #[inline]
+  fn default() -> Self {
+    AbortObjectArgs {
+      handle: 0,
+    }
+  }
+}
+
+pub struct AbortObjectBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> AbortObjectBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_handle(&mut self, handle: u32) {
+    self.fbb_.push_slot::<u32>(AbortObject::VT_HANDLE, handle, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> AbortObjectBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    AbortObjectBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<AbortObject<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for AbortObject<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("AbortObject");
+      ds.field("handle", &self.handle());
+      ds.finish()
+  }
+}
+pub enum StatPathOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Answered with PathStatus, or NOT_FOUND.
+pub struct StatPath<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for StatPath<'a> {
+  type Inner = StatPath<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> StatPath<'a> {
+  pub const VT_PATH: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    StatPath { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args StatPathArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<StatPath<'bldr>> {
+    let mut builder = StatPathBuilder::new(_fbb);
+    if let Some(x) = args.path { builder.add_path(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn path(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(StatPath::VT_PATH, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for StatPath<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("path", Self::VT_PATH, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct StatPathArgs<'a> {
+    pub path: Option<::flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for StatPathArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    StatPathArgs {
+      path: None,
+    }
+  }
+}
+
+pub struct StatPathBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> StatPathBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_path(&mut self, path: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(StatPath::VT_PATH, path);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> StatPathBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    StatPathBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<StatPath<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for StatPath<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("StatPath");
+      ds.field("path", &self.path());
+      ds.finish()
+  }
+}
+pub enum PathStatusOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct PathStatus<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for PathStatus<'a> {
+  type Inner = PathStatus<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> PathStatus<'a> {
+  pub const VT_NAME: ::flatbuffers::VOffsetT = 4;
+  pub const VT_KIND: ::flatbuffers::VOffsetT = 6;
+  pub const VT_LENGTH: ::flatbuffers::VOffsetT = 8;
+  pub const VT_MTIME_MS: ::flatbuffers::VOffsetT = 10;
+  pub const VT_ID: ::flatbuffers::VOffsetT = 12;
+  pub const VT_TTL_MS: ::flatbuffers::VOffsetT = 14;
+  pub const VT_CACHE: ::flatbuffers::VOffsetT = 16;
+  pub const VT_TIER: ::flatbuffers::VOffsetT = 18;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    PathStatus { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args PathStatusArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<PathStatus<'bldr>> {
+    let mut builder = PathStatusBuilder::new(_fbb);
+    builder.add_ttl_ms(args.ttl_ms);
+    builder.add_id(args.id);
+    builder.add_mtime_ms(args.mtime_ms);
+    builder.add_length(args.length);
+    if let Some(x) = args.tier { builder.add_tier(x); }
+    if let Some(x) = args.name { builder.add_name(x); }
+    builder.add_cache(args.cache);
+    builder.add_kind(args.kind);
+    builder.finish()
+  }
+
+
+  /// The last path component (the full path for StatPath, CloseObject).
+  #[inline]
+  pub fn name(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(PathStatus::VT_NAME, None)}
+  }
+  #[inline]
+  pub fn kind(&self) -> PathKind {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<PathKind>(PathStatus::VT_KIND, Some(PathKind::FILE)).unwrap()}
+  }
+  /// Bytes of a file; 0 for a directory.
+  #[inline]
+  pub fn length(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(PathStatus::VT_LENGTH, Some(0)).unwrap()}
+  }
+  /// Milliseconds since the epoch when the file was closed or the directory made.
+  #[inline]
+  pub fn mtime_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(PathStatus::VT_MTIME_MS, Some(0)).unwrap()}
+  }
+  /// Identity of the file or directory; a reader may pin it (OpenObject.id).
+  #[inline]
+  pub fn id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(PathStatus::VT_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn ttl_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(PathStatus::VT_TTL_MS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn cache(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(PathStatus::VT_CACHE, Some(false)).unwrap()}
+  }
+  /// Storage tier of the file's first segment (`kind:path`); empty otherwise.
+  #[inline]
+  pub fn tier(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(PathStatus::VT_TIER, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for PathStatus<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, false)?
+     .visit_field::<PathKind>("kind", Self::VT_KIND, false)?
+     .visit_field::<u64>("length", Self::VT_LENGTH, false)?
+     .visit_field::<u64>("mtime_ms", Self::VT_MTIME_MS, false)?
+     .visit_field::<u64>("id", Self::VT_ID, false)?
+     .visit_field::<u64>("ttl_ms", Self::VT_TTL_MS, false)?
+     .visit_field::<bool>("cache", Self::VT_CACHE, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("tier", Self::VT_TIER, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct PathStatusArgs<'a> {
+    pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub kind: PathKind,
+    pub length: u64,
+    pub mtime_ms: u64,
+    pub id: u64,
+    pub ttl_ms: u64,
+    pub cache: bool,
+    pub tier: Option<::flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for PathStatusArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    PathStatusArgs {
+      name: None,
+      kind: PathKind::FILE,
+      length: 0,
+      mtime_ms: 0,
+      id: 0,
+      ttl_ms: 0,
+      cache: false,
+      tier: None,
+    }
+  }
+}
+
+pub struct PathStatusBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> PathStatusBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_name(&mut self, name: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(PathStatus::VT_NAME, name);
+  }
+  #[inline]
+  pub fn add_kind(&mut self, kind: PathKind) {
+    self.fbb_.push_slot::<PathKind>(PathStatus::VT_KIND, kind, PathKind::FILE);
+  }
+  #[inline]
+  pub fn add_length(&mut self, length: u64) {
+    self.fbb_.push_slot::<u64>(PathStatus::VT_LENGTH, length, 0);
+  }
+  #[inline]
+  pub fn add_mtime_ms(&mut self, mtime_ms: u64) {
+    self.fbb_.push_slot::<u64>(PathStatus::VT_MTIME_MS, mtime_ms, 0);
+  }
+  #[inline]
+  pub fn add_id(&mut self, id: u64) {
+    self.fbb_.push_slot::<u64>(PathStatus::VT_ID, id, 0);
+  }
+  #[inline]
+  pub fn add_ttl_ms(&mut self, ttl_ms: u64) {
+    self.fbb_.push_slot::<u64>(PathStatus::VT_TTL_MS, ttl_ms, 0);
+  }
+  #[inline]
+  pub fn add_cache(&mut self, cache: bool) {
+    self.fbb_.push_slot::<bool>(PathStatus::VT_CACHE, cache, false);
+  }
+  #[inline]
+  pub fn add_tier(&mut self, tier: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(PathStatus::VT_TIER, tier);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> PathStatusBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    PathStatusBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<PathStatus<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for PathStatus<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("PathStatus");
+      ds.field("name", &self.name());
+      ds.field("kind", &self.kind());
+      ds.field("length", &self.length());
+      ds.field("mtime_ms", &self.mtime_ms());
+      ds.field("id", &self.id());
+      ds.field("ttl_ms", &self.ttl_ms());
+      ds.field("cache", &self.cache());
+      ds.field("tier", &self.tier());
+      ds.finish()
+  }
+}
+pub enum ListDirOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Lists the entries of a directory in name order (bytewise UTF-8), starting
+/// after `start_after` (empty: from the first), at most `limit` of them (0 or
+/// more than the server's page bound: the bound). Answered with DirListing.
+pub struct ListDir<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ListDir<'a> {
+  type Inner = ListDir<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ListDir<'a> {
+  pub const VT_PATH: ::flatbuffers::VOffsetT = 4;
+  pub const VT_START_AFTER: ::flatbuffers::VOffsetT = 6;
+  pub const VT_LIMIT: ::flatbuffers::VOffsetT = 8;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ListDir { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ListDirArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<ListDir<'bldr>> {
+    let mut builder = ListDirBuilder::new(_fbb);
+    builder.add_limit(args.limit);
+    if let Some(x) = args.start_after { builder.add_start_after(x); }
+    if let Some(x) = args.path { builder.add_path(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn path(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(ListDir::VT_PATH, None)}
+  }
+  #[inline]
+  pub fn start_after(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(ListDir::VT_START_AFTER, None)}
+  }
+  #[inline]
+  pub fn limit(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(ListDir::VT_LIMIT, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ListDir<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("path", Self::VT_PATH, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("start_after", Self::VT_START_AFTER, false)?
+     .visit_field::<u32>("limit", Self::VT_LIMIT, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ListDirArgs<'a> {
+    pub path: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub start_after: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub limit: u32,
+}
+impl<'a> Default for ListDirArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ListDirArgs {
+      path: None,
+      start_after: None,
+      limit: 0,
+    }
+  }
+}
+
+pub struct ListDirBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ListDirBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_path(&mut self, path: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ListDir::VT_PATH, path);
+  }
+  #[inline]
+  pub fn add_start_after(&mut self, start_after: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ListDir::VT_START_AFTER, start_after);
+  }
+  #[inline]
+  pub fn add_limit(&mut self, limit: u32) {
+    self.fbb_.push_slot::<u32>(ListDir::VT_LIMIT, limit, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ListDirBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ListDirBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ListDir<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ListDir<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ListDir");
+      ds.field("path", &self.path());
+      ds.field("start_after", &self.start_after());
+      ds.field("limit", &self.limit());
+      ds.finish()
+  }
+}
+pub enum DirListingOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct DirListing<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for DirListing<'a> {
+  type Inner = DirListing<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> DirListing<'a> {
+  pub const VT_ENTRIES: ::flatbuffers::VOffsetT = 4;
+  pub const VT_MORE: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    DirListing { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args DirListingArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<DirListing<'bldr>> {
+    let mut builder = DirListingBuilder::new(_fbb);
+    if let Some(x) = args.entries { builder.add_entries(x); }
+    builder.add_more(args.more);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn entries(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<PathStatus<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<PathStatus>>>>(DirListing::VT_ENTRIES, None)}
+  }
+  /// More entries follow the last one listed.
+  #[inline]
+  pub fn more(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(DirListing::VT_MORE, Some(false)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for DirListing<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<PathStatus>>>>("entries", Self::VT_ENTRIES, false)?
+     .visit_field::<bool>("more", Self::VT_MORE, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct DirListingArgs<'a> {
+    pub entries: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<PathStatus<'a>>>>>,
+    pub more: bool,
+}
+impl<'a> Default for DirListingArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    DirListingArgs {
+      entries: None,
+      more: false,
+    }
+  }
+}
+
+pub struct DirListingBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> DirListingBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_entries(&mut self, entries: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<PathStatus<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(DirListing::VT_ENTRIES, entries);
+  }
+  #[inline]
+  pub fn add_more(&mut self, more: bool) {
+    self.fbb_.push_slot::<bool>(DirListing::VT_MORE, more, false);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> DirListingBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    DirListingBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<DirListing<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for DirListing<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("DirListing");
+      ds.field("entries", &self.entries());
+      ds.field("more", &self.more());
+      ds.finish()
+  }
+}
+pub enum MakeDirsOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Creates a directory and its missing parents; an existing directory is
+/// fine. Answered with Ack.
+pub struct MakeDirs<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for MakeDirs<'a> {
+  type Inner = MakeDirs<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> MakeDirs<'a> {
+  pub const VT_PATH: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    MakeDirs { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args MakeDirsArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<MakeDirs<'bldr>> {
+    let mut builder = MakeDirsBuilder::new(_fbb);
+    if let Some(x) = args.path { builder.add_path(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn path(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(MakeDirs::VT_PATH, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for MakeDirs<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("path", Self::VT_PATH, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct MakeDirsArgs<'a> {
+    pub path: Option<::flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for MakeDirsArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    MakeDirsArgs {
+      path: None,
+    }
+  }
+}
+
+pub struct MakeDirsBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> MakeDirsBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_path(&mut self, path: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(MakeDirs::VT_PATH, path);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> MakeDirsBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    MakeDirsBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<MakeDirs<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for MakeDirs<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("MakeDirs");
+      ds.field("path", &self.path());
+      ds.finish()
+  }
+}
+pub enum RenamePathOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Moves a file or a directory (with everything under it) to `to`, atomically.
+/// `to` must not exist and its parent must be a directory. Answered with Ack.
+pub struct RenamePath<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for RenamePath<'a> {
+  type Inner = RenamePath<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> RenamePath<'a> {
+  pub const VT_FROM: ::flatbuffers::VOffsetT = 4;
+  pub const VT_TO: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    RenamePath { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args RenamePathArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<RenamePath<'bldr>> {
+    let mut builder = RenamePathBuilder::new(_fbb);
+    if let Some(x) = args.to { builder.add_to(x); }
+    if let Some(x) = args.from { builder.add_from(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn from(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(RenamePath::VT_FROM, None)}
+  }
+  #[inline]
+  pub fn to(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(RenamePath::VT_TO, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for RenamePath<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("from", Self::VT_FROM, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("to", Self::VT_TO, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct RenamePathArgs<'a> {
+    pub from: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub to: Option<::flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for RenamePathArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    RenamePathArgs {
+      from: None,
+      to: None,
+    }
+  }
+}
+
+pub struct RenamePathBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RenamePathBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_from(&mut self, from: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(RenamePath::VT_FROM, from);
+  }
+  #[inline]
+  pub fn add_to(&mut self, to: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(RenamePath::VT_TO, to);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RenamePathBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    RenamePathBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<RenamePath<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for RenamePath<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("RenamePath");
+      ds.field("from", &self.from());
+      ds.field("to", &self.to());
+      ds.finish()
+  }
+}
+pub enum DeletePathOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Deletes a file, or a directory (with `recursive`, everything under it).
+/// Answered with DeleteResult.
+pub struct DeletePath<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for DeletePath<'a> {
+  type Inner = DeletePath<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> DeletePath<'a> {
+  pub const VT_PATH: ::flatbuffers::VOffsetT = 4;
+  pub const VT_RECURSIVE: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    DeletePath { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args DeletePathArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<DeletePath<'bldr>> {
+    let mut builder = DeletePathBuilder::new(_fbb);
+    if let Some(x) = args.path { builder.add_path(x); }
+    builder.add_recursive(args.recursive);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn path(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(DeletePath::VT_PATH, None)}
+  }
+  #[inline]
+  pub fn recursive(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(DeletePath::VT_RECURSIVE, Some(false)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for DeletePath<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("path", Self::VT_PATH, false)?
+     .visit_field::<bool>("recursive", Self::VT_RECURSIVE, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct DeletePathArgs<'a> {
+    pub path: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub recursive: bool,
+}
+impl<'a> Default for DeletePathArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    DeletePathArgs {
+      path: None,
+      recursive: false,
+    }
+  }
+}
+
+pub struct DeletePathBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> DeletePathBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_path(&mut self, path: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(DeletePath::VT_PATH, path);
+  }
+  #[inline]
+  pub fn add_recursive(&mut self, recursive: bool) {
+    self.fbb_.push_slot::<bool>(DeletePath::VT_RECURSIVE, recursive, false);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> DeletePathBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    DeletePathBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<DeletePath<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for DeletePath<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("DeletePath");
+      ds.field("path", &self.path());
+      ds.field("recursive", &self.recursive());
+      ds.finish()
+  }
+}
+pub enum DeleteResultOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct DeleteResult<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for DeleteResult<'a> {
+  type Inner = DeleteResult<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> DeleteResult<'a> {
+  pub const VT_DELETED: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    DeleteResult { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args DeleteResultArgs
+  ) -> ::flatbuffers::WIPOffset<DeleteResult<'bldr>> {
+    let mut builder = DeleteResultBuilder::new(_fbb);
+    builder.add_deleted(args.deleted);
+    builder.finish()
+  }
+
+
+  /// The path existed and is gone.
+  #[inline]
+  pub fn deleted(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(DeleteResult::VT_DELETED, Some(false)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for DeleteResult<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<bool>("deleted", Self::VT_DELETED, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct DeleteResultArgs {
+    pub deleted: bool,
+}
+impl<'a> Default for DeleteResultArgs {
+  #[inline]
+  fn default() -> Self {
+    DeleteResultArgs {
+      deleted: false,
+    }
+  }
+}
+
+pub struct DeleteResultBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> DeleteResultBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_deleted(&mut self, deleted: bool) {
+    self.fbb_.push_slot::<bool>(DeleteResult::VT_DELETED, deleted, false);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> DeleteResultBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    DeleteResultBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<DeleteResult<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for DeleteResult<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("DeleteResult");
+      ds.field("deleted", &self.deleted());
+      ds.finish()
+  }
+}
+pub enum OpenObjectOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Streams bytes [offset, offset + length) of a closed object (length past
+/// the end: to the end) as ReadData frames, then ReadEnd, with the flow
+/// control of OpenRead (ReadCredit, CancelRead). `id` not 0: the path must
+/// still name that object (a reader pins what it opened), else NOT_FOUND.
+pub struct OpenObject<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for OpenObject<'a> {
+  type Inner = OpenObject<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> OpenObject<'a> {
+  pub const VT_PATH: ::flatbuffers::VOffsetT = 4;
+  pub const VT_OFFSET: ::flatbuffers::VOffsetT = 6;
+  pub const VT_LENGTH: ::flatbuffers::VOffsetT = 8;
+  pub const VT_CREDIT_BYTES: ::flatbuffers::VOffsetT = 10;
+  pub const VT_ID: ::flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    OpenObject { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args OpenObjectArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<OpenObject<'bldr>> {
+    let mut builder = OpenObjectBuilder::new(_fbb);
+    builder.add_id(args.id);
+    builder.add_length(args.length);
+    builder.add_offset(args.offset);
+    builder.add_credit_bytes(args.credit_bytes);
+    if let Some(x) = args.path { builder.add_path(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn path(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(OpenObject::VT_PATH, None)}
+  }
+  #[inline]
+  pub fn offset(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(OpenObject::VT_OFFSET, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn length(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(OpenObject::VT_LENGTH, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn credit_bytes(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(OpenObject::VT_CREDIT_BYTES, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(OpenObject::VT_ID, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for OpenObject<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("path", Self::VT_PATH, false)?
+     .visit_field::<u64>("offset", Self::VT_OFFSET, false)?
+     .visit_field::<u64>("length", Self::VT_LENGTH, false)?
+     .visit_field::<u32>("credit_bytes", Self::VT_CREDIT_BYTES, false)?
+     .visit_field::<u64>("id", Self::VT_ID, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct OpenObjectArgs<'a> {
+    pub path: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub offset: u64,
+    pub length: u64,
+    pub credit_bytes: u32,
+    pub id: u64,
+}
+impl<'a> Default for OpenObjectArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    OpenObjectArgs {
+      path: None,
+      offset: 0,
+      length: 0,
+      credit_bytes: 0,
+      id: 0,
+    }
+  }
+}
+
+pub struct OpenObjectBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> OpenObjectBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_path(&mut self, path: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(OpenObject::VT_PATH, path);
+  }
+  #[inline]
+  pub fn add_offset(&mut self, offset: u64) {
+    self.fbb_.push_slot::<u64>(OpenObject::VT_OFFSET, offset, 0);
+  }
+  #[inline]
+  pub fn add_length(&mut self, length: u64) {
+    self.fbb_.push_slot::<u64>(OpenObject::VT_LENGTH, length, 0);
+  }
+  #[inline]
+  pub fn add_credit_bytes(&mut self, credit_bytes: u32) {
+    self.fbb_.push_slot::<u32>(OpenObject::VT_CREDIT_BYTES, credit_bytes, 0);
+  }
+  #[inline]
+  pub fn add_id(&mut self, id: u64) {
+    self.fbb_.push_slot::<u64>(OpenObject::VT_ID, id, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> OpenObjectBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    OpenObjectBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<OpenObject<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for OpenObject<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("OpenObject");
+      ds.field("path", &self.path());
+      ds.field("offset", &self.offset());
+      ds.field("length", &self.length());
+      ds.field("credit_bytes", &self.credit_bytes());
+      ds.field("id", &self.id());
+      ds.finish()
+  }
+}
 pub enum AckOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -4173,6 +6115,216 @@ impl<'a> Envelope<'a> {
     }
   }
 
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_create_object(&self) -> Option<CreateObject<'a>> {
+    if self.message_type() == Message::CreateObject {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { CreateObject::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_object_created(&self) -> Option<ObjectCreated<'a>> {
+    if self.message_type() == Message::ObjectCreated {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { ObjectCreated::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_append_object(&self) -> Option<AppendObject<'a>> {
+    if self.message_type() == Message::AppendObject {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { AppendObject::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_close_object(&self) -> Option<CloseObject<'a>> {
+    if self.message_type() == Message::CloseObject {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { CloseObject::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_abort_object(&self) -> Option<AbortObject<'a>> {
+    if self.message_type() == Message::AbortObject {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { AbortObject::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_stat_path(&self) -> Option<StatPath<'a>> {
+    if self.message_type() == Message::StatPath {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { StatPath::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_path_status(&self) -> Option<PathStatus<'a>> {
+    if self.message_type() == Message::PathStatus {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { PathStatus::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_list_dir(&self) -> Option<ListDir<'a>> {
+    if self.message_type() == Message::ListDir {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { ListDir::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_dir_listing(&self) -> Option<DirListing<'a>> {
+    if self.message_type() == Message::DirListing {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { DirListing::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_make_dirs(&self) -> Option<MakeDirs<'a>> {
+    if self.message_type() == Message::MakeDirs {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { MakeDirs::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_rename_path(&self) -> Option<RenamePath<'a>> {
+    if self.message_type() == Message::RenamePath {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { RenamePath::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_delete_path(&self) -> Option<DeletePath<'a>> {
+    if self.message_type() == Message::DeletePath {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { DeletePath::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_delete_result(&self) -> Option<DeleteResult<'a>> {
+    if self.message_type() == Message::DeleteResult {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { DeleteResult::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_open_object(&self) -> Option<OpenObject<'a>> {
+    if self.message_type() == Message::OpenObject {
+      self.message().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { OpenObject::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
 }
 
 impl ::flatbuffers::Verifiable for Envelope<'_> {
@@ -4203,6 +6355,20 @@ impl ::flatbuffers::Verifiable for Envelope<'_> {
           Message::PlanRead => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<PlanRead>>("Message::PlanRead", pos),
           Message::ReadPlan => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ReadPlan>>("Message::ReadPlan", pos),
           Message::ReleaseRead => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ReleaseRead>>("Message::ReleaseRead", pos),
+          Message::CreateObject => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<CreateObject>>("Message::CreateObject", pos),
+          Message::ObjectCreated => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ObjectCreated>>("Message::ObjectCreated", pos),
+          Message::AppendObject => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<AppendObject>>("Message::AppendObject", pos),
+          Message::CloseObject => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<CloseObject>>("Message::CloseObject", pos),
+          Message::AbortObject => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<AbortObject>>("Message::AbortObject", pos),
+          Message::StatPath => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<StatPath>>("Message::StatPath", pos),
+          Message::PathStatus => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<PathStatus>>("Message::PathStatus", pos),
+          Message::ListDir => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ListDir>>("Message::ListDir", pos),
+          Message::DirListing => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<DirListing>>("Message::DirListing", pos),
+          Message::MakeDirs => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<MakeDirs>>("Message::MakeDirs", pos),
+          Message::RenamePath => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<RenamePath>>("Message::RenamePath", pos),
+          Message::DeletePath => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<DeletePath>>("Message::DeletePath", pos),
+          Message::DeleteResult => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<DeleteResult>>("Message::DeleteResult", pos),
+          Message::OpenObject => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<OpenObject>>("Message::OpenObject", pos),
           _ => Ok(()),
         }
      })?
@@ -4392,6 +6558,104 @@ impl ::core::fmt::Debug for Envelope<'_> {
         },
         Message::ReleaseRead => {
           if let Some(x) = self.message_as_release_read() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::CreateObject => {
+          if let Some(x) = self.message_as_create_object() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::ObjectCreated => {
+          if let Some(x) = self.message_as_object_created() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::AppendObject => {
+          if let Some(x) = self.message_as_append_object() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::CloseObject => {
+          if let Some(x) = self.message_as_close_object() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::AbortObject => {
+          if let Some(x) = self.message_as_abort_object() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::StatPath => {
+          if let Some(x) = self.message_as_stat_path() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::PathStatus => {
+          if let Some(x) = self.message_as_path_status() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::ListDir => {
+          if let Some(x) = self.message_as_list_dir() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::DirListing => {
+          if let Some(x) = self.message_as_dir_listing() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::MakeDirs => {
+          if let Some(x) = self.message_as_make_dirs() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::RenamePath => {
+          if let Some(x) = self.message_as_rename_path() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::DeletePath => {
+          if let Some(x) = self.message_as_delete_path() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::DeleteResult => {
+          if let Some(x) = self.message_as_delete_result() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Message::OpenObject => {
+          if let Some(x) = self.message_as_open_object() {
             ds.field("message", &x)
           } else {
             ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")

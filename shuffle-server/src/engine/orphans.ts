@@ -38,8 +38,10 @@ export interface Orphan {
   segmentId: number | null;
 }
 
-/** Decides what the server still holds. Every method is synchronous. */
+/** Decides what one tenant still holds. Every method is synchronous. */
 export interface OrphanJudge {
+  /** The tenant whose folders the sweep walks; other tenants' folders are not its business. */
+  readonly tenant: TenantName;
   ownerHeld(tenant: TenantName, owner: string): boolean;
   logHeld(log: LogId): boolean;
   /** Whether a segment file of a held log is unindexed (and may be removed). */
@@ -68,14 +70,14 @@ export async function pathBytes(path: string): Promise<number> {
   return n;
 }
 
-/** Lists the orphans on every tier, at most `max` of them. */
+/** Lists the orphans of the judge's tenant on every tier, at most `max` of them. */
 export async function findOrphans(tiers: TierSet, judge: OrphanJudge, max: number): Promise<Orphan[]> {
   const out: Orphan[] = [];
   const add = async (o: Omit<Orphan, 'bytes'>): Promise<void> => {
     out.push({ ...o, bytes: await pathBytes(o.path) });
   };
   for (const tier of tiers.tiers) {
-    for (const tenant of Object.values(TENANTS)) {
+    for (const tenant of [TENANTS[judge.tenant]]) {
       for (const owner of await listOwnerDirs(tier.path, tenant.name)) {
         if (out.length >= max) return out;
         if (!judge.ownerHeld(owner.tenant, owner.owner)) {

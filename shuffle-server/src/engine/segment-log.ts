@@ -419,10 +419,10 @@ export class SegmentLog {
     return true;
   }
 
-  /** Whether a segment exists and is sealed; its durable length and its tier (`kind:path`). */
-  segmentState(segmentId: number): { sealed: boolean; durableBytes: number; tier: string } | null {
+  /** Whether a segment exists and is sealed; its durable length and its tier (`kind:path`, and its id). */
+  segmentState(segmentId: number): { sealed: boolean; durableBytes: number; tier: string; tierId: number } | null {
     const s = this.segments.get(segmentId);
-    return s === undefined ? null : { sealed: s.sealed, durableBytes: s.durableBytes, tier: s.tier.label };
+    return s === undefined ? null : { sealed: s.sealed, durableBytes: s.durableBytes, tier: s.tier.label, tierId: s.tier.id };
   }
 
   /** The file of a segment (on its tier; an unknown segment's path on the data directory's tier, or the first). */

@@ -40,6 +40,8 @@ export class ReadStream {
     private readonly frameBytes: number,
     /** Injected fault (engine/faults.ts): cut the connection instead of sending a second frame. */
     private readonly cutBeforeSecondFrame = false,
+    /** Count what is sent in the shuffle read metrics (object reads count their own). */
+    private readonly shuffleMetrics = true,
   ) {
     this.credit = initialCredit;
   }
@@ -82,8 +84,10 @@ export class ReadStream {
       this.credit -= bytes;
       this.blocksSent += headers.length;
       this.bytesSent += bytes;
-      this.session.metrics.readBlocks.inc(headers.length);
-      this.session.metrics.readBytes.inc(bytes);
+      if (this.shuffleMetrics) {
+        this.session.metrics.readBlocks.inc(headers.length);
+        this.session.metrics.readBytes.inc(bytes);
+      }
       headers = [];
       parts = [];
       bytes = 0;

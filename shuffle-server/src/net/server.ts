@@ -12,6 +12,7 @@ import { ServerMetrics } from '../metrics.js';
 import { serveDashboard } from '../admin/dashboard.js';
 import { Engine } from '../engine/engine.js';
 import { ShuffleService } from '../shuffle/shuffle-service.js';
+import { ObjectService } from '../objects/object-service.js';
 import { nativeStatus } from '../../../native/ts/index.js';
 import { crc32cImplementation } from '../../../native/ts/crc32c.js';
 import { Session, type SessionData } from './session.js';
@@ -29,6 +30,7 @@ export class PegasusServer {
     private readonly log: Logger,
     private readonly uws: ReturnType<typeof loadUws>,
     readonly service: ShuffleService,
+    readonly objects: ObjectService,
     readonly metrics: ServerMetrics,
     private readonly ucx: UcxTransport | null,
     readonly ucxState: UcxState,
@@ -43,8 +45,10 @@ export class PegasusServer {
     else log.warn('native module not loaded; running over WebSocket only with portable CRC32C', { reason: native.reason });
     const engine = await Engine.open(cfg, log.child({ component: 'engine' }), metrics);
     let service: ShuffleService;
+    let objects: ObjectService;
     try {
       service = await ShuffleService.open(cfg, engine, log.child({ component: 'shuffle' }), metrics);
+      objects = await ObjectService.open(cfg, engine, log.child({ component: 'objects' }), metrics);
       await engine.start();
     } catch (err) {
       engine.beginStop(err instanceof Error ? err : new Error(String(err)));
@@ -55,17 +59,19 @@ export class PegasusServer {
     try {
       ucx = await UcxTransport.start(cfg, log.child({ component: 'ucx' }), metrics, engine.mappings);
     } catch (err) {
+      await objects.stop();
       await service.stop();
       throw err;
     }
     if (ucx.transport !== null) log.info('UCX listener started', { port: ucx.state.port });
     else if (cfg.ucx !== 'off') log.warn('UCX read path unavailable; readers use WebSocket', { reason: ucx.state.reason });
-    const server = new PegasusServer(cfg, log, uws, service, metrics, ucx.transport, ucx.state);
+    const server = new PegasusServer(cfg, log, uws, service, objects, metrics, ucx.transport, ucx.state);
     server.registerGauges();
     try {
       await server.listen();
     } catch (err) {
       await ucx.transport?.close();
+      await objects.stop();
       await service.stop();
       throw err;
     }
@@ -151,7 +157,7 @@ export class PegasusServer {
         res.upgrade<SessionData>({ session: null, remote }, key, protocol, extensions, context);
       },
       open: (ws) => {
-        const session = new Session(ws, this.service, this.cfg, this.metrics, this.log.child({ component: 'net' }), this.ucx);
+        const session = new Session(ws, this.service, this.objects, this.cfg, this.metrics, this.log.child({ component: 'net' }), this.ucx);
         ws.getUserData().session = session;
         this.sessions.add(session);
       },
@@ -212,6 +218,8 @@ export class PegasusServer {
     this.stopped = (async () => {
       if (this.listenSocket !== null) this.uws.us_listen_socket_close(this.listenSocket);
       this.listenSocket = null;
+      // Objects first: their writers end before the engine below them closes (ShuffleService.stop).
+      await this.objects.stop();
       await this.service.stop();
       for (const s of this.sessions) s.onClose();
       this.sessions.clear();

@@ -11,6 +11,7 @@
 import type * as Uws from 'uWebSockets.js';
 import { decodeFrame, encodeFrame } from '../../../schemas/ts/codec.js';
 import type { Frame, Message } from '../../../schemas/ts/messages.js';
+import type { StoredBlock } from '../objects/object-service.js';
 import { PEGASUS_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN } from '../../../schemas/ts/version.js';
 import type { ServerConfig } from '../config.js';
 import { ErrorCode, PegasusError, toPegasusError } from '../errors.js';
@@ -20,6 +21,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { PushWindow, ShuffleService } from '../shuffle/shuffle-service.js';
+import { ObjectConnection, type ObjectService } from '../objects/object-service.js';
 import { fragmentBytes, planFragments } from './message-fragments.js';
 import { ReadLeases } from './read-leases.js';
 import { ReadStream } from './read-stream.js';
@@ -52,10 +54,13 @@ export class Session {
   private readonly streamStartNs = new Map<number, bigint>();
   /** UCX read leases; null when the server has no UCX transport. */
   private readonly leases: ReadLeases | null;
+  /** Objects this connection is writing. */
+  private readonly objectWriters: ObjectConnection;
 
   constructor(
     private readonly ws: Uws.WebSocket<SessionData>,
     private readonly service: ShuffleService,
+    private readonly objects: ObjectService,
     private readonly cfg: ServerConfig,
     readonly metrics: ServerMetrics,
     private readonly log: Logger,
@@ -63,6 +68,7 @@ export class Session {
   ) {
     this.leases = ucx === null ? null : new ReadLeases(service, metrics);
     this.pushWindow = service.openPushWindow();
+    this.objectWriters = new ObjectConnection(objects);
   }
 
   // ---------------------------------------------------------------------------
@@ -199,6 +205,7 @@ export class Session {
     for (const s of this.streams.values()) s.cancel();
     this.leases?.close();
     this.pushWindow.close();
+    this.objectWriters.closeAll();
   }
 
   endStream(requestId: number): void {
@@ -273,10 +280,7 @@ export class Session {
         return;
       }
       case 'OpenRead': {
-        if (this.streams.has(requestId)) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `read stream ${requestId} is already open`);
-        if (this.streams.size >= READ_STREAMS_PER_CONNECTION_MAX) {
-          throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_STREAMS_PER_CONNECTION_MAX} read streams on one connection`);
-        }
+        this.checkNewStream(requestId);
         const blocks = this.service.openRead(m);
         const cut = this.service.engine.readCutDue(`${m.appId}/${m.shuffleId}/${m.partitionStart}-${m.partitionEnd}/${m.mapStart}-${m.mapEnd}`);
         const stream = new ReadStream(this, requestId, blocks, m.creditBytes, this.cfg.readFrameBytes, cut);
@@ -307,8 +311,78 @@ export class Session {
         this.answer(requestId, { type: 'Ack' });
         return;
       }
+      // Objects (FRAMING.md "Objects").
+      case 'CreateObject':
+        this.reply(requestId, this.objectWriters.create(m).then((handle) => ({ type: 'ObjectCreated', handle })));
+        return;
+      case 'AppendObject': {
+        // Counted in the push window and ordered before a later CloseObject, as pushes are before CommitMap.
+        if (this.pushesInFlight.size >= this.cfg.pushWindow) {
+          throw new PegasusError(ErrorCode.FLOW_CONTROL_VIOLATION, `more than ${this.cfg.pushWindow} pushes and appends in flight (push_window)`);
+        }
+        this.pushWindow.note(frame.body.length);
+        // append() checks and copies the body synchronously, before uWS reuses it.
+        const done = this.objectWriters.append(m, frame.body);
+        const settled = done.then(() => undefined, () => undefined);
+        this.pushesInFlight.add(settled);
+        void settled.then(() => this.pushesInFlight.delete(settled));
+        this.reply(requestId, done.then(() => ({ type: 'Ack' })));
+        return;
+      }
+      case 'CloseObject': {
+        const earlier = [...this.pushesInFlight];
+        const ready = earlier.length === 0 ? Promise.resolve() : Promise.all(earlier);
+        this.reply(requestId, ready.then(() => this.objectWriters.close(m.handle, m.length)).then((info) => ({ type: 'PathStatus', ...info })));
+        return;
+      }
+      case 'AbortObject': {
+        const earlier = [...this.pushesInFlight];
+        const ready = earlier.length === 0 ? Promise.resolve() : Promise.all(earlier);
+        this.reply(requestId, ready.then(() => this.objectWriters.abort(m.handle)).then(() => ({ type: 'Ack' })));
+        return;
+      }
+      case 'StatPath':
+        this.reply(requestId, this.objects.stat(m.path).then((info) => ({ type: 'PathStatus', ...info })));
+        return;
+      case 'ListDir':
+        this.reply(requestId, this.objects.list(m).then((l) => ({ type: 'DirListing', entries: l.entries, more: l.more })));
+        return;
+      case 'MakeDirs':
+        this.reply(requestId, this.objects.mkdirs(m.path).then(() => ({ type: 'Ack' })));
+        return;
+      case 'RenamePath':
+        this.reply(requestId, this.objects.rename(m.from, m.to).then(() => ({ type: 'Ack' })));
+        return;
+      case 'DeletePath':
+        this.reply(requestId, this.objects.delete(m.path, m.recursive).then((deleted) => ({ type: 'DeleteResult', deleted })));
+        return;
+      case 'OpenObject': {
+        this.checkNewStream(requestId);
+        // The stream is registered now (credit and cancel find it); its blocks come once the object is looked up.
+        const metrics = this.metrics;
+        const opened = this.objects.openRead(m);
+        async function* blocks(): AsyncGenerator<StoredBlock[]> {
+          for await (const window of await opened) {
+            let bytes = 0;
+            for (const b of window) bytes += b.data.length;
+            metrics.objectReadBytes.inc(bytes);
+            yield window;
+          }
+        }
+        const stream = new ReadStream(this, requestId, blocks(), m.creditBytes, this.cfg.readFrameBytes, false, false);
+        this.streams.set(requestId, stream);
+        void stream.run();
+        return;
+      }
       default:
         throw new PegasusError(ErrorCode.UNKNOWN_MESSAGE, `${m.type} is not a request a server accepts`);
+    }
+  }
+
+  private checkNewStream(requestId: number): void {
+    if (this.streams.has(requestId)) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `read stream ${requestId} is already open`);
+    if (this.streams.size >= READ_STREAMS_PER_CONNECTION_MAX) {
+      throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${READ_STREAMS_PER_CONNECTION_MAX} read streams on one connection`);
     }
   }
 }

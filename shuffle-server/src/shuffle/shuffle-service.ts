@@ -359,6 +359,7 @@ export class ShuffleService {
       return false;
     };
     return {
+      tenant: SHUFFLE_TENANT.name,
       ownerHeld: (_tenant, appId) => this.apps.has(appId) || registeringApp(appId),
       logHeld: (log) => {
         const key = `${log.owner}/${log.id}`;

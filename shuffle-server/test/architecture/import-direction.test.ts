@@ -56,6 +56,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   'server-top': ['server-top', 'schemas', 'native'],
   'server-engine': ['server-top', 'schemas', 'native'],
   'server-shuffle': ['server-engine', 'server-top', 'schemas', 'native'],
+  // The objects tenant: beside shuffle/, on the same engine; neither imports the other.
+  'server-objects': ['server-engine', 'server-top', 'schemas', 'native'],
   'server-admin': ['server-shuffle', 'server-engine', 'server-top', 'schemas', 'native'],
   'server-net': ['server-admin', 'server-top', 'schemas', 'native'],
   client: ['schemas', 'native'],
@@ -65,12 +67,13 @@ const ALLOWED: Record<string, readonly string[]> = {
 /**
  * Single files a layer may reach in a layer it may not import as a whole:
  * net/ builds the engine and the service (server.ts), hands the UCX registrar
- * to the engine's segment mappings, and otherwise talks to the shuffle
- * tenant through its service only.
+ * to the engine's segment mappings, and otherwise talks to each tenant
+ * (shuffle, objects) through its service only.
  */
 const ALLOWED_FILES: Record<string, readonly string[]> = {
   'server-net': [
     'shuffle-server/src/shuffle/shuffle-service.ts',
+    'shuffle-server/src/objects/object-service.ts',
     'shuffle-server/src/engine/engine.ts',
     'shuffle-server/src/engine/segment-mappings.ts',
   ],

@@ -2,21 +2,34 @@
 
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
+export { AbortObject } from './wire/abort-object.js';
 export { Ack } from './wire/ack.js';
+export { AppendObject } from './wire/append-object.js';
 export { BlockHeader } from './wire/block-header.js';
 export { CancelRead } from './wire/cancel-read.js';
+export { CloseObject } from './wire/close-object.js';
 export { Codec } from './wire/codec.js';
 export { CommitAck } from './wire/commit-ack.js';
 export { CommitMap } from './wire/commit-map.js';
+export { CreateObject } from './wire/create-object.js';
+export { DeletePath } from './wire/delete-path.js';
+export { DeleteResult } from './wire/delete-result.js';
+export { DirListing } from './wire/dir-listing.js';
 export { Envelope } from './wire/envelope.js';
 export { Error } from './wire/error.js';
 export { ErrorCode } from './wire/error-code.js';
 export { Heartbeat } from './wire/heartbeat.js';
 export { Hello } from './wire/hello.js';
 export { HelloAck } from './wire/hello-ack.js';
+export { ListDir } from './wire/list-dir.js';
+export { MakeDirs } from './wire/make-dirs.js';
 export { MapCommit } from './wire/map-commit.js';
 export { Message } from './wire/message.js';
+export { ObjectCreated } from './wire/object-created.js';
+export { OpenObject } from './wire/open-object.js';
 export { OpenRead } from './wire/open-read.js';
+export { PathKind } from './wire/path-kind.js';
+export { PathStatus } from './wire/path-status.js';
 export { PlanRead } from './wire/plan-read.js';
 export { PushBlocks } from './wire/push-blocks.js';
 export { ReadCredit } from './wire/read-credit.js';
@@ -26,6 +39,8 @@ export { ReadPlan } from './wire/read-plan.js';
 export { RegionKey } from './wire/region-key.js';
 export { RegisterShuffle } from './wire/register-shuffle.js';
 export { ReleaseRead } from './wire/release-read.js';
+export { RenamePath } from './wire/rename-path.js';
 export { RunLocation } from './wire/run-location.js';
+export { StatPath } from './wire/stat-path.js';
 export { UnregisterApp } from './wire/unregister-app.js';
 export { UnregisterShuffle } from './wire/unregister-shuffle.js';

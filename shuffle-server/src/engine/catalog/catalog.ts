@@ -226,6 +226,56 @@ export class Catalog {
     return this.collect(logRange(tag, log), `list rows ${tag} of ${log.tenant}/${log.owner}/${log.id}`, decode);
   }
 
+  // ---------------------------------------------------------------------------
+  // A tenant's own rows (tags in its layout's `rows`): keys and values are the
+  // tenant's, documented beside its code.
+
+  private checkRowKey(tenant: TenantName, key: Buffer): void {
+    if (key.length === 0 || !tenantLayout(tenant).tags.rows.includes(key[0]!)) {
+      throw new PegasusError(ErrorCode.INTERNAL, `row key with tag ${key[0]} is not a row of tenant ${tenant}`);
+    }
+  }
+
+  /** The tenant's row at `key`, or undefined. */
+  getRow(tenant: TenantName, key: Buffer): Promise<Buffer | undefined> {
+    this.checkRowKey(tenant, key);
+    return this.call(`get row of ${tenant}`, () => this.db.get(key));
+  }
+
+  /** The tenant's rows of `range` in key order (the last first with `reverse`), at most `limit`. */
+  async listRows(tenant: TenantName, range: KeyRange, limit: number, reverse = false): Promise<CatalogRow[]> {
+    this.checkRowKey(tenant, range.gte);
+    const out: CatalogRow[] = [];
+    try {
+      const it = this.db.iterator({ ...range, limit, reverse });
+      try {
+        for (let rows = await it.nextv(Math.min(limit, CATALOG_ROWS_PER_STEP)); rows.length > 0; rows = await it.nextv(CATALOG_ROWS_PER_STEP)) {
+          for (const [key, value] of rows) out.push({ key, value });
+        }
+      } finally {
+        await it.close();
+      }
+    } catch (err) {
+      throw ioError(err, `index: list rows of ${tenant}`);
+    }
+    return out;
+  }
+
+  /** Puts and deletes of the tenant's rows as one batch (synced unless `sync` is false). */
+  writeRows(tenant: TenantName, puts: readonly CatalogRow[], dels: readonly Buffer[], sync: boolean): Promise<void> {
+    const ops: BatchOp[] = [];
+    for (const key of dels) {
+      this.checkRowKey(tenant, key);
+      ops.push({ type: 'del', key });
+    }
+    for (const row of puts) {
+      this.checkRowKey(tenant, row.key);
+      ops.push({ type: 'put', key: row.key, value: row.value });
+    }
+    if (ops.length === 0) return Promise.resolve();
+    return this.call(`write rows of ${tenant}`, () => this.db.batch(ops, { sync }));
+  }
+
   private async collect<T>(range: KeyRange, what: string, decode: (key: Buffer, value: Buffer) => T, snapshot?: CatalogSnapshot): Promise<T[]> {
     const out: T[] = [];
     await this.scan(range, what, (key, value) => out.push(decode(key, value)), snapshot);

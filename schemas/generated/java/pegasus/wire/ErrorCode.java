@@ -115,8 +115,35 @@ public final class ErrorCode {
    * the native module is not loaded, or UCX is disabled or failed to start.
    */
   public static final int TRANSPORT_UNAVAILABLE = 26;
+  /**
+   * A path already names a file or directory (create without overwrite,
+   * rename onto an existing path, mkdirs over a file), or is being written
+   * by another writer.
+   */
+  public static final int ALREADY_EXISTS = 27;
+  /**
+   * A path's parent (or another ancestor) is a file, not a directory.
+   */
+  public static final int NOT_A_DIRECTORY = 28;
+  /**
+   * A file operation (open, create) names a directory.
+   */
+  public static final int IS_A_DIRECTORY = 29;
+  /**
+   * A non-recursive delete names a directory that has entries.
+   */
+  public static final int DIRECTORY_NOT_EMPTY = 30;
+  /**
+   * A path is not absolute, has empty, `.` or `..` components, NUL or
+   * control characters, or is longer than the path limits.
+   */
+  public static final int INVALID_PATH = 31;
+  /**
+   * A quota (bytes or objects under a top-level directory) would be exceeded.
+   */
+  public static final int QUOTA_EXCEEDED = 32;
 
-  public static final String[] names = { "NONE", "MALFORMED_FRAME", "UNKNOWN_MESSAGE", "MESSAGE_TOO_LARGE", "UNSUPPORTED_VERSION", "HANDSHAKE_REQUIRED", "INVALID_ID", "UNKNOWN_APP", "UNKNOWN_SHUFFLE", "INVALID_ARGUMENT", "CHECKSUM_MISMATCH", "DISK_FULL", "STORAGE_IO", "CORRUPT_DATA", "MISSING_BATCHES", "FLOW_CONTROL_VIOLATION", "LIMIT_EXCEEDED", "SHUTTING_DOWN", "UNKNOWN_STREAM", "CONNECTION_CLOSED", "TIMEOUT", "CONFLICT", "INTERNAL", "DECOMMISSIONING", "NOT_FOUND", "UNAUTHORIZED", "TRANSPORT_UNAVAILABLE", };
+  public static final String[] names = { "NONE", "MALFORMED_FRAME", "UNKNOWN_MESSAGE", "MESSAGE_TOO_LARGE", "UNSUPPORTED_VERSION", "HANDSHAKE_REQUIRED", "INVALID_ID", "UNKNOWN_APP", "UNKNOWN_SHUFFLE", "INVALID_ARGUMENT", "CHECKSUM_MISMATCH", "DISK_FULL", "STORAGE_IO", "CORRUPT_DATA", "MISSING_BATCHES", "FLOW_CONTROL_VIOLATION", "LIMIT_EXCEEDED", "SHUTTING_DOWN", "UNKNOWN_STREAM", "CONNECTION_CLOSED", "TIMEOUT", "CONFLICT", "INTERNAL", "DECOMMISSIONING", "NOT_FOUND", "UNAUTHORIZED", "TRANSPORT_UNAVAILABLE", "ALREADY_EXISTS", "NOT_A_DIRECTORY", "IS_A_DIRECTORY", "DIRECTORY_NOT_EMPTY", "INVALID_PATH", "QUOTA_EXCEEDED", };
 
   public static String name(int e) { return names[e]; }
 }

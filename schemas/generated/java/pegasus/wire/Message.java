@@ -25,8 +25,22 @@ public final class Message {
   public static final byte PlanRead = 17;
   public static final byte ReadPlan = 18;
   public static final byte ReleaseRead = 19;
+  public static final byte CreateObject = 20;
+  public static final byte ObjectCreated = 21;
+  public static final byte AppendObject = 22;
+  public static final byte CloseObject = 23;
+  public static final byte AbortObject = 24;
+  public static final byte StatPath = 25;
+  public static final byte PathStatus = 26;
+  public static final byte ListDir = 27;
+  public static final byte DirListing = 28;
+  public static final byte MakeDirs = 29;
+  public static final byte RenamePath = 30;
+  public static final byte DeletePath = 31;
+  public static final byte DeleteResult = 32;
+  public static final byte OpenObject = 33;
 
-  public static final String[] names = { "NONE", "Hello", "HelloAck", "Heartbeat", "RegisterShuffle", "UnregisterShuffle", "UnregisterApp", "PushBlocks", "CommitMap", "CommitAck", "OpenRead", "ReadData", "ReadCredit", "ReadEnd", "CancelRead", "Ack", "Error", "PlanRead", "ReadPlan", "ReleaseRead", };
+  public static final String[] names = { "NONE", "Hello", "HelloAck", "Heartbeat", "RegisterShuffle", "UnregisterShuffle", "UnregisterApp", "PushBlocks", "CommitMap", "CommitAck", "OpenRead", "ReadData", "ReadCredit", "ReadEnd", "CancelRead", "Ack", "Error", "PlanRead", "ReadPlan", "ReleaseRead", "CreateObject", "ObjectCreated", "AppendObject", "CloseObject", "AbortObject", "StatPath", "PathStatus", "ListDir", "DirListing", "MakeDirs", "RenamePath", "DeletePath", "DeleteResult", "OpenObject", };
 
   public static String name(int e) { return names[e]; }
 }

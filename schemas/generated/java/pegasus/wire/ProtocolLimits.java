@@ -76,6 +76,21 @@ public final class ProtocolLimits {
   /** Longest UCX worker address a server advertises in HelloAck. */
   public static final int UCX_ADDRESS_BYTES_MAX = 4 * 1024;
 
+  /** Longest object path (UTF-8 bytes, from the leading slash). */
+  public static final int PATH_BYTES_MAX = 4 * 1024;
+
+  /** Longest component of an object path (UTF-8 bytes), as in most file systems. */
+  public static final int PATH_COMPONENT_BYTES_MAX = 255;
+
+  /** Most components of an object path. */
+  public static final int PATH_DEPTH_MAX = 256;
+
+  /** Most entries one DirListing carries; ListDir pages past it. */
+  public static final int LIST_ENTRIES_MAX = 1000;
+
+  /** Most bytes one AppendObject carries. */
+  public static final int APPEND_BYTES_MAX = 8 * 1024 * 1024;
+
   /** Most map commits one ReadPlan carries (16 bytes each); a larger map range is LIMIT_EXCEEDED. */
   public static final int COMMITS_PER_PLAN_MAX = 32_768;
 
@@ -100,6 +115,12 @@ public final class ProtocolLimits {
         "a block fits in a frame: BLOCK_BYTES_MAX < FRAME_BYTES_MAX");
     check((long) ENVELOPE_BYTES_MAX < (long) FRAME_BYTES_MAX,
         "an envelope fits in a frame: ENVELOPE_BYTES_MAX < FRAME_BYTES_MAX");
+    check((long) APPEND_BYTES_MAX + 64L * 1024L <= (long) FRAME_BYTES_MAX,
+        "an AppendObject's bytes and its small envelope fit in a frame: APPEND_BYTES_MAX + 64 * 1024 <= FRAME_BYTES_MAX");
+    check((long) LIST_ENTRIES_MAX * ((long) PATH_COMPONENT_BYTES_MAX + 128L) + 64L * 1024L <= (long) ENVELOPE_BYTES_MAX,
+        "a full DirListing (names, fields and table overhead) fits the envelope bound: LIST_ENTRIES_MAX * (PATH_COMPONENT_BYTES_MAX + 128) + 64 * 1024 <= ENVELOPE_BYTES_MAX");
+    check((long) PATH_BYTES_MAX <= (long) STRING_BYTES_MAX,
+        "a path fits a string field: PATH_BYTES_MAX <= STRING_BYTES_MAX");
   }
 
   private static void check(boolean holds, String what) {

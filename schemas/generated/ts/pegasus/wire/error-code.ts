@@ -138,5 +138,38 @@ export enum ErrorCode {
    * The requested transport (UCX) is not available on this server or client:
    * the native module is not loaded, or UCX is disabled or failed to start.
    */
-  TRANSPORT_UNAVAILABLE = 26
+  TRANSPORT_UNAVAILABLE = 26,
+
+  /**
+   * A path already names a file or directory (create without overwrite,
+   * rename onto an existing path, mkdirs over a file), or is being written
+   * by another writer.
+   */
+  ALREADY_EXISTS = 27,
+
+  /**
+   * A path's parent (or another ancestor) is a file, not a directory.
+   */
+  NOT_A_DIRECTORY = 28,
+
+  /**
+   * A file operation (open, create) names a directory.
+   */
+  IS_A_DIRECTORY = 29,
+
+  /**
+   * A non-recursive delete names a directory that has entries.
+   */
+  DIRECTORY_NOT_EMPTY = 30,
+
+  /**
+   * A path is not absolute, has empty, `.` or `..` components, NUL or
+   * control characters, or is longer than the path limits.
+   */
+  INVALID_PATH = 31,
+
+  /**
+   * A quota (bytes or objects under a top-level directory) would be exceeded.
+   */
+  QUOTA_EXCEEDED = 32
 }

@@ -2,15 +2,27 @@
 
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
+import { AbortObject } from './abort-object.js';
 import { Ack } from './ack.js';
+import { AppendObject } from './append-object.js';
 import { CancelRead } from './cancel-read.js';
+import { CloseObject } from './close-object.js';
 import { CommitAck } from './commit-ack.js';
 import { CommitMap } from './commit-map.js';
+import { CreateObject } from './create-object.js';
+import { DeletePath } from './delete-path.js';
+import { DeleteResult } from './delete-result.js';
+import { DirListing } from './dir-listing.js';
 import { Error } from './error.js';
 import { Heartbeat } from './heartbeat.js';
 import { Hello } from './hello.js';
 import { HelloAck } from './hello-ack.js';
+import { ListDir } from './list-dir.js';
+import { MakeDirs } from './make-dirs.js';
+import { ObjectCreated } from './object-created.js';
+import { OpenObject } from './open-object.js';
 import { OpenRead } from './open-read.js';
+import { PathStatus } from './path-status.js';
 import { PlanRead } from './plan-read.js';
 import { PushBlocks } from './push-blocks.js';
 import { ReadCredit } from './read-credit.js';
@@ -19,6 +31,8 @@ import { ReadEnd } from './read-end.js';
 import { ReadPlan } from './read-plan.js';
 import { RegisterShuffle } from './register-shuffle.js';
 import { ReleaseRead } from './release-read.js';
+import { RenamePath } from './rename-path.js';
+import { StatPath } from './stat-path.js';
 import { UnregisterApp } from './unregister-app.js';
 import { UnregisterShuffle } from './unregister-shuffle.js';
 
@@ -43,13 +57,27 @@ export enum Message {
   Error = 16,
   PlanRead = 17,
   ReadPlan = 18,
-  ReleaseRead = 19
+  ReleaseRead = 19,
+  CreateObject = 20,
+  ObjectCreated = 21,
+  AppendObject = 22,
+  CloseObject = 23,
+  AbortObject = 24,
+  StatPath = 25,
+  PathStatus = 26,
+  ListDir = 27,
+  DirListing = 28,
+  MakeDirs = 29,
+  RenamePath = 30,
+  DeletePath = 31,
+  DeleteResult = 32,
+  OpenObject = 33
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle) => Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null
-): Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null {
+  accessor: (obj:AbortObject|Ack|AppendObject|CancelRead|CloseObject|CommitAck|CommitMap|CreateObject|DeletePath|DeleteResult|DirListing|Error|Heartbeat|Hello|HelloAck|ListDir|MakeDirs|ObjectCreated|OpenObject|OpenRead|PathStatus|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|RenamePath|StatPath|UnregisterApp|UnregisterShuffle) => AbortObject|Ack|AppendObject|CancelRead|CloseObject|CommitAck|CommitMap|CreateObject|DeletePath|DeleteResult|DirListing|Error|Heartbeat|Hello|HelloAck|ListDir|MakeDirs|ObjectCreated|OpenObject|OpenRead|PathStatus|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|RenamePath|StatPath|UnregisterApp|UnregisterShuffle|null
+): AbortObject|Ack|AppendObject|CancelRead|CloseObject|CommitAck|CommitMap|CreateObject|DeletePath|DeleteResult|DirListing|Error|Heartbeat|Hello|HelloAck|ListDir|MakeDirs|ObjectCreated|OpenObject|OpenRead|PathStatus|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|RenamePath|StatPath|UnregisterApp|UnregisterShuffle|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -71,15 +99,29 @@ export function unionToMessage(
     case 'PlanRead': return accessor(new PlanRead())! as PlanRead;
     case 'ReadPlan': return accessor(new ReadPlan())! as ReadPlan;
     case 'ReleaseRead': return accessor(new ReleaseRead())! as ReleaseRead;
+    case 'CreateObject': return accessor(new CreateObject())! as CreateObject;
+    case 'ObjectCreated': return accessor(new ObjectCreated())! as ObjectCreated;
+    case 'AppendObject': return accessor(new AppendObject())! as AppendObject;
+    case 'CloseObject': return accessor(new CloseObject())! as CloseObject;
+    case 'AbortObject': return accessor(new AbortObject())! as AbortObject;
+    case 'StatPath': return accessor(new StatPath())! as StatPath;
+    case 'PathStatus': return accessor(new PathStatus())! as PathStatus;
+    case 'ListDir': return accessor(new ListDir())! as ListDir;
+    case 'DirListing': return accessor(new DirListing())! as DirListing;
+    case 'MakeDirs': return accessor(new MakeDirs())! as MakeDirs;
+    case 'RenamePath': return accessor(new RenamePath())! as RenamePath;
+    case 'DeletePath': return accessor(new DeletePath())! as DeletePath;
+    case 'DeleteResult': return accessor(new DeleteResult())! as DeleteResult;
+    case 'OpenObject': return accessor(new OpenObject())! as OpenObject;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle) => Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null, 
+  accessor: (index: number, obj:AbortObject|Ack|AppendObject|CancelRead|CloseObject|CommitAck|CommitMap|CreateObject|DeletePath|DeleteResult|DirListing|Error|Heartbeat|Hello|HelloAck|ListDir|MakeDirs|ObjectCreated|OpenObject|OpenRead|PathStatus|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|RenamePath|StatPath|UnregisterApp|UnregisterShuffle) => AbortObject|Ack|AppendObject|CancelRead|CloseObject|CommitAck|CommitMap|CreateObject|DeletePath|DeleteResult|DirListing|Error|Heartbeat|Hello|HelloAck|ListDir|MakeDirs|ObjectCreated|OpenObject|OpenRead|PathStatus|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|RenamePath|StatPath|UnregisterApp|UnregisterShuffle|null, 
   index: number
-): Ack|CancelRead|CommitAck|CommitMap|Error|Heartbeat|Hello|HelloAck|OpenRead|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|UnregisterApp|UnregisterShuffle|null {
+): AbortObject|Ack|AppendObject|CancelRead|CloseObject|CommitAck|CommitMap|CreateObject|DeletePath|DeleteResult|DirListing|Error|Heartbeat|Hello|HelloAck|ListDir|MakeDirs|ObjectCreated|OpenObject|OpenRead|PathStatus|PlanRead|PushBlocks|ReadCredit|ReadData|ReadEnd|ReadPlan|RegisterShuffle|ReleaseRead|RenamePath|StatPath|UnregisterApp|UnregisterShuffle|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -101,6 +143,20 @@ export function unionListToMessage(
     case 'PlanRead': return accessor(index, new PlanRead())! as PlanRead;
     case 'ReadPlan': return accessor(index, new ReadPlan())! as ReadPlan;
     case 'ReleaseRead': return accessor(index, new ReleaseRead())! as ReleaseRead;
+    case 'CreateObject': return accessor(index, new CreateObject())! as CreateObject;
+    case 'ObjectCreated': return accessor(index, new ObjectCreated())! as ObjectCreated;
+    case 'AppendObject': return accessor(index, new AppendObject())! as AppendObject;
+    case 'CloseObject': return accessor(index, new CloseObject())! as CloseObject;
+    case 'AbortObject': return accessor(index, new AbortObject())! as AbortObject;
+    case 'StatPath': return accessor(index, new StatPath())! as StatPath;
+    case 'PathStatus': return accessor(index, new PathStatus())! as PathStatus;
+    case 'ListDir': return accessor(index, new ListDir())! as ListDir;
+    case 'DirListing': return accessor(index, new DirListing())! as DirListing;
+    case 'MakeDirs': return accessor(index, new MakeDirs())! as MakeDirs;
+    case 'RenamePath': return accessor(index, new RenamePath())! as RenamePath;
+    case 'DeletePath': return accessor(index, new DeletePath())! as DeletePath;
+    case 'DeleteResult': return accessor(index, new DeleteResult())! as DeleteResult;
+    case 'OpenObject': return accessor(index, new OpenObject())! as OpenObject;
     default: return null;
   }
 }

@@ -1,0 +1,186 @@
+// The objects tenant's catalog rows: directory entries, pending objects and
+// the id counter. Layout and rules: OBJECT_ROWS.md (beside this file). Values
+// are versioned and checked on read; anything else is CORRUPT_DATA.
+import { PathKind } from '../../../schemas/ts/messages.js';
+import { prefixEnd, readU64BE, readU64LE, writeU64BE, writeU64LE, type KeyRange } from '../engine/catalog/catalog-keys.js';
+import type { LogId } from '../engine/log-id.js';
+import { tenantLayout } from '../engine/tenants.js';
+import { ErrorCode, PegasusError } from '../errors.js';
+
+export const OBJECTS_TENANT = tenantLayout('objects');
+const [DENTRY_TAG, PENDING_TAG, COUNTER_TAG] = OBJECTS_TENANT.tags.rows as [number, number, number];
+
+/** The root directory's id; it has no entry of its own. */
+export const ROOT_ID = 1;
+/** The first id handed to an object or directory. */
+export const FIRST_ID = 2;
+/** Object ids per owner (log bucket) on disk. */
+const IDS_PER_OWNER = 65_536;
+
+const ENTRY_VERSION = 1;
+const ENTRY_BYTES = 40;
+const PENDING_VERSION = 1;
+const PENDING_BYTES = 2;
+const COUNTER_VERSION = 1;
+const COUNTER_BYTES = 9;
+const FLAG_CACHE = 1;
+const FLAG_TIER = 2;
+
+function corrupt(what: string): PegasusError {
+  return new PegasusError(ErrorCode.CORRUPT_DATA, `objects index: ${what}`);
+}
+
+/** What a directory entry says of its child. */
+export interface Entry {
+  kind: PathKind;
+  id: number;
+  /** Bytes of a file (0 for a directory). */
+  length: number;
+  mtimeMs: number;
+  ttlMs: number;
+  cache: boolean;
+  /** Tier id (engine/tiers.ts) of the file's first segment; null for directories and empty files. */
+  tierId: number | null;
+}
+
+/** Why an object's bytes are kept without a visible entry. */
+export enum PendingState {
+  /** Being written; removed at restart if the server stopped before the close. */
+  WRITING = 1,
+  /** A deleted or replaced file whose bytes are being reclaimed. */
+  DELETING_FILE = 2,
+  /** A deleted directory whose entries are being reclaimed. */
+  DELETING_DIR = 3,
+}
+
+/** The segment log holding an object's bytes. */
+export function objectLog(id: number): LogId {
+  return { tenant: 'objects', owner: `b${Math.floor(id / IDS_PER_OWNER)}`, id: id % IDS_PER_OWNER };
+}
+
+/** The object id of a log of this tenant (the inverse of objectLog), or null for a name it never makes. */
+export function objectIdOf(log: LogId): number | null {
+  const m = /^b(0|[1-9][0-9]{0,10})$/.exec(log.owner);
+  if (m === null || log.id >= IDS_PER_OWNER) return null;
+  return Number(m[1]) * IDS_PER_OWNER + log.id;
+}
+
+// ---------------------------------------------------------------------------
+// Directory entries: DENTRY_TAG parent:u64be name (UTF-8)
+
+export function entryKey(parent: number, name: string): Buffer {
+  const n = Buffer.byteLength(name, 'utf8');
+  const key = Buffer.allocUnsafe(9 + n);
+  key[0] = DENTRY_TAG;
+  writeU64BE(key, parent, 1);
+  key.write(name, 9, 'utf8');
+  return key;
+}
+
+/** Every entry of directory `parent`, in name order. */
+export function childrenRange(parent: number): KeyRange {
+  const prefix = Buffer.allocUnsafe(9);
+  prefix[0] = DENTRY_TAG;
+  writeU64BE(prefix, parent, 1);
+  return { gte: prefix, lt: prefixEnd(prefix) };
+}
+
+/** Every directory entry of the namespace. */
+export function entriesRange(): KeyRange {
+  const prefix = Buffer.of(DENTRY_TAG);
+  return { gte: prefix, lt: prefixEnd(prefix) };
+}
+
+/** The entries of `parent` after `name` (all of them for ''). */
+export function childrenAfter(parent: number, name: string): KeyRange {
+  const range = childrenRange(parent);
+  if (name === '') return range;
+  const after = entryKey(parent, name);
+  // The smallest key greater than `after`: itself with a 0x00 byte appended.
+  return { gte: Buffer.concat([after, Buffer.of(0)]), lt: range.lt };
+}
+
+/** The name of an entry key. */
+export function entryName(key: Buffer): string {
+  if (key.length < 10 || key[0] !== DENTRY_TAG) throw corrupt(`entry key of ${key.length} bytes`);
+  return key.toString('utf8', 9);
+}
+
+export function encodeEntry(e: Entry): Buffer {
+  const v = Buffer.alloc(ENTRY_BYTES);
+  v[0] = ENTRY_VERSION;
+  v[1] = e.kind;
+  v[2] = (e.cache ? FLAG_CACHE : 0) | (e.tierId !== null ? FLAG_TIER : 0);
+  writeU64LE(v, e.id, 4);
+  writeU64LE(v, e.length, 12);
+  writeU64LE(v, e.mtimeMs, 20);
+  writeU64LE(v, e.ttlMs, 28);
+  v.writeUInt32LE(e.tierId ?? 0, 36);
+  return v;
+}
+
+export function decodeEntry(v: Buffer): Entry {
+  if (v.length !== ENTRY_BYTES || v[0] !== ENTRY_VERSION) throw corrupt(`entry value of ${v.length} bytes, version ${v[0]}`);
+  const kind = v[1]!;
+  if (kind !== PathKind.FILE && kind !== PathKind.DIRECTORY) throw corrupt(`entry kind ${kind}`);
+  const flags = v[2]!;
+  if ((flags & ~(FLAG_CACHE | FLAG_TIER)) !== 0 || v[3] !== 0) throw corrupt(`entry flags ${flags}`);
+  const id = readU64LE(v, 4);
+  if (id < FIRST_ID) throw corrupt(`entry id ${id}`);
+  return {
+    kind: kind as PathKind, id, length: readU64LE(v, 12), mtimeMs: readU64LE(v, 20), ttlMs: readU64LE(v, 28),
+    cache: (flags & FLAG_CACHE) !== 0, tierId: (flags & FLAG_TIER) !== 0 ? v.readUInt32LE(36) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Pending objects: PENDING_TAG id:u64be
+
+export function pendingKey(id: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = PENDING_TAG;
+  writeU64BE(key, id, 1);
+  return key;
+}
+
+export function pendingRange(): KeyRange {
+  const prefix = Buffer.of(PENDING_TAG);
+  return { gte: prefix, lt: prefixEnd(prefix) };
+}
+
+export function pendingIdOf(key: Buffer): number {
+  if (key.length !== 9 || key[0] !== PENDING_TAG) throw corrupt(`pending key of ${key.length} bytes`);
+  return readU64BE(key, 1);
+}
+
+export function encodePending(state: PendingState): Buffer {
+  return Buffer.of(PENDING_VERSION, state);
+}
+
+export function decodePending(v: Buffer): PendingState {
+  if (v.length !== PENDING_BYTES || v[0] !== PENDING_VERSION) throw corrupt(`pending value of ${v.length} bytes, version ${v[0]}`);
+  const state = v[1]!;
+  if (state !== PendingState.WRITING && state !== PendingState.DELETING_FILE && state !== PendingState.DELETING_DIR) throw corrupt(`pending state ${state}`);
+  return state as PendingState;
+}
+
+// ---------------------------------------------------------------------------
+// The id counter: COUNTER_TAG -> the first id not yet reserved
+
+export function counterKey(): Buffer {
+  return Buffer.of(COUNTER_TAG);
+}
+
+export function encodeCounter(nextUnreserved: number): Buffer {
+  const v = Buffer.alloc(COUNTER_BYTES);
+  v[0] = COUNTER_VERSION;
+  writeU64LE(v, nextUnreserved, 1);
+  return v;
+}
+
+export function decodeCounter(v: Buffer): number {
+  if (v.length !== COUNTER_BYTES || v[0] !== COUNTER_VERSION) throw corrupt(`counter value of ${v.length} bytes, version ${v[0]}`);
+  const n = readU64LE(v, 1);
+  if (n < FIRST_ID) throw corrupt(`counter ${n}`);
+  return n;
+}
