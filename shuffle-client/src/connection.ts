@@ -21,6 +21,8 @@ import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../sc
 import type {
   Ack, CancelRead, CommitAck, CommitMap, Frame, Heartbeat, Hello, HelloAck, Message, OpenRead, PlanRead, PushBlocks,
   ReadCredit, ReadPlan, RegisterShuffle, ReleaseRead, UnregisterApp, UnregisterShuffle,
+  AbortObject, AppendObject, CloseObject, CreateObject, DeletePath, DeleteResult, DirListing, ListDir, MakeDirs, ObjectCreated,
+  OpenObject, PathStatus, RenamePath, StatPath,
 } from '../../schemas/ts/messages.js';
 import { FRAME_BYTES_MAX } from '../../schemas/ts/limits.js';
 import { PROTOCOL_VERSION } from '../../schemas/ts/version.js';
@@ -32,7 +34,8 @@ import {
 } from './limits.js';
 
 /** Requests a caller may send with request(); each has exactly one answer. */
-export type RequestMessage = Heartbeat | RegisterShuffle | UnregisterShuffle | UnregisterApp | PushBlocks | CommitMap | PlanRead | ReleaseRead;
+export type RequestMessage = Heartbeat | RegisterShuffle | UnregisterShuffle | UnregisterApp | PushBlocks | CommitMap | PlanRead | ReleaseRead
+  | CreateObject | AppendObject | CloseObject | AbortObject | StatPath | ListDir | MakeDirs | RenamePath | DeletePath;
 
 interface AnswerMap {
   Hello: HelloAck;
@@ -44,6 +47,15 @@ interface AnswerMap {
   CommitMap: CommitAck;
   PlanRead: ReadPlan;
   ReleaseRead: Ack;
+  CreateObject: ObjectCreated;
+  AppendObject: Ack;
+  CloseObject: PathStatus;
+  AbortObject: Ack;
+  StatPath: PathStatus;
+  ListDir: DirListing;
+  MakeDirs: Ack;
+  RenamePath: Ack;
+  DeletePath: DeleteResult;
 }
 
 /** The successful answer to a request type. */
@@ -59,6 +71,15 @@ const ANSWER_TYPE: { [K in keyof AnswerMap]: AnswerMap[K]['type'] } = {
   CommitMap: 'CommitAck',
   PlanRead: 'ReadPlan',
   ReleaseRead: 'Ack',
+  CreateObject: 'ObjectCreated',
+  AppendObject: 'Ack',
+  CloseObject: 'PathStatus',
+  AbortObject: 'Ack',
+  StatPath: 'PathStatus',
+  ListDir: 'DirListing',
+  MakeDirs: 'Ack',
+  RenamePath: 'Ack',
+  DeletePath: 'DeleteResult',
 };
 
 export interface ConnectionOptions {
@@ -285,7 +306,8 @@ export class Connection {
         `${this.pending.size} requests pending on the connection to ${this.address}, limit ${PENDING_REQUESTS_MAX}`));
     }
     const requestId = this.nextRequestId();
-    const isPush = message.type === 'PushBlocks';
+    // Appends share the push window with pushes (the server counts both).
+    const isPush = message.type === 'PushBlocks' || message.type === 'AppendObject';
     return new Promise<Frame>((resolve, reject) => {
       const p: Pending = {
         requestId, type: message.type, expect: ANSWER_TYPE[message.type], resolve, reject,
@@ -311,7 +333,7 @@ export class Connection {
    * OpenRead's request_id) for sendCredit() and cancelStream(). Throws CONNECTION_CLOSED or
    * LIMIT_EXCEEDED.
    */
-  openStream(message: OpenRead, handler: StreamHandler): number {
+  openStream(message: OpenRead | OpenObject, handler: StreamHandler): number {
     if (this.closeError !== undefined) throw this.closeError;
     if (this.streams.size >= STREAMS_MAX) {
       throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `${this.streams.size} read streams open on the connection to ${this.address}, limit ${STREAMS_MAX}`);

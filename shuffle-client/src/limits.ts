@@ -141,6 +141,14 @@ export const READ_CREDIT_GRANT_DIVISOR = 4;
 /** Time a reader waits for the next frame of its stream before failing with TIMEOUT. */
 export const READ_IDLE_TIMEOUT_MS_DEFAULT = 120_000;
 
+// ---------------------------------------------------------------------------
+// Objects (object-writer.ts, object-reader.ts)
+
+/** Bytes of one AppendObject by default: large enough that per-message costs vanish, small enough to pipeline. */
+export const OBJECT_CHUNK_BYTES_DEFAULT = 1 * MiB;
+/** AppendObject requests an ObjectWriter keeps unacknowledged by default (memory: this many chunks). */
+export const OBJECT_APPENDS_IN_FLIGHT_DEFAULT = 8;
+
 /** Most bytes of one UCX get (a run longer than this is fetched in pieces). */
 export const UCX_PIECE_BYTES = 8 * MiB;
 /** Most bytes fetched by one native get call (several runs or pieces, back to back). */

@@ -1,5 +1,6 @@
-// One read stream: OpenRead, then ReadData frames until ReadEnd, consumed as an
-// async iterator of verified, decompressed blocks.
+// One read stream: OpenRead (a shuffle's partitions) or OpenObject (a range of
+// an object's bytes), then ReadData frames until ReadEnd, consumed as an async
+// iterator of verified, decompressed blocks.
 //
 // Flow control: the server may send `credit` bytes (stored bytes, the sum of
 // stored_length) ahead of the consumer, overdrawing by at most one frame.
@@ -11,19 +12,28 @@
 // Integrity: a block is yielded only after its CRC32C matched
 // (CHECKSUM_MISMATCH) and it decompressed to exactly raw_length
 // (CORRUPT_DATA). Blocks outside the requested ranges, partitions out of order,
-// and a ReadEnd whose counts differ from what arrived fail the stream with
+// object bytes not following each other from the requested offset (a block's
+// `attempt` is the object offset of its bytes: FRAMING.md "Objects"), and a
+// ReadEnd whose counts differ from what arrived fail the stream with
 // CORRUPT_DATA. After an error the iterator yields nothing more.
 //
 // Cancellation: return() (a `break` out of for-await) sends CancelRead and the
 // connection forgets the stream; late frames of it are dropped.
 import { ErrorCode, PegasusError, errorCodeName, toPegasusError } from '../../schemas/ts/errors.js';
-import type { Frame, OpenRead, ReadData, ReadRange } from '../../schemas/ts/messages.js';
+import type { Frame, OpenObject, OpenRead, ReadData, ReadRange } from '../../schemas/ts/messages.js';
 import { checkBlock } from './block-check.js';
 import type { ReadBlock, ReadCounters } from './read-block.js';
 import type { Connection, StreamHandler } from './connection.js';
 import { READ_CREDIT_GRANT_DIVISOR } from './limits.js';
 
 export type { ReadBlock, ReadCounters, ReadRange };
+
+/** What a stream reads: partitions of a shuffle, or bytes of an object (OpenObject without its credit). */
+export type ReadSource = ReadRange | Omit<OpenObject, 'creditBytes'>;
+
+function isObjectRead(s: ReadSource): s is Omit<OpenObject, 'creditBytes'> {
+  return (s as { type?: string }).type === 'OpenObject';
+}
 
 export interface ReadStreamOptions {
   creditBytes: number;
@@ -35,8 +45,10 @@ type State = 'new' | 'open' | 'ended' | 'failed' | 'done';
 export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandler {
   readonly counters: ReadCounters = { blocks: 0, storedBytes: 0, rawBytes: 0, creditGrants: 0 };
   private readonly conn: Connection;
-  private readonly range: ReadRange;
+  private readonly range: ReadSource;
   private readonly opts: ReadStreamOptions;
+  /** Object reads: the object offset the next block must start at. */
+  private nextOffset = 0;
   private state: State = 'new';
   private streamId = 0;
   private error: PegasusError | undefined;
@@ -56,11 +68,12 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
   } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(conn: Connection, range: ReadRange, opts: ReadStreamOptions) {
+  constructor(conn: Connection, range: ReadSource, opts: ReadStreamOptions) {
     this.conn = conn;
     this.range = range;
     this.opts = opts;
-    this.lastPartition = range.partitionStart;
+    if (isObjectRead(range)) this.nextOffset = range.offset;
+    else this.lastPartition = range.partitionStart;
   }
 
   [Symbol.asyncIterator](): this {
@@ -146,6 +159,12 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
 
   private open(): void {
     const r = this.range;
+    if (isObjectRead(r)) {
+      this.streamId = this.conn.openStream({ ...r, creditBytes: this.opts.creditBytes }, this);
+      this.grantedBytes = this.opts.creditBytes;
+      this.state = 'open';
+      return;
+    }
     const message: OpenRead = {
       type: 'OpenRead', appId: r.appId, shuffleId: r.shuffleId, partitionStart: r.partitionStart, partitionEnd: r.partitionEnd,
       mapStart: r.mapStart, mapEnd: r.mapEnd, creditBytes: this.opts.creditBytes,
@@ -158,7 +177,15 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
   private onData(frame: Frame<ReadData>): void {
     const r = this.range;
     const blocks = frame.message.blocks;
-    for (const h of blocks) {
+    if (isObjectRead(r)) {
+      for (const h of blocks) {
+        if (h.attempt !== this.nextOffset || h.attempt + h.storedLength > r.offset + r.length) {
+          this.fail(new PegasusError(ErrorCode.CORRUPT_DATA, `${this.describe()}: got ${h.storedLength} bytes at offset ${h.attempt}, expected bytes from ${this.nextOffset}`), true);
+          return;
+        }
+        this.nextOffset += h.storedLength;
+      }
+    } else for (const h of blocks) {
       if (h.partition < this.lastPartition || h.partition >= r.partitionEnd || h.mapId < r.mapStart || h.mapId >= r.mapEnd) {
         this.fail(new PegasusError(ErrorCode.CORRUPT_DATA, `${this.describe()}: got a block of partition ${h.partition} map ${h.mapId} ` +
           `(outside the ranges, or after partition ${this.lastPartition})`), true);
@@ -287,6 +314,7 @@ export class ReadStream implements AsyncIterableIterator<ReadBlock>, StreamHandl
 
   private describe(): string {
     const r = this.range;
+    if (isObjectRead(r)) return `read of ${r.path} bytes [${r.offset},${r.offset + r.length}) from ${this.conn.address}`;
     return `read of ${r.appId}/${r.shuffleId} partitions [${r.partitionStart},${r.partitionEnd}) maps [${r.mapStart},${r.mapEnd}) ` +
       `from ${this.conn.address}`;
   }

@@ -16,8 +16,6 @@ function invalid(path: string, why: string): PegasusError {
 // Control characters (C0, DEL, C1): never part of a name.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-// With the u flag a surrogate pair is one code point: only lone halves match.
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /** The components of a valid path (none for the root); throws INVALID_PATH otherwise. */
 export function parsePath(path: string): string[] {
@@ -30,7 +28,6 @@ export function parsePath(path: string): string[] {
     if (part === '') throw invalid(path, 'empty component (// or a trailing /)');
     if (part === '.' || part === '..') throw invalid(path, `component ${part} (paths are not resolved)`);
     if (CONTROL.test(part)) throw invalid(path, 'NUL or control character');
-    if (LONE_SURROGATE.test(part)) throw invalid(path, 'lone UTF-16 surrogate (not UTF-8 encodable)');
     if (Buffer.byteLength(part, 'utf8') > PATH_COMPONENT_BYTES_MAX) throw invalid(path, `component longer than ${PATH_COMPONENT_BYTES_MAX} bytes`);
   }
   return parts;
