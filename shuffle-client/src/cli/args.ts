@@ -31,6 +31,8 @@ export const OPTIONS = {
   cancel: { kind: 'flag', doc: 'return the servers to active' },
   wait: { kind: 'flag', doc: 'poll until every server is drained' },
   show: { kind: 'flag', doc: 'only show the state, change nothing' },
+  recursive: { kind: 'flag', doc: 'a directory with everything under it' },
+  overwrite: { kind: 'flag', doc: 'replace a file already at the path' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -40,7 +42,7 @@ export interface ParsedArgs {
   command: string | undefined;
   /** Values by option name: true for flags, numbers for counts/indexes, milliseconds for seconds. */
   options: Map<OptionName, string | number | boolean | string[]>;
-  /** Positional words after the command (no command takes any; kept for the error). */
+  /** Positional words after the command (paths of the file commands). */
   extra: string[];
 }
 
@@ -114,11 +116,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 }
 
 /** Throws a UsageError naming the first option the command does not take. */
-export function checkAllowed(args: ParsedArgs, command: string, allowed: readonly OptionName[]): void {
+export function checkAllowed(args: ParsedArgs, command: string, allowed: readonly OptionName[], positional: readonly string[] = [], optional = 0): void {
   for (const name of args.options.keys()) {
     if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name)) throw new UsageError(`${command} does not take --${name}`);
   }
-  if (args.extra.length > 0) throw new UsageError(`unexpected argument ${args.extra[0]!}`);
+  if (args.extra.length > positional.length) throw new UsageError(`unexpected argument ${args.extra[positional.length]!}`);
+  if (args.extra.length < positional.length - optional) throw new UsageError(`${command} needs ${positional.slice(args.extra.length).join(' ')}`);
 }
 
 /** Usage lines of some options, aligned. */

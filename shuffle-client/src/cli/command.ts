@@ -13,6 +13,10 @@ export interface Command {
   synopsis: string;
   /** Options the command takes besides the global ones. */
   options: readonly OptionName[];
+  /** Positional arguments it takes, by name (e.g. ['PATH']); the last ones may be optional (`optional`). */
+  positional?: readonly string[];
+  /** How many of `positional` may be left out (from the end). */
+  optional?: number;
   /** Paragraphs printed by `shufflectl <command> --help` after the options. */
   details?: string;
   /** Checks option combinations; throws UsageError. */

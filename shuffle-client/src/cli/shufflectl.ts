@@ -39,7 +39,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
       stdout.write(`${commandUsage(command)}\n`);
       return EXIT_OK;
     }
-    checkAllowed(args, command.name, command.options);
+    checkAllowed(args, command.name, command.options, command.positional, command.optional);
     ctx = new Context(args, stdout, stderr, io.env ?? process.env);
     command.check?.(ctx);
     try {

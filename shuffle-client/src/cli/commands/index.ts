@@ -7,8 +7,14 @@ import { metrics } from './metrics.js';
 import { shuffles } from './shuffles.js';
 import { status } from './status.js';
 import { verify } from './verify.js';
+import { ls } from './ls.js';
+import { stat } from './stat.js';
+import { du } from './du.js';
+import { rm } from './rm.js';
+import { put } from './put.js';
+import { get } from './get.js';
 
-export const COMMANDS: readonly Command[] = [status, apps, shuffles, cleanup, metrics, decommission, verify];
+export const COMMANDS: readonly Command[] = [status, apps, shuffles, cleanup, metrics, decommission, verify, ls, stat, du, rm, put, get];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
