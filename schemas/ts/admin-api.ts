@@ -170,6 +170,32 @@ export interface CleanupResult {
   freedBytes: number;
 }
 
+// ---- GET and POST /api/v1/quotas ----
+
+/** Sets the quota of a top-level directory of the file namespace; bytesMax and objectsMax 0 (or absent) mean no limit, both 0 removes it. */
+export interface QuotaBody {
+  dir: string;
+  bytesMax?: number;
+  objectsMax?: number;
+}
+
+export interface QuotaInfo {
+  /** The top-level directory's name (no slash). */
+  dir: string;
+  bytesMax: number;
+  objectsMax: number;
+  /** Bytes of its closed files. */
+  bytesUsed: number;
+  /** Its files and directories, itself included. */
+  objectsUsed: number;
+  /** Bytes appended to files still being written under it (they count against bytesMax too). */
+  writingBytes: number;
+}
+
+export interface QuotasResponse {
+  quotas: QuotaInfo[];
+}
+
 // ---- POST /api/v1/verify ----
 
 /** The body; `shuffle` needs `app`; both absent is every shuffle. */

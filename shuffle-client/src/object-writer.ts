@@ -16,6 +16,8 @@ import { OBJECT_APPENDS_IN_FLIGHT_DEFAULT, OBJECT_CHUNK_BYTES_DEFAULT } from './
 export interface ObjectWriterOptions {
   /** Replace a file already at the path when the close makes this one visible (default false: ALREADY_EXISTS). */
   overwrite?: boolean;
+  /** The file expires this many ms after its close: invisible at once, then deleted with its bytes (default 0: never). */
+  ttlMs?: number;
   /** Bytes per AppendObject (default OBJECT_CHUNK_BYTES_DEFAULT, at most APPEND_BYTES_MAX). */
   chunkBytes?: number;
   /** AppendObject requests awaiting their Ack before write() waits (default OBJECT_APPENDS_IN_FLIGHT_DEFAULT). */
@@ -46,7 +48,8 @@ export class ObjectWriter {
   static async create(conn: Connection, path: string, options: ObjectWriterOptions = {}): Promise<ObjectWriter> {
     const chunkBytes = checkInt(options.chunkBytes ?? OBJECT_CHUNK_BYTES_DEFAULT, 1, APPEND_BYTES_MAX, 'chunkBytes');
     const appendsMax = checkInt(options.appendsInFlight ?? OBJECT_APPENDS_IN_FLIGHT_DEFAULT, 1, 1024, 'appendsInFlight');
-    const answer = await conn.request({ type: 'CreateObject', path, overwrite: options.overwrite ?? false, ttlMs: 0, cache: false });
+    const ttlMs = checkInt(options.ttlMs ?? 0, 0, Number.MAX_SAFE_INTEGER, 'ttlMs');
+    const answer = await conn.request({ type: 'CreateObject', path, overwrite: options.overwrite ?? false, ttlMs, cache: false });
     return new ObjectWriter(conn, path, answer.message.handle, chunkBytes, appendsMax);
   }
 

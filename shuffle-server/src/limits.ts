@@ -162,6 +162,10 @@ export const OBJECT_IDS_PER_RESERVATION = 1_024;
 export const OBJECT_LOGS_OPEN_MAX = 1_024;
 /** Bytes one object read stream reads from disk at a time (whole blocks, so up to one block more). */
 export const OBJECT_READ_WINDOW_BYTES = 1024 * 1024;
+/** How often expired files (TTL) are looked for and deleted. */
+export const OBJECT_EXPIRY_CHECK_MS = 1_000;
+/** Expired files deleted per check at most (the next check goes on). */
+export const OBJECT_EXPIRIES_PER_CHECK = 1_000;
 /** Entries a recursive delete moves to the pending rows per batch. */
 export const OBJECT_DELETE_BATCH_ENTRIES = 1_000;
 

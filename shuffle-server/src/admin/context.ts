@@ -4,10 +4,13 @@ import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ShuffleService } from '../shuffle/shuffle-service.js';
+import type { ObjectService } from '../objects/object-service.js';
 
 export interface AdminContext {
   readonly cfg: ServerConfig;
   readonly service: ShuffleService;
+  /** The file namespace (objects tenant). */
+  readonly objects: ObjectService;
   readonly metrics: ServerMetrics;
   readonly log: Logger;
   /** The bound port (cfg.port may be 0). */

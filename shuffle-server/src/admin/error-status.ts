@@ -5,6 +5,7 @@ import type { ErrorCodeName } from '../../../schemas/ts/errors.js';
 const STATUS_BY_CODE: Partial<Record<ErrorCodeName, string>> = {
   INVALID_ARGUMENT: '400 Bad Request',
   INVALID_ID: '400 Bad Request',
+  INVALID_PATH: '400 Bad Request',
   MALFORMED_FRAME: '400 Bad Request',
   UNAUTHORIZED: '401 Unauthorized',
   NOT_FOUND: '404 Not Found',
@@ -12,6 +13,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCodeName, string>> = {
   UNKNOWN_SHUFFLE: '404 Not Found',
   CONFLICT: '409 Conflict',
   DECOMMISSIONING: '409 Conflict',
+  ALREADY_EXISTS: '409 Conflict',
+  QUOTA_EXCEEDED: '409 Conflict',
   MESSAGE_TOO_LARGE: '413 Payload Too Large',
   SHUTTING_DOWN: '503 Service Unavailable',
 };

@@ -20,6 +20,7 @@ import { HttpExchange } from './http-exchange.js';
 import { parseJsonObject } from './json-body.js';
 import { deleteShuffle, listShuffles } from './shuffles-handler.js';
 import { getStatus } from './status-handler.js';
+import { getQuotas, postQuota } from './quotas-handler.js';
 import { postVerify } from './verify-handler.js';
 
 export const ADMIN_PREFIX = '/api/v1/';
@@ -46,6 +47,7 @@ const ROUTES: Route[] = [
   route('decommission', { get: getDecommission, post: postDecommission, delete: deleteDecommission }),
   route('verify', { post: postVerify }),
   route('errors', { get: getErrors }),
+  route('quotas', { get: getQuotas, post: postQuota }),
 ];
 
 /** Decodes one path segment; INVALID_ID when it is not valid percent-encoding. */

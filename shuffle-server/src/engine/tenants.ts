@@ -47,8 +47,9 @@ export const TENANTS: Readonly<Record<TenantName, TenantLayout>> = {
   objects: {
     name: 'objects',
     dirName: 'objects',
-    // rows: 0x18 directory entries, 0x19 pending objects, 0x1a the id counter (objects/OBJECT_ROWS.md).
-    tags: { owner: 0x10, log: 0x11, run: 0x12, segment: 0x13, runGroup: 0x14, logPrivate: [], rows: [0x18, 0x19, 0x1a] },
+    // rows: 0x18 directory entries, 0x19 pending objects, 0x1a the id counter, 0x1b expiry times,
+    // 0x1c quotas (objects/OBJECT_ROWS.md).
+    tags: { owner: 0x10, log: 0x11, run: 0x12, segment: 0x13, runGroup: 0x14, logPrivate: [], rows: [0x18, 0x19, 0x1a, 0x1b, 0x1c] },
   },
 };
 

@@ -187,6 +187,7 @@ export class PegasusServer {
     new AdminRouter({
       cfg: this.cfg,
       service: this.service,
+      objects: this.objects,
       metrics: this.metrics,
       log: this.log.child({ component: 'admin' }),
       port: () => this.boundPort,

@@ -4,21 +4,33 @@
 // a rename of a file or of a whole directory is one batch that moves one entry:
 // atomic, whatever lies under it.
 //
-// Mutations (mkdirs, rename, delete, a file made visible at close) run one at
-// a time (the lock): each reads what it depends on and writes one batch before
-// the next starts. Reads (stat, list, lookups for reads) take no lock: every
-// batch is atomic, so a read sees a namespace before or after a mutation, never
-// half of one. A deleted file or directory leaves a pending row in the same
-// batch that removes its entry; the service reclaims what it names
+// Mutations (mkdirs, rename, delete, a file made visible at close, expiry) run
+// one at a time (the lock): each reads what it depends on and writes one batch
+// before the next starts. Reads (stat, list, lookups for reads) take no lock:
+// every batch is atomic, so a read sees a namespace before or after a
+// mutation, never half of one. A deleted file or directory leaves a pending row
+// in the same batch that removes its entry; the service reclaims what it names
 // (object-service.ts), and a restart finishes any reclaim left undone.
+//
+// Quotas: per top-level directory, bytes (of files) and objects (files and
+// directories, the top-level one included), 0 meaning no limit. Usage is
+// counted here, from the visible entries (walked at open), and checked before
+// a change that would grow it: a create, each append (through reserveBytes,
+// which counts the bytes of writers not yet closed), a close, a mkdirs, a
+// rename into another top-level directory. QUOTA_EXCEEDED otherwise.
+//
+// TTLs: a file created with a TTL expires at its close time plus the TTL. From
+// then on it is invisible (lookups and listings skip it); an expiry row per
+// such file lets housekeeping find and delete the expired ones in time order.
 import { PathKind } from '../../../schemas/ts/messages.js';
 import type { Catalog, CatalogRow } from '../engine/catalog/catalog.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import { OBJECT_IDS_PER_RESERVATION } from '../limits.js';
 import { joinPath } from './object-path.js';
 import {
-  FIRST_ID, OBJECTS_TENANT, PendingState, ROOT_ID, childrenAfter, childrenRange, counterKey, decodeCounter, decodeEntry, encodeCounter,
-  encodeEntry, encodePending, entriesRange, entryKey, entryName, pendingKey, type Entry,
+  FIRST_ID, OBJECTS_TENANT, PendingState, ROOT_ID, childrenAfter, childrenRange, counterKey, decodeCounter, decodeEntry, decodeExpiryKey,
+  decodeExpiryValue, decodeQuota, encodeCounter, encodeEntry, encodeExpiryValue, encodePending, encodeQuota, entriesRange, entryKey, entryName,
+  expiredRange, expiryKey, pendingKey, quotaKey, quotaRange, quotaTopOf, type Entry, type Quota,
 } from './object-rows.js';
 
 const TENANT = OBJECTS_TENANT.name;
@@ -32,28 +44,58 @@ function notFound(parts: readonly string[], what = 'no such file or directory'):
   return new PegasusError(ErrorCode.NOT_FOUND, `${joinPath(parts)}: ${what}`);
 }
 
-/** What a delete left to reclaim: pending rows written in its batch. */
+/** Whether an entry is a file past its expiry time at `nowMs`. */
+export function expired(e: Entry, nowMs: number): boolean {
+  return e.ttlMs > 0 && nowMs >= e.mtimeMs + e.ttlMs;
+}
+
+/** What a change left to reclaim: pending rows written in its batch. */
 export interface Reclaim {
   id: number;
   state: PendingState.DELETING_FILE | PendingState.DELETING_DIR;
+  /** The top-level directory whose usage the reclaimed entries still count in (null: they count nowhere). */
+  top: string | null;
+}
+
+/** Bytes and objects under a top-level directory. */
+export interface Usage {
+  bytes: number;
+  objects: number;
+}
+
+/** A quota with what its directory uses. */
+export interface QuotaState extends Quota, Usage {
+  top: string;
+  /** Bytes of files being written under it, counted against bytesMax until they close. */
+  writingBytes: number;
 }
 
 export class Namespace {
   private lock: Promise<void> = Promise.resolve();
   private nextId = 0;
   private reservedUpTo = 0;
+  private readonly usage = new Map<string, Usage>();
+  private readonly quotas = new Map<string, Quota>();
+  /** Bytes appended by writers not yet closed, per top-level directory. */
+  private readonly writing = new Map<string, number>();
 
   constructor(
     private readonly catalog: Catalog,
     /** Sync every batch (commitDurability sync) or leave it to the OS (process). */
     private readonly sync: boolean,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Reads the id counter; ids below it may have been handed out before a restart and are never reused. */
+  /** Reads the id counter (ids below it may have been handed out before a restart and are never reused), the quotas, and counts usage. */
   async open(): Promise<void> {
     const v = await this.catalog.getRow(TENANT, counterKey());
     this.nextId = v === undefined ? FIRST_ID : decodeCounter(v);
     this.reservedUpTo = this.nextId;
+    for (const row of await this.catalog.listRows(TENANT, quotaRange(), Number.MAX_SAFE_INTEGER)) this.quotas.set(quotaTopOf(row.key), decodeQuota(row.value));
+    for (const top of await this.catalog.listRows(TENANT, childrenRange(ROOT_ID), Number.MAX_SAFE_INTEGER)) {
+      const e = decodeEntry(top.value);
+      this.usage.set(entryName(top.key), await this.subtreeUsage(e));
+    }
   }
 
   /** Runs `fn` alone among mutations. */
@@ -65,23 +107,136 @@ export class Namespace {
 
   /** A new id for an object or directory; reserves a range of ids (one synced row) when the last is spent. */
   async allocateId(): Promise<number> {
-    if (this.nextId >= this.reservedUpTo) {
-      await this.locked(async () => {
-        if (this.nextId < this.reservedUpTo) return;
-        const upTo = this.nextId + OBJECT_IDS_PER_RESERVATION;
-        // Always synced: an id reused after a power loss could name two objects' logs.
-        await this.catalog.writeRows(TENANT, [{ key: counterKey(), value: encodeCounter(upTo) }], [], true);
-        this.reservedUpTo = upTo;
-      });
-    }
+    if (this.nextId >= this.reservedUpTo) await this.locked(() => this.reserveIds());
     return this.nextId++;
+  }
+
+  /** allocateId() from inside the lock (which allocateId() would wait for). */
+  private async allocateIdLocked(): Promise<number> {
+    await this.reserveIds();
+    return this.nextId++;
+  }
+
+  private async reserveIds(): Promise<void> {
+    if (this.nextId < this.reservedUpTo) return;
+    const upTo = this.nextId + OBJECT_IDS_PER_RESERVATION;
+    // Always synced: an id reused after a power loss could name two objects' logs.
+    await this.catalog.writeRows(TENANT, [{ key: counterKey(), value: encodeCounter(upTo) }], [], true);
+    this.reservedUpTo = upTo;
+  }
+
+  // Quotas and usage -----------------------------------------------------------
+
+  private usageOf(top: string): Usage {
+    let u = this.usage.get(top);
+    if (u === undefined) {
+      u = { bytes: 0, objects: 0 };
+      this.usage.set(top, u);
+    }
+    return u;
+  }
+
+  private addUsage(top: string | null, bytes: number, objects: number): void {
+    if (top === null) return;
+    const u = this.usageOf(top);
+    u.bytes += bytes;
+    u.objects += objects;
+    if (u.bytes <= 0 && u.objects <= 0) this.usage.delete(top);
+  }
+
+  /** QUOTA_EXCEEDED if `top` growing by `bytes` and `objects` would pass its quota. */
+  private checkQuota(top: string, bytes: number, objects: number): void {
+    const q = this.quotas.get(top);
+    if (q === undefined) return;
+    const u = this.usage.get(top) ?? { bytes: 0, objects: 0 };
+    const writing = this.writing.get(top) ?? 0;
+    if (q.bytesMax > 0 && bytes > 0 && u.bytes + writing + bytes > q.bytesMax) {
+      throw new PegasusError(ErrorCode.QUOTA_EXCEEDED, `/${top} would hold ${u.bytes + writing + bytes} bytes (${writing} of them being written), quota ${q.bytesMax}`);
+    }
+    if (q.objectsMax > 0 && objects > 0 && u.objects + objects > q.objectsMax) {
+      throw new PegasusError(ErrorCode.QUOTA_EXCEEDED, `/${top} would hold ${u.objects + objects} files and directories, quota ${q.objectsMax}`);
+    }
+  }
+
+  /** Counts `bytes` a writer under `top` appends; QUOTA_EXCEEDED (and nothing counted) past the quota. */
+  reserveBytes(top: string, bytes: number): void {
+    this.checkQuota(top, bytes, 0);
+    this.writing.set(top, (this.writing.get(top) ?? 0) + bytes);
+  }
+
+  /** A writer under `top` closed or went away: its appended bytes no longer count as being written. */
+  releaseBytes(top: string, bytes: number): void {
+    const left = (this.writing.get(top) ?? 0) - bytes;
+    if (left > 0) this.writing.set(top, left);
+    else this.writing.delete(top);
+  }
+
+  /** Whether a file could be created under `top` now (one more object); QUOTA_EXCEEDED otherwise. */
+  checkCreate(top: string): void {
+    this.checkQuota(top, 0, 1);
+  }
+
+  /** Sets (or with both 0, removes) the quota of a top-level directory. */
+  setQuota(top: string, q: Quota): Promise<void> {
+    return this.locked(async () => {
+      if (q.bytesMax === 0 && q.objectsMax === 0) {
+        await this.catalog.writeRows(TENANT, [], [quotaKey(top)], true);
+        this.quotas.delete(top);
+      } else {
+        await this.catalog.writeRows(TENANT, [{ key: quotaKey(top), value: encodeQuota(q) }], [], true);
+        this.quotas.set(top, { ...q });
+      }
+    });
+  }
+
+  /** Every quota with its directory's usage, by name. */
+  quotaStates(): QuotaState[] {
+    return [...this.quotas.entries()].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b))).map(([top, q]) => {
+      const u = this.usage.get(top) ?? { bytes: 0, objects: 0 };
+      return { top, ...q, ...u, writingBytes: this.writing.get(top) ?? 0 };
+    });
+  }
+
+  /** Usage of a top-level directory (zeros for one that holds nothing). */
+  usageOfTop(top: string): Usage {
+    return { ...(this.usage.get(top) ?? { bytes: 0, objects: 0 }) };
+  }
+
+  /**
+   * Bytes and objects of an entry and everything under it (expired files
+   * included: they still hold their bytes); the files with a TTL below it go to
+   * `expiring` when given.
+   */
+  private async subtreeUsage(e: Entry, expiring?: Array<{ entry: Entry; parent: number; name: string }>): Promise<Usage> {
+    if (e.kind === PathKind.FILE) return { bytes: e.length, objects: 1 };
+    const u: Usage = { bytes: 0, objects: 1 };
+    const range = childrenRange(e.id);
+    for (let from = range; ;) {
+      const rows = await this.catalog.listRows(TENANT, from, ENTRIES_PER_SCAN);
+      for (const r of rows) {
+        const child = decodeEntry(r.value);
+        if (expiring !== undefined && child.ttlMs > 0) expiring.push({ entry: child, parent: e.id, name: entryName(r.key) });
+        const s = await this.subtreeUsage(child, expiring);
+        u.bytes += s.bytes;
+        u.objects += s.objects;
+      }
+      if (rows.length < ENTRIES_PER_SCAN) return u;
+      from = { gte: Buffer.concat([rows[rows.length - 1]!.key, Buffer.of(0)]), lt: range.lt };
+    }
   }
 
   // Lookups -------------------------------------------------------------------
 
-  private async child(parent: number, name: string): Promise<Entry | null> {
+  /** The entry at (parent, name), expired or not. */
+  private async rawChild(parent: number, name: string): Promise<Entry | null> {
     const v = await this.catalog.getRow(TENANT, entryKey(parent, name));
     return v === undefined ? null : decodeEntry(v);
+  }
+
+  /** The visible entry at (parent, name): an expired file is not there. */
+  private async child(parent: number, name: string): Promise<Entry | null> {
+    const e = await this.rawChild(parent, name);
+    return e === null || expired(e, this.now()) ? null : e;
   }
 
   /**
@@ -117,9 +272,21 @@ export class Namespace {
   async list(parts: readonly string[], startAfter: string, limit: number): Promise<{ entries: Array<{ name: string; entry: Entry }>; more: boolean }> {
     const dir = await this.stat(parts);
     if (dir.kind !== PathKind.DIRECTORY) throw new PegasusError(ErrorCode.NOT_A_DIRECTORY, `${joinPath(parts)} is a file, not a directory`);
-    const rows = await this.catalog.listRows(TENANT, childrenAfter(dir.id, startAfter), limit + 1);
-    const more = rows.length > limit;
-    return { entries: rows.slice(0, limit).map((r) => ({ name: entryName(r.key), entry: decodeEntry(r.value) })), more };
+    const now = this.now();
+    const out: Array<{ name: string; entry: Entry }> = [];
+    const all = childrenAfter(dir.id, startAfter);
+    // Expired files are skipped, so a page may need more than one scan to fill.
+    for (let range = all; ;) {
+      const rows = await this.catalog.listRows(TENANT, range, limit + 1 - out.length);
+      for (const r of rows) {
+        const entry = decodeEntry(r.value);
+        if (expired(entry, now)) continue;
+        if (out.length === limit) return { entries: out, more: true };
+        out.push({ name: entryName(r.key), entry });
+      }
+      if (rows.length < limit + 1 - out.length || rows.length === 0) return { entries: out, more: false };
+      range = { gte: Buffer.concat([rows[rows.length - 1]!.key, Buffer.of(0)]), lt: all.lt };
+    }
   }
 
   /** Calls `fn` with every directory entry of the namespace (a page of rows at a time). */
@@ -136,17 +303,29 @@ export class Namespace {
   // Mutations ---------------------------------------------------------------
 
   /**
-   * Puts the rows creating the missing directories of `parts` (all of them when
-   * `includeLast`) into `puts`; returns the id of the deepest one. Inside the lock.
+   * An expired file at a key a change is about to write over: its removal joins
+   * the change's batch (pending row, expiry row gone, usage given back).
    */
-  private async ensureDirs(parts: readonly string[], includeLast: boolean, nowMs: number, puts: CatalogRow[]): Promise<number> {
+  private displace(e: Entry, top: string | null, puts: CatalogRow[], dels: Buffer[], reclaims: Reclaim[]): void {
+    puts.push({ key: pendingKey(e.id), value: encodePending(PendingState.DELETING_FILE) });
+    dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
+    this.addUsage(top, -e.length, -1);
+    reclaims.push({ id: e.id, state: PendingState.DELETING_FILE, top: null });
+  }
+
+  /**
+   * Puts the rows creating the missing directories of `parts` (all of them when
+   * `includeLast`) into `puts`; returns the id of the deepest one and how many it
+   * creates. Inside the lock.
+   */
+  private async ensureDirs(parts: readonly string[], includeLast: boolean, nowMs: number, puts: CatalogRow[], dels: Buffer[], reclaims: Reclaim[]): Promise<{ id: number; created: number }> {
     let dir = ROOT.id;
     const n = includeLast ? parts.length : parts.length - 1;
-    let creating = false;
+    let created = 0;
     for (let i = 0; i < n; i++) {
       const name = parts[i]!;
-      const e = creating ? null : await this.child(dir, name);
-      if (e !== null) {
+      const e = created > 0 ? null : await this.rawChild(dir, name);
+      if (e !== null && !expired(e, nowMs)) {
         if (e.kind !== PathKind.DIRECTORY) {
           const here = joinPath(parts.slice(0, i + 1));
           if (i === parts.length - 1) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${here} is a file; no directory can be made there`);
@@ -155,30 +334,27 @@ export class Namespace {
         dir = e.id;
         continue;
       }
-      creating = true;
+      if (e !== null) this.displace(e, parts[0]!, puts, dels, reclaims);
+      if (created === 0) this.checkQuota(parts[0]!, 0, n - i);
       const id = await this.allocateIdLocked();
       puts.push({ key: entryKey(dir, name), value: encodeEntry({ kind: PathKind.DIRECTORY, id, length: 0, mtimeMs: nowMs, ttlMs: 0, cache: false, tierId: null }) });
+      created++;
       dir = id;
     }
-    return dir;
+    return { id: dir, created };
   }
 
-  /** allocateId() from inside the lock (which allocateId() would wait for). */
-  private async allocateIdLocked(): Promise<number> {
-    if (this.nextId >= this.reservedUpTo) {
-      const upTo = this.nextId + OBJECT_IDS_PER_RESERVATION;
-      await this.catalog.writeRows(TENANT, [{ key: counterKey(), value: encodeCounter(upTo) }], [], true);
-      this.reservedUpTo = upTo;
-    }
-    return this.nextId++;
-  }
-
-  /** Creates the directory `parts` and its missing parents; fine if it exists. */
-  mkdirs(parts: readonly string[], nowMs: number): Promise<void> {
+  /** Creates the directory `parts` and its missing parents; fine if it exists. Returns what it displaced. */
+  mkdirs(parts: readonly string[]): Promise<Reclaim[]> {
     return this.locked(async () => {
+      if (parts.length === 0) return [];
       const puts: CatalogRow[] = [];
-      await this.ensureDirs(parts, true, nowMs, puts);
-      await this.catalog.writeRows(TENANT, puts, [], this.sync);
+      const dels: Buffer[] = [];
+      const reclaims: Reclaim[] = [];
+      const { created } = await this.ensureDirs(parts, true, this.now(), puts, dels, reclaims);
+      await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+      this.addUsage(parts[0]!, 0, created);
+      return reclaims;
     });
   }
 
@@ -186,29 +362,44 @@ export class Namespace {
    * Makes a written file visible at `parts` (creating missing parents), in one
    * batch that also drops its pending row. With `overwrite`, a file already
    * there is replaced and returned for reclaim; a directory there is
-   * IS_A_DIRECTORY, a file without `overwrite` ALREADY_EXISTS.
+   * IS_A_DIRECTORY, a file without `overwrite` ALREADY_EXISTS. An expired file
+   * there is replaced either way.
    */
-  commitFile(parts: readonly string[], entry: Entry, overwrite: boolean, nowMs: number): Promise<Reclaim | null> {
+  commitFile(parts: readonly string[], entry: Entry, overwrite: boolean): Promise<Reclaim[]> {
     return this.locked(async () => {
       const puts: CatalogRow[] = [];
-      const parent = await this.ensureDirs(parts, false, nowMs, puts);
+      const dels: Buffer[] = [pendingKey(entry.id)];
+      const reclaims: Reclaim[] = [];
+      const top = parts[0]!;
+      const nowMs = entry.mtimeMs;
+      const parent = await this.ensureDirs(parts, false, nowMs, puts, dels, reclaims);
       const name = parts[parts.length - 1]!;
-      const existing = puts.length > 0 ? null : await this.child(parent, name);
-      let replaced: Reclaim | null = null;
-      if (existing !== null) {
+      const existing = parent.created > 0 ? null : await this.rawChild(parent.id, name);
+      let objects = 1;
+      let bytes = entry.length;
+      if (existing !== null && expired(existing, nowMs)) {
+        this.displace(existing, top, puts, dels, reclaims);
+      } else if (existing !== null) {
         if (existing.kind === PathKind.DIRECTORY) throw new PegasusError(ErrorCode.IS_A_DIRECTORY, `${joinPath(parts)} is a directory`);
         if (!overwrite) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${joinPath(parts)} already exists`);
-        replaced = { id: existing.id, state: PendingState.DELETING_FILE };
+        reclaims.push({ id: existing.id, state: PendingState.DELETING_FILE, top: null });
         puts.push({ key: pendingKey(existing.id), value: encodePending(PendingState.DELETING_FILE) });
+        if (existing.ttlMs > 0) dels.push(expiryKey(existing.mtimeMs + existing.ttlMs, existing.id));
+        objects = 0;
+        bytes -= existing.length;
       }
-      puts.push({ key: entryKey(parent, name), value: encodeEntry(entry) });
-      await this.catalog.writeRows(TENANT, puts, [pendingKey(entry.id)], this.sync);
-      return replaced;
+      // The bytes were counted as being written while appended; objects are checked now.
+      this.checkQuota(top, 0, objects + parent.created);
+      puts.push({ key: entryKey(parent.id, name), value: encodeEntry(entry) });
+      if (entry.ttlMs > 0) puts.push({ key: expiryKey(entry.mtimeMs + entry.ttlMs, entry.id), value: encodeExpiryValue({ parent: parent.id, top, name }) });
+      await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+      this.addUsage(top, bytes, objects + parent.created);
+      return reclaims;
     });
   }
 
-  /** Moves `from` (a file, or a directory with everything under it) to `to`, which must not exist. */
-  rename(from: readonly string[], to: readonly string[]): Promise<void> {
+  /** Moves `from` (a file, or a directory with everything under it) to `to`, which must not exist. Returns what it displaced. */
+  rename(from: readonly string[], to: readonly string[]): Promise<Reclaim[]> {
     return this.locked(async () => {
       if (from.length === 0) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'the root directory cannot be renamed');
       if (to.length === 0) throw new PegasusError(ErrorCode.ALREADY_EXISTS, 'cannot rename onto the root directory');
@@ -227,9 +418,30 @@ export class Namespace {
       const name = to[to.length - 1]!;
       const fromKey = entryKey(fromParent.id, from[from.length - 1]!);
       const toKey = entryKey(dir.id, name);
-      if (fromKey.equals(toKey)) return; // onto itself: nothing to do
-      if ((await this.child(dir.id, name)) !== null) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${joinPath(to)} already exists`);
-      await this.catalog.writeRows(TENANT, [{ key: toKey, value: encodeEntry(src) }], [fromKey], this.sync);
+      if (fromKey.equals(toKey)) return []; // onto itself: nothing to do
+      const puts: CatalogRow[] = [{ key: toKey, value: encodeEntry(src) }];
+      const dels: Buffer[] = [fromKey];
+      const reclaims: Reclaim[] = [];
+      const there = await this.rawChild(dir.id, name);
+      if (there !== null && !expired(there, this.now())) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${joinPath(to)} already exists`);
+      const fromTop = from[0]!;
+      const toTop = to[0]!;
+      // Into another top-level directory: its usage moves, and so does the top-level name in the expiry rows below.
+      const expiring: Array<{ entry: Entry; parent: number; name: string }> = [];
+      const moved = fromTop === toTop ? null : await this.subtreeUsage(src, expiring);
+      if (moved !== null) this.checkQuota(toTop, moved.bytes, moved.objects);
+      if (there !== null) this.displace(there, toTop, puts, dels, reclaims);
+      for (const x of expiring) {
+        puts.push({ key: expiryKey(x.entry.mtimeMs + x.entry.ttlMs, x.entry.id), value: encodeExpiryValue({ parent: x.parent, top: toTop, name: x.name }) });
+      }
+      // An expiring file's expiry row says where its entry is: it follows the entry.
+      if (src.ttlMs > 0) puts.push({ key: expiryKey(src.mtimeMs + src.ttlMs, src.id), value: encodeExpiryValue({ parent: dir.id, top: toTop, name }) });
+      await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+      if (moved !== null) {
+        this.addUsage(fromTop, -moved.bytes, -moved.objects);
+        this.addUsage(toTop, moved.bytes, moved.objects);
+      }
+      return reclaims;
     });
   }
 
@@ -243,37 +455,71 @@ export class Namespace {
       if (parts.length === 0) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'the root directory cannot be deleted (delete its entries)');
       const parent = await this.parentOf(parts);
       if (parent === null) return null;
-      const key = entryKey(parent.id, parts[parts.length - 1]!);
-      const v = await this.catalog.getRow(TENANT, key);
-      if (v === undefined) return null;
-      const e = decodeEntry(v);
+      const e = await this.child(parent.id, parts[parts.length - 1]!);
+      if (e === null) return null;
       if (e.kind === PathKind.DIRECTORY && !recursive) {
         const first = await this.catalog.listRows(TENANT, childrenRange(e.id), 1);
         if (first.length > 0) throw new PegasusError(ErrorCode.DIRECTORY_NOT_EMPTY, `${joinPath(parts)} is a directory with entries; delete it recursively`);
       }
-      const state = e.kind === PathKind.DIRECTORY ? PendingState.DELETING_DIR : PendingState.DELETING_FILE;
-      await this.catalog.writeRows(TENANT, [{ key: pendingKey(e.id), value: encodePending(state) }], [key], this.sync);
-      return { id: e.id, state };
+      return this.removeEntry(parent.id, parts[parts.length - 1]!, e, parts[0]!);
     });
+  }
+
+  /** The batch of a removal (inside the lock): entry gone, pending row in, expiry row gone; usage of the entry itself given back. */
+  private async removeEntry(parent: number, name: string, e: Entry, top: string): Promise<Reclaim> {
+    const state = e.kind === PathKind.DIRECTORY ? PendingState.DELETING_DIR : PendingState.DELETING_FILE;
+    const dels = [entryKey(parent, name)];
+    if (e.ttlMs > 0) dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
+    await this.catalog.writeRows(TENANT, [{ key: pendingKey(e.id), value: encodePending(state) }], dels, this.sync);
+    this.addUsage(top, e.kind === PathKind.FILE ? -e.length : 0, -1);
+    return { id: e.id, state, top };
   }
 
   /**
    * Moves up to `max` entries of a deleted directory `dirId` (no longer
    * reachable) to pending rows, in one batch; returns them (none: the
-   * directory is empty and its own pending row may go).
+   * directory is empty and its own pending row may go). Their usage leaves `top`.
    */
-  async detachChildren(dirId: number, max: number): Promise<Reclaim[]> {
+  async detachChildren(dirId: number, max: number, top: string | null): Promise<Reclaim[]> {
     const rows = await this.catalog.listRows(TENANT, childrenRange(dirId), max);
     const out: Reclaim[] = [];
     const puts: CatalogRow[] = [];
+    const dels: Buffer[] = [];
+    let bytes = 0;
     for (const r of rows) {
       const e = decodeEntry(r.value);
       const state = e.kind === PathKind.DIRECTORY ? PendingState.DELETING_DIR : PendingState.DELETING_FILE;
-      out.push({ id: e.id, state });
+      out.push({ id: e.id, state, top });
       puts.push({ key: pendingKey(e.id), value: encodePending(state) });
+      dels.push(r.key);
+      if (e.ttlMs > 0) dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
+      if (e.kind === PathKind.FILE) bytes += e.length;
     }
-    await this.catalog.writeRows(TENANT, puts, rows.map((r) => r.key), this.sync);
+    await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+    this.addUsage(top, -bytes, -rows.length);
     return out;
+  }
+
+  /**
+   * Deletes up to `max` files expired at `nowMs`, oldest first, each as a delete
+   * would; returns what to reclaim. Rows that no longer match an entry (an
+   * earlier crash) are dropped.
+   */
+  expire(nowMs: number, max: number): Promise<Reclaim[]> {
+    return this.locked(async () => {
+      const out: Reclaim[] = [];
+      for (const row of await this.catalog.listRows(TENANT, expiredRange(nowMs), max)) {
+        const { id } = decodeExpiryKey(row.key);
+        const { parent, top, name } = decodeExpiryValue(row.value);
+        const e = await this.rawChild(parent, name);
+        if (e === null || e.id !== id) {
+          await this.catalog.writeRows(TENANT, [], [row.key], this.sync);
+          continue;
+        }
+        out.push(await this.removeEntry(parent, name, e, top));
+      }
+      return out;
+    });
   }
 
   /** Writes the pending row of an object being written (before its first byte). */

@@ -8,7 +8,7 @@ import { tenantLayout } from '../engine/tenants.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 
 export const OBJECTS_TENANT = tenantLayout('objects');
-const [DENTRY_TAG, PENDING_TAG, COUNTER_TAG] = OBJECTS_TENANT.tags.rows as [number, number, number];
+const [DENTRY_TAG, PENDING_TAG, COUNTER_TAG, EXPIRY_TAG, QUOTA_TAG] = OBJECTS_TENANT.tags.rows as [number, number, number, number, number];
 
 /** The root directory's id; it has no entry of its own. */
 export const ROOT_ID = 1;
@@ -23,6 +23,9 @@ const PENDING_VERSION = 1;
 const PENDING_BYTES = 2;
 const COUNTER_VERSION = 1;
 const COUNTER_BYTES = 9;
+const EXPIRY_VERSION = 1;
+const QUOTA_VERSION = 1;
+const QUOTA_BYTES = 17;
 const FLAG_CACHE = 1;
 const FLAG_TIER = 2;
 
@@ -183,4 +186,90 @@ export function decodeCounter(v: Buffer): number {
   const n = readU64LE(v, 1);
   if (n < FIRST_ID) throw corrupt(`counter ${n}`);
   return n;
+}
+
+// ---------------------------------------------------------------------------
+// Expiry times of files with a TTL: EXPIRY_TAG expiresAtMs:u64be id:u64be -> parent:u64le topBytes:u16le top name
+
+export function expiryKey(expiresAtMs: number, id: number): Buffer {
+  const key = Buffer.allocUnsafe(17);
+  key[0] = EXPIRY_TAG;
+  writeU64BE(key, expiresAtMs, 1);
+  writeU64BE(key, id, 9);
+  return key;
+}
+
+/** Expiry rows of files expired at `nowMs` (expiry time at or before it), oldest first. */
+export function expiredRange(nowMs: number): KeyRange {
+  const prefix = Buffer.of(EXPIRY_TAG);
+  const end = Buffer.allocUnsafe(9);
+  end[0] = EXPIRY_TAG;
+  writeU64BE(end, nowMs + 1, 1);
+  return { gte: prefix, lt: end };
+}
+
+export function decodeExpiryKey(key: Buffer): { expiresAtMs: number; id: number } {
+  if (key.length !== 17 || key[0] !== EXPIRY_TAG) throw corrupt(`expiry key of ${key.length} bytes`);
+  return { expiresAtMs: readU64BE(key, 1), id: readU64BE(key, 9) };
+}
+
+/** Where the entry of an expiring file is (its parent's id and its name), and its top-level directory. */
+export interface ExpiryPlace {
+  parent: number;
+  top: string;
+  name: string;
+}
+
+export function encodeExpiryValue(p: ExpiryPlace): Buffer {
+  const top = Buffer.from(p.top, 'utf8');
+  const name = Buffer.from(p.name, 'utf8');
+  const v = Buffer.allocUnsafe(11 + top.length + name.length);
+  v[0] = EXPIRY_VERSION;
+  writeU64LE(v, p.parent, 1);
+  v.writeUInt16LE(top.length, 9);
+  top.copy(v, 11);
+  name.copy(v, 11 + top.length);
+  return v;
+}
+
+export function decodeExpiryValue(v: Buffer): ExpiryPlace {
+  if (v.length < 12 || v[0] !== EXPIRY_VERSION) throw corrupt(`expiry value of ${v.length} bytes, version ${v[0]}`);
+  const topBytes = v.readUInt16LE(9);
+  if (11 + topBytes >= v.length) throw corrupt(`expiry value of ${v.length} bytes with a top-level name of ${topBytes}`);
+  return { parent: readU64LE(v, 1), top: v.toString('utf8', 11, 11 + topBytes), name: v.toString('utf8', 11 + topBytes) };
+}
+
+// ---------------------------------------------------------------------------
+// Quotas: QUOTA_TAG top-level name -> bytesMax:u64 objectsMax:u64 (0: no limit)
+
+export interface Quota {
+  bytesMax: number;
+  objectsMax: number;
+}
+
+export function quotaKey(top: string): Buffer {
+  return Buffer.concat([Buffer.of(QUOTA_TAG), Buffer.from(top, 'utf8')]);
+}
+
+export function quotaRange(): KeyRange {
+  const prefix = Buffer.of(QUOTA_TAG);
+  return { gte: prefix, lt: prefixEnd(prefix) };
+}
+
+export function quotaTopOf(key: Buffer): string {
+  if (key.length < 2 || key[0] !== QUOTA_TAG) throw corrupt(`quota key of ${key.length} bytes`);
+  return key.toString('utf8', 1);
+}
+
+export function encodeQuota(q: Quota): Buffer {
+  const v = Buffer.alloc(QUOTA_BYTES);
+  v[0] = QUOTA_VERSION;
+  writeU64LE(v, q.bytesMax, 1);
+  writeU64LE(v, q.objectsMax, 9);
+  return v;
+}
+
+export function decodeQuota(v: Buffer): Quota {
+  if (v.length !== QUOTA_BYTES || v[0] !== QUOTA_VERSION) throw corrupt(`quota value of ${v.length} bytes, version ${v[0]}`);
+  return { bytesMax: readU64LE(v, 1), objectsMax: readU64LE(v, 9) };
 }

@@ -19,10 +19,12 @@ import type { Engine } from '../engine/engine.js';
 import type { OrphanJudge } from '../engine/orphans.js';
 import type { StoredBlock } from '../engine/types.js';
 import { ErrorCode, PegasusError } from '../errors.js';
-import { OBJECT_DELETE_BATCH_ENTRIES, OBJECT_WRITERS_MAX, OBJECT_WRITERS_PER_CONNECTION_MAX } from '../limits.js';
+import {
+  OBJECT_DELETE_BATCH_ENTRIES, OBJECT_EXPIRIES_PER_CHECK, OBJECT_EXPIRY_CHECK_MS, OBJECT_WRITERS_MAX, OBJECT_WRITERS_PER_CONNECTION_MAX,
+} from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
-import { Namespace, type Reclaim } from './namespace.js';
+import { Namespace, type QuotaState, type Reclaim, type Usage } from './namespace.js';
 import { joinPath, parsePath } from './object-path.js';
 import { placeRuns, readObject } from './object-reader.js';
 import {
@@ -62,7 +64,7 @@ export class ObjectConnection {
 
   /** Checks and copies `body` synchronously; resolves once buffered. */
   append(m: AppendObject, body: Buffer): Promise<void> {
-    return this.writer(m.handle).append(m.offset, body, m.crc32c);
+    return this.service.append(this.writer(m.handle), m, body);
   }
 
   async close(handle: number, length: number): Promise<PathInfo> {
@@ -93,6 +95,9 @@ export class ObjectService {
   /** Paths whose writer is being set up (between the checks and its insertion in `writers`). */
   private readonly claimedPaths = new Set<string>();
   private stopping = false;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** The expiry step running now (at most one). */
+  private expiring: Promise<void> | null = null;
 
   private constructor(
     private readonly cfg: ServerConfig,
@@ -110,7 +115,47 @@ export class ObjectService {
     const svc = new ObjectService(cfg, engine, log, metrics);
     await svc.namespace.open();
     await svc.recover();
+    svc.expiryTimer = setInterval(() => svc.expireDue(), OBJECT_EXPIRY_CHECK_MS);
+    svc.expiryTimer.unref();
     return svc;
+  }
+
+  /** Deletes the files whose TTL has run out (a step at a time; the next tick goes on). */
+  private expireDue(): void {
+    if (this.expiring !== null || this.stopping) return;
+    this.expiring = (async () => {
+      try {
+        const due = await this.namespace.expire(Date.now(), OBJECT_EXPIRIES_PER_CHECK);
+        for (const r of due) await this.reclaimLogged(r);
+        if (due.length > 0) this.metrics.objectsExpired.inc(due.length);
+      } catch (err) {
+        this.log.error('expiring objects failed; retried at the next check', { error: String(err) });
+      } finally {
+        this.expiring = null;
+      }
+    })();
+  }
+
+  /** Sets the quota of a top-level directory (`top`: one path component); both 0 removes it. */
+  async setQuota(top: string, bytesMax: number, objectsMax: number): Promise<void> {
+    this.checkRunning();
+    const parts = parsePath(`/${top}`);
+    if (parts.length !== 1) throw new PegasusError(ErrorCode.INVALID_PATH, `quota directory ${JSON.stringify(top)} is not a top-level directory name`);
+    for (const [what, n] of [['bytesMax', bytesMax], ['objectsMax', objectsMax]] as const) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `${what} ${n} is not a count of at least 0 (0: no limit)`);
+    }
+    await this.namespace.setQuota(parts[0]!, { bytesMax, objectsMax });
+    this.log.info('object quota set', { top: parts[0], bytesMax, objectsMax });
+  }
+
+  /** Every quota and what its directory uses. */
+  quotas(): QuotaState[] {
+    return this.namespace.quotaStates();
+  }
+
+  /** What a top-level directory uses. */
+  usageOf(top: string): Usage {
+    return this.namespace.usageOfTop(top);
   }
 
   private async recover(): Promise<void> {
@@ -120,7 +165,7 @@ export class ObjectService {
       const id = pendingIdOf(row.key);
       const state = decodePending(row.value);
       if (state === PendingState.WRITING) writers++;
-      await this.reclaim({ id, state: state === PendingState.DELETING_DIR ? PendingState.DELETING_DIR : PendingState.DELETING_FILE });
+      await this.reclaim({ id, state: state === PendingState.DELETING_DIR ? PendingState.DELETING_DIR : PendingState.DELETING_FILE, top: null });
     }
     const held = new Set<number>();
     const owners = new Set<string>();
@@ -153,8 +198,8 @@ export class ObjectService {
     this.metrics.namespaceOps.inc(1, { op: 'create' });
     const parts = parsePath(m.path);
     if (parts.length === 0) throw new PegasusError(ErrorCode.IS_A_DIRECTORY, '/ is the root directory');
-    if (m.ttlMs !== 0 || m.cache) {
-      throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'object TTLs and cache objects are not supported by this server yet: create durable objects (ttl_ms 0, cache false)');
+    if (m.cache) {
+      throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'cache objects are not supported by this server yet: create durable objects (cache false)');
     }
     const path = joinPath(parts);
     this.checkNotWriting(path);
@@ -166,6 +211,7 @@ export class ObjectService {
       if (!m.overwrite) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${path} already exists`);
     }
     this.checkNotWriting(path);
+    this.namespace.checkCreate(parts[0]!);
     // Claimed before the next await, so that no second writer of the path gets past the check.
     this.claimedPaths.add(path);
     let id: number | null = null;
@@ -173,11 +219,11 @@ export class ObjectService {
       id = await this.namespace.allocateId();
       await this.namespace.markWriting(id);
       const log = await this.engine.openLog(objectLog(id), [], () => new PegasusError(ErrorCode.NOT_FOUND, `${path} is no longer being written`));
-      const writer = new ObjectWriter({ id, path, parts, overwrite: m.overwrite }, this.engine, log);
+      const writer = new ObjectWriter({ id, path, parts, overwrite: m.overwrite, ttlMs: m.ttlMs }, this.engine, log);
       this.writers.set(path, writer);
       return writer;
     } catch (err) {
-      if (id !== null) await this.reclaimLogged({ id, state: PendingState.DELETING_FILE });
+      if (id !== null) await this.reclaimLogged({ id, state: PendingState.DELETING_FILE, top: null });
       throw err;
     } finally {
       this.claimedPaths.delete(path);
@@ -188,15 +234,34 @@ export class ObjectService {
     if (this.writers.has(path) || this.claimedPaths.has(path)) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${path} is being written by another writer`);
   }
 
+  /** An append: counted against the quota of the writer's top-level directory first (QUOTA_EXCEEDED). */
+  append(w: ObjectWriter, m: AppendObject, body: Buffer): Promise<void> {
+    const top = w.opts.parts[0]!;
+    this.namespace.reserveBytes(top, body.length);
+    let done: Promise<void>;
+    try {
+      done = w.append(m.offset, body, m.crc32c);
+    } catch (err) {
+      this.namespace.releaseBytes(top, body.length);
+      throw err;
+    }
+    return done.then(() => {
+      w.quotaBytes += body.length;
+    }, (err: unknown) => {
+      this.namespace.releaseBytes(top, body.length);
+      throw err;
+    });
+  }
+
   async closeWriter(w: ObjectWriter, length: number): Promise<PathInfo> {
     this.metrics.namespaceOps.inc(1, { op: 'close' });
-    let replaced: Reclaim | null;
+    let reclaims: Reclaim[];
     let entry: Entry;
     try {
       this.checkRunning();
       await w.finish(length);
-      entry = { kind: PathKind.FILE, id: w.opts.id, length, mtimeMs: Date.now(), ttlMs: 0, cache: false, tierId: w.firstTierId };
-      replaced = await this.namespace.commitFile(w.opts.parts, entry, w.opts.overwrite, entry.mtimeMs);
+      entry = { kind: PathKind.FILE, id: w.opts.id, length, mtimeMs: Date.now(), ttlMs: w.opts.ttlMs, cache: false, tierId: w.firstTierId };
+      reclaims = await this.namespace.commitFile(w.opts.parts, entry, w.opts.overwrite);
     } catch (err) {
       await this.abortWriter(w);
       throw err;
@@ -204,7 +269,7 @@ export class ObjectService {
     this.forgetWriter(w);
     await w.end();
     this.metrics.objectsClosed.inc();
-    if (replaced !== null) await this.reclaimLogged(replaced);
+    for (const r of reclaims) await this.reclaimLogged(r);
     return this.info(w.opts.path, entry);
   }
 
@@ -212,11 +277,14 @@ export class ObjectService {
     this.forgetWriter(w);
     await w.end();
     this.metrics.objectsAborted.inc();
-    await this.reclaimLogged({ id: w.opts.id, state: PendingState.DELETING_FILE });
+    await this.reclaimLogged({ id: w.opts.id, state: PendingState.DELETING_FILE, top: null });
   }
 
+  /** The writer no longer holds its path, nor its bytes in its quota's count of bytes being written. */
   private forgetWriter(w: ObjectWriter): void {
     if (this.writers.get(w.opts.path) === w) this.writers.delete(w.opts.path);
+    this.namespace.releaseBytes(w.opts.parts[0]!, w.quotaBytes);
+    w.quotaBytes = 0;
   }
 
   // Namespace ---------------------------------------------------------------
@@ -245,13 +313,13 @@ export class ObjectService {
   async mkdirs(path: string): Promise<void> {
     this.checkRunning();
     this.metrics.namespaceOps.inc(1, { op: 'mkdirs' });
-    await this.namespace.mkdirs(parsePath(path), Date.now());
+    for (const r of await this.namespace.mkdirs(parsePath(path))) await this.reclaimLogged(r);
   }
 
   async rename(from: string, to: string): Promise<void> {
     this.checkRunning();
     this.metrics.namespaceOps.inc(1, { op: 'rename' });
-    await this.namespace.rename(parsePath(from), parsePath(to));
+    for (const r of await this.namespace.rename(parsePath(from), parsePath(to))) await this.reclaimLogged(r);
   }
 
   /** Deletes a path; answers once its bytes are reclaimed. Whether anything was there. */
@@ -291,8 +359,8 @@ export class ObjectService {
   /** Removes what a pending row names (a file's bytes, a deleted directory's entries, recursively), then the row. */
   private async reclaim(r: Reclaim): Promise<void> {
     if (r.state === PendingState.DELETING_DIR) {
-      for (let children = await this.namespace.detachChildren(r.id, OBJECT_DELETE_BATCH_ENTRIES); children.length > 0;
-        children = await this.namespace.detachChildren(r.id, OBJECT_DELETE_BATCH_ENTRIES)) {
+      for (let children = await this.namespace.detachChildren(r.id, OBJECT_DELETE_BATCH_ENTRIES, r.top); children.length > 0;
+        children = await this.namespace.detachChildren(r.id, OBJECT_DELETE_BATCH_ENTRIES, r.top)) {
         for (const c of children) await this.reclaim(c);
       }
     } else {
@@ -309,6 +377,8 @@ export class ObjectService {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    await this.expiring;
     for (const w of [...this.writers.values()]) await w.end();
   }
 }

@@ -25,6 +25,8 @@ export interface WriterOptions {
   path: string;
   parts: string[];
   overwrite: boolean;
+  /** Expiry after the close, ms (0: none). */
+  ttlMs: number;
 }
 
 interface Block {
@@ -57,6 +59,8 @@ export class ObjectWriter implements FlushSource {
   private ended = false;
   /** Tier id of the first segment written, for the entry. */
   firstTierId: number | null = null;
+  /** Bytes of accepted appends counted against the top-level directory's quota (the service's). */
+  quotaBytes = 0;
 
   constructor(
     readonly opts: WriterOptions,

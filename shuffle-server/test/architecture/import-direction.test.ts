@@ -58,7 +58,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'server-shuffle': ['server-engine', 'server-top', 'schemas', 'native'],
   // The objects tenant: beside shuffle/, on the same engine; neither imports the other.
   'server-objects': ['server-engine', 'server-top', 'schemas', 'native'],
-  'server-admin': ['server-shuffle', 'server-engine', 'server-top', 'schemas', 'native'],
+  'server-admin': ['server-shuffle', 'server-objects', 'server-engine', 'server-top', 'schemas', 'native'],
   'server-net': ['server-admin', 'server-top', 'schemas', 'native'],
   client: ['schemas', 'native'],
   schemas: ['native'],
