@@ -5,7 +5,7 @@
 import { UsageError } from './failure.js';
 import { SERVERS_MAX } from './limits.js';
 
-export type OptionKind = 'flag' | 'string' | 'count' | 'index' | 'seconds' | 'servers';
+export type OptionKind = 'flag' | 'string' | 'count' | 'index' | 'seconds' | 'servers' | 'size' | 'amount';
 
 export interface OptionSpec {
   kind: OptionKind;
@@ -33,6 +33,8 @@ export const OPTIONS = {
   show: { kind: 'flag', doc: 'only show the state, change nothing' },
   recursive: { kind: 'flag', doc: 'a directory with everything under it' },
   overwrite: { kind: 'flag', doc: 'replace a file already at the path' },
+  bytes: { kind: 'size', value: 'SIZE', doc: 'bytes limit, e.g. 500G or 1T (powers of 1024; 0: no limit)' },
+  objects: { kind: 'amount', value: 'N', doc: 'files and directories limit (0: no limit)' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -64,6 +66,13 @@ function parseValue(name: OptionName, kind: OptionKind, raw: string): string | n
     }
     return [...new Set(list)];
   }
+  if (kind === 'size') {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(raw.trim());
+    const scale = m === null ? NaN : 1024 ** ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
+    const n = m === null ? NaN : Math.round(Number(m[1]) * scale);
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} needs a size such as 1024, 64M or 2T, not ${JSON.stringify(raw)}`);
+    return n;
+  }
   if (kind === 'seconds') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} needs a positive number of seconds, not ${JSON.stringify(raw)}`);
@@ -71,6 +80,10 @@ function parseValue(name: OptionName, kind: OptionKind, raw: string): string | n
   }
   const n = Number(raw);
   const least = kind === 'count' ? 1 : 0;
+  if (kind === 'amount') {
+    if (raw.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} needs an integer >= 0, not ${JSON.stringify(raw)}`);
+    return n;
+  }
   if (raw.trim() === '' || !Number.isSafeInteger(n) || n < least || (kind === 'index' && n > 0xffffffff)) {
     throw new UsageError(`--${name} needs an integer ${kind === 'count' ? '>= 1' : 'in 0..4294967295'}, not ${JSON.stringify(raw)}`);
   }

@@ -97,3 +97,22 @@ test.serial('with two servers each top-level directory lives on its hashed owner
   t.is((await ctl(on('get', `/${names[1]}/f`, out))).code, 0);
   t.is(await readFile(out, 'utf8'), 'hello');
 });
+
+test.serial('quota shows and sets quotas; a write past one fails with QUOTA_EXCEEDED', async (t) => {
+  const on = (...args: string[]): string[] => ['--server', a.address, ...args];
+  t.is((await ctl(on('quota', '/lim', '--bytes', '1M', '--objects', '10'))).code, 0);
+  const shown = parsed<{ quotas: Array<{ dir: string; bytesMax: number; objectsMax: number; server: string }> }>(await ctl(on('--json', 'quota')));
+  t.deepEqual(shown.quotas.map((q) => [q.dir, q.bytesMax, q.objectsMax, q.server]), [['lim', 1024 * 1024, 10, a.address]]);
+  t.regex((await ctl(on('quota'))).stdout, /DIR\s+BYTES\s+BYTES MAX\s+OBJECTS\s+OBJECTS MAX/);
+  const big = join(dir, 'big');
+  await writeFile(big, randomBytes(2 * 1024 * 1024));
+  const over = await ctl(on('put', big, '/lim/big'));
+  t.is(over.code, 1);
+  t.regex(over.stderr, /QUOTA_EXCEEDED/);
+  t.is((await ctl(on('quota', 'lim', '--bytes', '0', '--objects', '0'))).code, 0);
+  t.regex((await ctl(on('quota'))).stdout, /no quotas/);
+  t.is((await ctl(on('put', big, '/lim/big'))).code, 0);
+  t.is((await ctl(on('quota', '--bytes', '1M'))).code, 2, '--bytes needs DIR');
+  t.is((await ctl(on('quota', 'lim'))).code, 2, 'DIR needs a limit');
+  t.is((await ctl(on('quota', 'lim', '--bytes', 'lots'))).code, 2);
+});

@@ -13,8 +13,9 @@ import { du } from './du.js';
 import { rm } from './rm.js';
 import { put } from './put.js';
 import { get } from './get.js';
+import { quota } from './quota.js';
 
-export const COMMANDS: readonly Command[] = [status, apps, shuffles, cleanup, metrics, decommission, verify, ls, stat, du, rm, put, get];
+export const COMMANDS: readonly Command[] = [status, apps, shuffles, cleanup, metrics, decommission, verify, ls, stat, du, rm, put, get, quota];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
