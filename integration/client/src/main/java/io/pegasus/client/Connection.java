@@ -370,6 +370,133 @@ public final class Connection implements AutoCloseable {
     return s;
   }
 
+  // ---------------------------------------------------------------------------
+  // Objects (FRAMING.md "Objects"); ObjectWriter, ObjectReader and Namespace build on these.
+
+  /**
+   * Opens a writer of a new object at {@code path} (CreateObject); returns its handle on
+   * this connection. Fails with IS_A_DIRECTORY, ALREADY_EXISTS, NOT_A_DIRECTORY,
+   * INVALID_PATH, LIMIT_EXCEEDED, QUOTA_EXCEEDED, or INVALID_ARGUMENT when this server
+   * refuses {@code ttlMs}.
+   */
+  public long createObject(String path, boolean overwrite, long ttlMs) throws PegasusException {
+    Objects.requireNonNull(path, "path");
+    Frame f = await(call("CreateObject", Message.ObjectCreated, id -> Frames.createObject(id, path, overwrite, ttlMs), List.of(),
+        0, false, requestTimeoutMillis, x -> x));
+    return f.handle;
+  }
+
+  /**
+   * Sends one AppendObject of {@code data}'s remaining bytes at object offset
+   * {@code offset}, with their CRC32C. Counted in the push window as a PushBlocks is:
+   * blocks the caller while push_window requests are unanswered, then until the frame is
+   * handed to the socket; after that {@code data} is no longer needed by this call. The
+   * future completes on Ack or fails with the server's code.
+   */
+  public CompletableFuture<Void> appendObject(long handle, long offset, ByteBuffer data, int crc32c)
+      throws PegasusException {
+    int length = data.remaining();
+    if (length > WireLimits.APPEND_BYTES_MAX) {
+      throw new PegasusException(ErrorCode.MESSAGE_TOO_LARGE, "AppendObject of " + length + " bytes exceeds "
+          + WireLimits.APPEND_BYTES_MAX);
+    }
+    // The body travels as the stored bytes of a carrier block (the send path takes blocks);
+    // only its bytes go on the wire, after the AppendObject envelope.
+    List<Block> body = List.of(new Block(offset, 0, 0, 0, 0, length, crc32c, (byte) pegasus.wire.Codec.NONE, data));
+    return call("AppendObject", Message.Ack, id -> Frames.appendObject(id, handle, offset, length, crc32c), body, length, true,
+        requestTimeoutMillis, f -> null);
+  }
+
+  /** Makes the object durable and visible (CloseObject); {@code length} must equal the bytes appended. */
+  public PathInfo closeObject(long handle, long length) throws PegasusException {
+    Frame f = await(call("CloseObject", Message.PathStatus, id -> Frames.closeObject(id, handle, length), List.of(), 0, false,
+        requestTimeoutMillis, x -> x));
+    return f.pathInfo;
+  }
+
+  /** Drops an open object (AbortObject); an unknown handle is not an error. */
+  public void abortObject(long handle) throws PegasusException {
+    await(call("AbortObject", Message.Ack, id -> Frames.abortObject(id, handle), List.of(), 0, false, requestTimeoutMillis,
+        f -> f));
+  }
+
+  /** What {@code path} names (StatPath); NOT_FOUND when nothing is there. {@code name} is the full path. */
+  public PathInfo statPath(String path) throws PegasusException {
+    Objects.requireNonNull(path, "path");
+    Frame f = await(call("StatPath", Message.PathStatus, id -> Frames.statPath(id, path), List.of(), 0, false,
+        requestTimeoutMillis, x -> x));
+    return f.pathInfo;
+  }
+
+  /** One page of a directory listing (ListDir): entries after {@code startAfter} in name order. */
+  public DirPage listDir(String path, String startAfter, int limit) throws PegasusException {
+    Objects.requireNonNull(path, "path");
+    Objects.requireNonNull(startAfter, "startAfter");
+    Frame f = await(call("ListDir", Message.DirListing, id -> Frames.listDir(id, path, startAfter, limit), List.of(), 0, false,
+        requestTimeoutMillis, x -> x));
+    return new DirPage(f.entries, f.more);
+  }
+
+  /** Creates directory {@code path} and its missing parents (MakeDirs); an existing directory is fine. */
+  public void makeDirs(String path) throws PegasusException {
+    Objects.requireNonNull(path, "path");
+    await(call("MakeDirs", Message.Ack, id -> Frames.makeDirs(id, path), List.of(), 0, false, requestTimeoutMillis, f -> f));
+  }
+
+  /** Moves a file or a directory atomically (RenamePath); {@code to} must not exist. */
+  public void renamePath(String from, String to) throws PegasusException {
+    Objects.requireNonNull(from, "from");
+    Objects.requireNonNull(to, "to");
+    await(call("RenamePath", Message.Ack, id -> Frames.renamePath(id, from, to), List.of(), 0, false, requestTimeoutMillis,
+        f -> f));
+  }
+
+  /** Deletes a file or a directory (DeletePath); false when nothing was there. */
+  public boolean deletePath(String path, boolean recursive) throws PegasusException {
+    Objects.requireNonNull(path, "path");
+    Frame f = await(call("DeletePath", Message.DeleteResult, id -> Frames.deletePath(id, path, recursive), List.of(), 0, false,
+        requestTimeoutMillis, x -> x));
+    return f.deleted;
+  }
+
+  /**
+   * Opens a read stream of bytes [offset, offset + length) of the file at {@code path}
+   * (OpenObject); {@code objectId} not 0 pins the file (NOT_FOUND if the path names
+   * another one now). The stream checks that the blocks' object offsets follow each
+   * other; the caller checks their CRC32C. Errors the server answers surface from
+   * {@link ReadStream#take()}.
+   */
+  public ReadStream openObject(String path, long offset, long length, long objectId) throws PegasusException {
+    Objects.requireNonNull(path, "path");
+    if (offset < 0 || length < 0) {
+      throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "object read of " + path + ": offset " + offset + ", length "
+          + length);
+    }
+    checkOpen();
+    if (streams.size() >= WireLimits.STREAMS_MAX) {
+      throw new PegasusException(ErrorCode.LIMIT_EXCEEDED, streams.size() + " read streams open on the connection to "
+          + address + ", limit " + WireLimits.STREAMS_MAX);
+    }
+    int credit = options.readCreditBytes();
+    int id = nextRequestId();
+    ReadStream s = new ReadStream(this, id, path, offset, length, credit, requestTimeoutMillis);
+    streams.put(id, s);
+    try {
+      ByteBuffer frame;
+      try {
+        frame = Frames.openObject(id, path, offset, length, credit, objectId);
+      } catch (IllegalArgumentException e) {
+        throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "OpenObject: " + e.getMessage(), e);
+      }
+      checkOpen();
+      sendFrame(null, frame, List.of(), 0, deadline(requestTimeoutMillis));
+    } catch (PegasusException e) {
+      streams.remove(id, s);
+      throw e;
+    }
+    return s;
+  }
+
   /** Fails everything outstanding with CONNECTION_CLOSED and closes the socket. Idempotent. */
   @Override
   public void close() {

@@ -4,25 +4,41 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import pegasus.wire.AbortObject;
+import pegasus.wire.AppendObject;
 import pegasus.wire.BlockHeader;
 import pegasus.wire.CancelRead;
+import pegasus.wire.CloseObject;
 import pegasus.wire.Codec;
 import pegasus.wire.CommitAck;
 import pegasus.wire.CommitMap;
+import pegasus.wire.CreateObject;
+import pegasus.wire.DeletePath;
+import pegasus.wire.DeleteResult;
+import pegasus.wire.DirListing;
 import pegasus.wire.Envelope;
 import pegasus.wire.Error;
 import pegasus.wire.ErrorCode;
 import pegasus.wire.Heartbeat;
 import pegasus.wire.Hello;
 import pegasus.wire.HelloAck;
+import pegasus.wire.ListDir;
+import pegasus.wire.MakeDirs;
 import pegasus.wire.Message;
+import pegasus.wire.ObjectCreated;
+import pegasus.wire.OpenObject;
 import pegasus.wire.OpenRead;
+import pegasus.wire.PathKind;
+import pegasus.wire.PathStatus;
 import pegasus.wire.PushBlocks;
 import pegasus.wire.ReadCredit;
 import pegasus.wire.ReadData;
 import pegasus.wire.ReadEnd;
 import pegasus.wire.RegisterShuffle;
+import pegasus.wire.RenamePath;
+import pegasus.wire.StatPath;
 import pegasus.wire.UnregisterApp;
 import pegasus.wire.UnregisterShuffle;
 
@@ -156,6 +172,73 @@ final class Frames {
     return finish(b, requestId, Message.CancelRead, m);
   }
 
+  // Objects (FRAMING.md "Objects").
+
+  static ByteBuffer createObject(int requestId, String path, boolean overwrite, long ttlMs) {
+    FlatBufferBuilder b = builder(96 + path.length() * 3);
+    int m = CreateObject.createCreateObject(b, string(b, path, "path"), overwrite, ttlMs, false);
+    return finish(b, requestId, Message.CreateObject, m);
+  }
+
+  /** The envelope of an AppendObject; its {@code length} bytes follow it in the frame body. */
+  static ByteBuffer appendObject(int requestId, long handle, long offset, int length, int crc32c) {
+    FlatBufferBuilder b = builder(96);
+    int m = AppendObject.createAppendObject(b, handle, offset, Integer.toUnsignedLong(length), Integer.toUnsignedLong(crc32c));
+    return finish(b, requestId, Message.AppendObject, m);
+  }
+
+  static ByteBuffer closeObject(int requestId, long handle, long length) {
+    FlatBufferBuilder b = builder(64);
+    int m = CloseObject.createCloseObject(b, handle, length);
+    return finish(b, requestId, Message.CloseObject, m);
+  }
+
+  static ByteBuffer abortObject(int requestId, long handle) {
+    FlatBufferBuilder b = builder(64);
+    int m = AbortObject.createAbortObject(b, handle);
+    return finish(b, requestId, Message.AbortObject, m);
+  }
+
+  static ByteBuffer statPath(int requestId, String path) {
+    FlatBufferBuilder b = builder(64 + path.length() * 3);
+    int m = StatPath.createStatPath(b, string(b, path, "path"));
+    return finish(b, requestId, Message.StatPath, m);
+  }
+
+  static ByteBuffer listDir(int requestId, String path, String startAfter, int limit) {
+    FlatBufferBuilder b = builder(96 + (path.length() + startAfter.length()) * 3);
+    int p = string(b, path, "path");
+    int after = string(b, startAfter, "start_after");
+    int m = ListDir.createListDir(b, p, after, Integer.toUnsignedLong(limit));
+    return finish(b, requestId, Message.ListDir, m);
+  }
+
+  static ByteBuffer makeDirs(int requestId, String path) {
+    FlatBufferBuilder b = builder(64 + path.length() * 3);
+    int m = MakeDirs.createMakeDirs(b, string(b, path, "path"));
+    return finish(b, requestId, Message.MakeDirs, m);
+  }
+
+  static ByteBuffer renamePath(int requestId, String from, String to) {
+    FlatBufferBuilder b = builder(96 + (from.length() + to.length()) * 3);
+    int f = string(b, from, "from");
+    int t = string(b, to, "to");
+    int m = RenamePath.createRenamePath(b, f, t);
+    return finish(b, requestId, Message.RenamePath, m);
+  }
+
+  static ByteBuffer deletePath(int requestId, String path, boolean recursive) {
+    FlatBufferBuilder b = builder(64 + path.length() * 3);
+    int m = DeletePath.createDeletePath(b, string(b, path, "path"), recursive);
+    return finish(b, requestId, Message.DeletePath, m);
+  }
+
+  static ByteBuffer openObject(int requestId, String path, long offset, long length, int creditBytes, long id) {
+    FlatBufferBuilder b = builder(96 + path.length() * 3);
+    int m = OpenObject.createOpenObject(b, string(b, path, "path"), offset, length, Integer.toUnsignedLong(creditBytes), id);
+    return finish(b, requestId, Message.OpenObject, m);
+  }
+
   // ---------------------------------------------------------------------------
   // Decoding
 
@@ -181,6 +264,15 @@ final class Frames {
     // ReadEnd
     long blockCount;
     long byteCount;
+    // ObjectCreated
+    long handle;
+    // PathStatus (StatPath, CloseObject)
+    PathInfo pathInfo;
+    // DirListing
+    List<PathInfo> entries;
+    boolean more;
+    // DeleteResult
+    boolean deleted;
     // Error
     int errorCode;
     String errorMessage;
@@ -338,6 +430,37 @@ final class Frames {
           f.bodyBytes = (int) body;
           break;
         }
+        case Message.ObjectCreated: {
+          ObjectCreated m = (ObjectCreated) need(e.message(new ObjectCreated()));
+          f.handle = m.handle();
+          break;
+        }
+        case Message.PathStatus: {
+          PathStatus m = (PathStatus) need(e.message(new PathStatus()));
+          f.pathInfo = pathInfo(m);
+          break;
+        }
+        case Message.DirListing: {
+          DirListing m = (DirListing) need(e.message(new DirListing()));
+          int n = m.entriesLength();
+          if (n > WireLimits.LIST_ENTRIES_MAX) {
+            throw malformed("DirListing of " + n + " entries, limit " + WireLimits.LIST_ENTRIES_MAX);
+          }
+          List<PathInfo> entries = new ArrayList<>(n);
+          PathStatus s = new PathStatus();
+          for (int i = 0; i < n; i++) {
+            if (m.entries(s, i) == null) throw malformed("DirListing entry " + i + " is missing");
+            entries.add(pathInfo(s));
+          }
+          f.entries = entries;
+          f.more = m.more();
+          break;
+        }
+        case Message.DeleteResult: {
+          DeleteResult m = (DeleteResult) need(e.message(new DeleteResult()));
+          f.deleted = m.deleted();
+          break;
+        }
         default:
           throw new PegasusException(ErrorCode.UNKNOWN_MESSAGE, "server sent " + f.typeName() + ", which a client does not accept");
       }
@@ -345,6 +468,15 @@ final class Frames {
     } catch (RuntimeException ex) {
       throw new PegasusException(ErrorCode.MALFORMED_FRAME, "envelope does not decode: " + ex, ex);
     }
+  }
+
+  private static PathInfo pathInfo(PathStatus m) throws PegasusException {
+    int kind = m.kind();
+    if (kind != PathKind.FILE && kind != PathKind.DIRECTORY) throw malformed("PathStatus has unknown kind " + kind);
+    String name = m.name();
+    String tier = m.tier();
+    return new PathInfo(name == null ? "" : name, kind == PathKind.DIRECTORY, m.length(), m.mtimeMs(), m.id(), m.ttlMs(),
+        m.cache(), tier == null ? "" : tier);
   }
 
   private static Object need(Object table) throws PegasusException {

@@ -41,6 +41,16 @@ public final class ReadStream implements AutoCloseable {
   private final int mapEnd;
   private final int credit;
   private final long idleTimeoutMillis;
+  /**
+   * Object reads (OpenObject, FRAMING.md "Objects"): the path read, null for shuffle
+   * reads. Each block's {@code attempt} is the object offset of its bytes; they must
+   * follow each other from the requested offset and stay below {@link #objectEnd}.
+   */
+  private final String objectPath;
+  private final long objectStart;
+  private final long objectEnd;
+  /** Object reads: the offset the next block must start at (reader thread, under lock). */
+  private long nextOffset;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -77,6 +87,30 @@ public final class ReadStream implements AutoCloseable {
     this.idleTimeoutMillis = idleTimeoutMillis;
     this.grantedBytes = credit;
     this.lastPartition = partitionStart;
+    this.objectPath = null;
+    this.objectStart = 0;
+    this.objectEnd = 0;
+  }
+
+  /** A read of bytes [offset, offset + length) of the object at {@code path} (OpenObject). */
+  ReadStream(Connection conn, int id, String path, long offset, long length, int credit, long idleTimeoutMillis) {
+    this.conn = conn;
+    this.id = id;
+    this.appId = "";
+    this.shuffleId = 0;
+    // The header fields an object read carries are 0 (FRAMING.md): one partition, one map.
+    this.partitionStart = 0;
+    this.partitionEnd = 1;
+    this.mapStart = 0;
+    this.mapEnd = 1;
+    this.credit = credit;
+    this.idleTimeoutMillis = idleTimeoutMillis;
+    this.grantedBytes = credit;
+    this.lastPartition = 0;
+    this.objectPath = path;
+    this.objectStart = offset;
+    this.objectEnd = offset + length;
+    this.nextOffset = offset;
   }
 
   /**
@@ -237,6 +271,9 @@ public final class ReadStream implements AutoCloseable {
   }
 
   String describe() {
+    if (objectPath != null) {
+      return "read of " + objectPath + " bytes [" + objectStart + "," + objectEnd + ") from " + conn.address();
+    }
     return "read of " + appId + "/" + shuffleId + " partitions [" + partitionStart + "," + partitionEnd + ") maps ["
         + mapStart + "," + mapEnd + ") from " + conn.address();
   }
@@ -253,6 +290,10 @@ public final class ReadStream implements AutoCloseable {
     lock.lock();
     try {
       if (state != State.OPEN) { // cancelled or failed: drop quietly
+        releaseAll(blocks);
+        return;
+      }
+      if (objectPath != null && !objectBlocksFollow(blocks)) {
         releaseAll(blocks);
         return;
       }
@@ -285,6 +326,25 @@ public final class ReadStream implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Object reads (lock held): each block starts where the previous one ended, the first
+   * at the requested offset, and none passes the end of the range; else the stream fails
+   * with CORRUPT_DATA and is cancelled.
+   */
+  private boolean objectBlocksFollow(Block[] blocks) {
+    for (Block b : blocks) {
+      long at = b.attempt();
+      if (at != nextOffset || at + b.storedLength() > objectEnd) {
+        cancelNeeded = true;
+        failLocked(new PegasusException(ErrorCode.CORRUPT_DATA, describe() + ": got " + b.storedLength()
+            + " bytes at offset " + at + ", expected bytes from " + nextOffset));
+        return false;
+      }
+      nextOffset = at + b.storedLength();
+    }
+    return true;
   }
 
   void onEnd(long blockCount, long byteCount) {

@@ -42,6 +42,12 @@ public final class WireLimits {
   public static final int STRING_BYTES_MAX = ProtocolLimits.STRING_BYTES_MAX;
   /** Most batches one map attempt may push. */
   public static final int BATCHES_PER_ATTEMPT_MAX = ProtocolLimits.BATCHES_PER_ATTEMPT_MAX;
+  /** Longest object path (UTF-8 bytes, from the leading slash). */
+  public static final int PATH_BYTES_MAX = ProtocolLimits.PATH_BYTES_MAX;
+  /** Most entries one DirListing carries. */
+  public static final int LIST_ENTRIES_MAX = ProtocolLimits.LIST_ENTRIES_MAX;
+  /** Most bytes one AppendObject carries. */
+  public static final int APPEND_BYTES_MAX = ProtocolLimits.APPEND_BYTES_MAX;
 
   // Client-side choices.
 
@@ -80,6 +86,12 @@ public final class WireLimits {
   public static final int HANDSHAKE_HEAD_BYTES_MAX = 16 * KiB;
   /** Most bytes of a refused upgrade's body read for its error code and text. */
   public static final int HANDSHAKE_BODY_BYTES_MAX = 4 * KiB;
+  /** Bytes per AppendObject of an {@link ObjectWriter} unless set (OBJECT_CHUNK_BYTES_DEFAULT of the TypeScript client). */
+  public static final int OBJECT_CHUNK_BYTES_DEFAULT = 1 * MiB;
+  /** AppendObject requests of one {@link ObjectWriter} awaiting their Ack before write() waits, unless set. */
+  public static final int OBJECT_APPENDS_IN_FLIGHT_DEFAULT = 8;
+  /** Largest appendsInFlight a caller may set (the connection's push window bounds it further). */
+  public static final int OBJECT_APPENDS_IN_FLIGHT_MAX = 1024;
   /** Time close() waits for the server's close frame before dropping the socket. */
   public static final long CLOSE_TIMEOUT_MILLIS = 2_000L;
 }
