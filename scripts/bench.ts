@@ -15,6 +15,10 @@
 //           record with the real ShuffleReader by 100 reduce tasks (scripts/bench/many-partitions.ts);
 //           half the --gib size each, --rounds times (default 3) alternating, medians
 //           reported. `--only many-partitions` runs just this phase.
+//   files: one object of --gib GiB written and read through the TypeScript client,
+//          and 10,000 objects of 4 KiB created, listed and read, against the same
+//          through the local file system on the same disk (scripts/bench/files.ts).
+//          `--only files` runs just this phase.
 //   CPU: seconds of CPU the server and this client used per GiB in each phase
 //        (/proc/<pid>/stat, process.cpuUsage()), and the server's main thread alone
 //        (/proc/<pid>/task/<pid>/stat); peak RSS, anonymous and file-backed
@@ -33,6 +37,7 @@ import { ShuffleReader, type ReadTransport } from '../shuffle-client/src/reader.
 import { diskWriteMBps, loopbackMBps } from './bench/baselines.js';
 import { benchPmemWrite } from './bench/pmem.js';
 import { MANY_FEW, MANY_LOTS, benchManyPartitions, type ManyPartitionsResult } from './bench/many-partitions.js';
+import { benchFiles, printFiles, type FilesResult } from './bench/files.js';
 
 const MiB = 1024 * 1024;
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,7 +50,7 @@ const manyRounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
 if (!Number.isInteger(manyRounds) || manyRounds < 1) throw new Error(`--rounds ${process.argv[roundsArg + 1]}: a positive integer`);
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
-if (only !== undefined && only !== 'many-partitions') throw new Error(`--only ${only}: the only phase that runs alone is many-partitions`);
+if (only !== undefined && only !== 'many-partitions' && only !== 'files') throw new Error(`--only ${only}: the phases that run alone are many-partitions and files`);
 /** Record bytes of each shuffle of the many-partitions phase. */
 const manyBytes = Math.round(totalBytes / 2);
 const WRITERS = 4;
@@ -186,6 +191,24 @@ function printManyPartitions(m: ManyPartitionsResult): void {
   out(`| pushes (batches) | ${m.batches100} | ${m.batches100k} | |`);
 }
 
+/** Objects of 4 KiB in the files phase. */
+const SMALL_OBJECTS = 10_000;
+
+function filesPhase(address: string, pid: number, dir: string): Promise<FilesResult> {
+  return benchFiles(address, dir, totalBytes, SMALL_OBJECTS, (phase) => measured(pid, phase));
+}
+
+/** `--only files`: a server of its own, this phase, nothing else. */
+async function mainFiles(dir: string): Promise<void> {
+  const server = await startServer(join(dir, 'data'));
+  const f = await filesPhase(`127.0.0.1:${server.port}`, server.pid, dir);
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+  printFiles(f, out);
+  if (json) process.stdout.write(`${JSON.stringify({ files: f })}
+`);
+}
+
 /** `--only many-partitions`: a server of its own, this phase, nothing else. */
 async function mainManyPartitions(dir: string): Promise<void> {
   const server = await startServer(join(dir, 'data'));
@@ -201,6 +224,7 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   if (only === 'many-partitions') return mainManyPartitions(dir);
+  if (only === 'files') return mainFiles(dir);
   out(`pegasus bench: ${(totalBytes / 1024 / MiB).toFixed(1)} GiB, ${WRITERS} writers, ${READERS} readers, ${PARTITIONS} partitions, memory budget ${MEMORY_BUDGET_MB} MiB`);
   const disk = diskWriteMBps(dir, 1024 * MiB);
   const diskSynced = diskWriteMBps(dir, 1024 * MiB, DISK_SYNC_EVERY_BYTES);
@@ -249,6 +273,7 @@ async function main(): Promise<void> {
   const peak = peakRssMB(server.pid);
   // After the RSS figures were taken: they are about the 256 KiB-block phases and the budget.
   const manyPartitions = await manyPartitionsPhase(address, server.pid);
+  const files = await filesPhase(address, server.pid, dir);
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
   const floor = Math.min(disk, loopback);
@@ -268,6 +293,7 @@ async function main(): Promise<void> {
     /** Ingest the server's event loop could take if nothing else were short: 1 GiB / its CPU-s per GiB. */
     ingestMainThreadBoundMBps: round(1024 / Math.max(0.01, ingested.serverMainCpuS / gib)),
     manyPartitions,
+    files,
   };
   out('');
   out('| measure | MB/s | ratio to min(disk, loopback) |');
@@ -292,6 +318,7 @@ async function main(): Promise<void> {
   out(`server peak RSS ${result.peakRssMB} MB, of it at most ${result.peakAnonRssMB} MB anonymous and ${result.peakRssFileMB} MB file-backed, with a ${MEMORY_BUDGET_MB} MB budget (target: anonymous at most budget + 150 MB; ` +
     `the rest is page cache of segments mapped for UCX reads); read back ${(r.bytes / MiB).toFixed(0)} MiB per transport`);
   printManyPartitions(manyPartitions);
+  printFiles(files, out);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

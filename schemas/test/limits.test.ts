@@ -107,7 +107,7 @@ test('gen-schemas --check fails when limits.ts, version.ts or ProtocolLimits.jav
 
     // A value changed in the data, not regenerated: every rendered file is stale.
     const json = join(dir, gen.LIMITS_JSON);
-    writeFileSync(json, JSON.stringify(withValue('STRING_BYTES_MAX', 2048), null, 2));
+    writeFileSync(json, JSON.stringify(withValue('STRING_BYTES_MAX', 8192), null, 2));
     const r = checkCopy(dir);
     t.is(r.status, 1);
     t.true(r.stderr.includes(gen.LIMITS_TS) && r.stderr.includes(gen.LIMITS_JAVA), r.stderr);

@@ -18,6 +18,8 @@ export interface ObjectWriterOptions {
   overwrite?: boolean;
   /** The file expires this many ms after its close: invisible at once, then deleted with its bytes (default 0: never). */
   ttlMs?: number;
+  /** A cache file: the server may delete it, least recently used first, when it runs short of space (default false: durable). */
+  cache?: boolean;
   /** Bytes per AppendObject (default OBJECT_CHUNK_BYTES_DEFAULT, at most APPEND_BYTES_MAX). */
   chunkBytes?: number;
   /** AppendObject requests awaiting their Ack before write() waits (default OBJECT_APPENDS_IN_FLIGHT_DEFAULT). */
@@ -49,7 +51,7 @@ export class ObjectWriter {
     const chunkBytes = checkInt(options.chunkBytes ?? OBJECT_CHUNK_BYTES_DEFAULT, 1, APPEND_BYTES_MAX, 'chunkBytes');
     const appendsMax = checkInt(options.appendsInFlight ?? OBJECT_APPENDS_IN_FLIGHT_DEFAULT, 1, 1024, 'appendsInFlight');
     const ttlMs = checkInt(options.ttlMs ?? 0, 0, Number.MAX_SAFE_INTEGER, 'ttlMs');
-    const answer = await conn.request({ type: 'CreateObject', path, overwrite: options.overwrite ?? false, ttlMs, cache: false });
+    const answer = await conn.request({ type: 'CreateObject', path, overwrite: options.overwrite ?? false, ttlMs, cache: options.cache ?? false });
     return new ObjectWriter(conn, path, answer.message.handle, chunkBytes, appendsMax);
   }
 

@@ -166,6 +166,8 @@ export const OBJECT_READ_WINDOW_BYTES = 1024 * 1024;
 export const OBJECT_EXPIRY_CHECK_MS = 1_000;
 /** Expired files deleted per check at most (the next check goes on). */
 export const OBJECT_EXPIRIES_PER_CHECK = 1_000;
+/** Cache files deleted for room per check at most (the next check goes on). */
+export const OBJECT_EVICTIONS_PER_CHECK = 1_000;
 /** Entries a recursive delete moves to the pending rows per batch. */
 export const OBJECT_DELETE_BATCH_ENTRIES = 1_000;
 

@@ -170,6 +170,7 @@ export class ServerMetrics {
   readonly objectsClosed = this.registry.counter('pegasus_objects_closed_total', 'Objects closed: durable and visible at their path.');
   readonly objectsAborted = this.registry.counter('pegasus_objects_aborted_total', 'Objects whose writer aborted or went away before the close; their bytes are reclaimed.');
   readonly objectsDeleted = this.registry.counter('pegasus_objects_deleted_total', 'Files whose bytes were reclaimed after a delete, an overwrite or a deleted directory.');
+  readonly objectsEvicted = this.registry.counter('pegasus_objects_evicted_total', 'Cache files deleted, least recently used first, because the store ran short of space.');
   readonly objectsExpired = this.registry.counter('pegasus_objects_expired_total', 'Files deleted because their TTL ran out.');
   readonly objectReadBytes = this.registry.counter('pegasus_object_read_bytes_total', 'Object bytes sent to readers.');
   readonly namespaceOps = this.registry.counter('pegasus_namespace_ops_total', 'Namespace requests answered, by op (create, close, stat, list, mkdirs, rename, delete, open).');

@@ -25,7 +25,7 @@ import { Catalog, type CatalogRow } from './catalog/catalog.js';
 import type { RunEntry, SegmentEntry } from './catalog/types.js';
 import { beforeAppend, faultsFromEnv, readCutDue, type Faults } from './faults.js';
 import { Flusher } from './flusher.js';
-import { removeOwnerDir } from './log-dirs.js';
+import { removeLogDir, removeOwnerDir } from './log-dirs.js';
 import type { LogId } from './log-id.js';
 import { MemoryBudget, PushWindow } from './memory-budget.js';
 import { findOrphans, removeOrphans, type Orphan, type OrphanJudge } from './orphans.js';
@@ -49,6 +49,10 @@ export class Engine {
   /** Read streams opened per range, for the PEGASUS_FAULT_READ_CUTS fault. */
   private readonly readsByRange = new Map<string, number>();
   private stopping = false;
+  /** Frees space by deleting what a tenant allows (cache files), or null: nothing may go. */
+  private spaceReclaimer: (() => Promise<void>) | null = null;
+  /** The reclaim running now; callers that need room wait for the same one. */
+  private reclaiming: Promise<void> | null = null;
 
   private constructor(
     private readonly cfg: ServerConfig,
@@ -63,7 +67,37 @@ export class Engine {
     this.pushBuffers = new BufferPool(() => budget.budgetBytes - budget.used - budget.waiting);
     this.flusher = new Flusher(cfg, this.budget, tiers, log, metrics, () => this.pushBuffers.idleBytes);
     this.flusher.addHousekeeping(() => this.pushBuffers.dropIdleIfUnused());
+    this.flusher.addHousekeeping(() => {
+      if (this.needsRoom()) void this.ensureRoom().catch(() => undefined);
+    });
     this.mappings = new SegmentMappings(cfg.ucxRegisteredBytesMax, (err) => toPegasusError(err), log);
+  }
+
+  /**
+   * Lets a tenant free space when the store runs short (the objects tenant:
+   * cache files, least recently used first). One reclaimer; it must not append.
+   */
+  setSpaceReclaimer(fn: () => Promise<void>): void {
+    this.spaceReclaimer = fn;
+  }
+
+  /** Whether the store is short of space (no tier has room for two more segments) and a reclaimer could help. Synchronous. */
+  needsRoom(): boolean {
+    return this.spaceReclaimer !== null && !this.tiers.hasRoom(2 * this.cfg.segmentBytesMax);
+  }
+
+  /** When the store is short of space, runs the reclaimer (one at a time) and then refreshes the tiers' free space. */
+  async ensureRoom(): Promise<void> {
+    if (!this.needsRoom()) return;
+    this.reclaiming ??= (async () => {
+      try {
+        await this.spaceReclaimer!();
+      } finally {
+        await this.flusher.refreshDiskFree().catch(() => undefined);
+        this.reclaiming = null;
+      }
+    })();
+    await this.reclaiming;
   }
 
   /** Injected fault (faults.ts, PEGASUS_FAULT_READ_CUTS): whether the read stream of `range` being opened is to be cut. */
@@ -121,6 +155,8 @@ export class Engine {
    */
   async append(log: SegmentLog, runs: PendingRun[], rows: CatalogRow[]): Promise<RunEntry[]> {
     await beforeAppend(this.faults);
+    // Cache files give way before new segments fail to find a tier.
+    if (this.needsRoom()) await this.ensureRoom().catch(() => undefined);
     const appended = runs.length > 0 ? await log.appendRuns(runs) : { runs: [], segments: [] };
     if (log.isRemoved) return appended.runs;
     await this.catalog.writeAppend(log.id, appended.runs, appended.segments, rows, this.cfg.commitDurability === 'sync');
@@ -131,6 +167,39 @@ export class Engine {
   async removeLog(log: SegmentLog): Promise<void> {
     await this.catalog.deleteLog(log.id);
     await log.remove();
+  }
+
+  /**
+   * For a tenant that does not keep its logs open (objects): counts every
+   * indexed segment of its logs against its tier, as opening the logs would.
+   * Called once at start, before the tenant writes.
+   */
+  async countStoredLogs(tenant: TenantName): Promise<number> {
+    const all = await this.catalog.listTenantSegments(tenant);
+    for (const { segment } of all) {
+      const tier = this.tiers.get(segment.tierId);
+      if (tier === undefined) continue; // a tier no longer configured: its log fails when read
+      tier.usedBytes += segment.durableBytes;
+      tier.chargedBytes += segment.durableBytes;
+    }
+    return all.length;
+  }
+
+  /**
+   * Removes a log that is not open (its segments sealed and counted by
+   * countStoredLogs or by a SegmentLog since dropped): its catalog rows first,
+   * then its files on every tier; its tiers' counts go down by its segments.
+   */
+  async removeStoredLog(id: LogId): Promise<void> {
+    const segments = await this.catalog.listSegments(id);
+    await this.catalog.deleteLog(id);
+    for (const s of segments) {
+      const tier = this.tiers.get(s.tierId);
+      if (tier === undefined) continue;
+      tier.usedBytes -= s.durableBytes;
+      tier.chargedBytes -= s.durableBytes;
+    }
+    for (const tier of this.tiers.tiers) await removeLogDir(tier.path, id);
   }
 
   /** Removes an owner's catalog rows and its directory on every tier (after its logs are removed or closed). */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ioError, isNotFound } from '../errors.js';
 import type { LogId } from './log-id.js';
 import { segmentReadHandles } from './read-handles.js';
-import { isOwnerDirName, ownerDir, parseLogDirName, tenantRoot } from './segment-names.js';
+import { isOwnerDirName, logDir, ownerDir, parseLogDirName, tenantRoot } from './segment-names.js';
 import type { TenantName } from './tenants.js';
 
 export interface OwnerDir {
@@ -54,5 +54,16 @@ export async function removeOwnerDir(tierPath: string, tenant: TenantName, owner
     await fsp.rm(dir, { recursive: true, force: true });
   } catch (err) {
     throw ioError(err, `remove owner directory ${dir}`);
+  }
+}
+
+/** Removes one log's directory with its segment files (a log no SegmentLog holds open). */
+export async function removeLogDir(tierPath: string, log: LogId): Promise<void> {
+  const dir = logDir(tierPath, log);
+  segmentReadHandles.forgetUnder(dir);
+  try {
+    await fsp.rm(dir, { recursive: true, force: true });
+  } catch (err) {
+    throw ioError(err, `remove log directory ${dir}`);
   }
 }

@@ -22,6 +22,10 @@
 // TTLs: a file created with a TTL expires at its close time plus the TTL. From
 // then on it is invisible (lookups and listings skip it); an expiry row per
 // such file lets housekeeping find and delete the expired ones in time order.
+//
+// Cache files: the server may delete them when it runs short of space, least
+// recently used first (closed or read). Their order is kept here, in memory
+// (rebuilt at open in close-time order), with where each entry is.
 import { PathKind } from '../../../schemas/ts/messages.js';
 import type { Catalog, CatalogRow } from '../engine/catalog/catalog.js';
 import { ErrorCode, PegasusError } from '../errors.js';
@@ -63,6 +67,14 @@ export interface Usage {
   objects: number;
 }
 
+/** Where a cache file's entry is, for its eviction. */
+interface CacheFile {
+  parent: number;
+  name: string;
+  top: string;
+  bytes: number;
+}
+
 /** A quota with what its directory uses. */
 export interface QuotaState extends Quota, Usage {
   top: string;
@@ -78,6 +90,8 @@ export class Namespace {
   private readonly quotas = new Map<string, Quota>();
   /** Bytes appended by writers not yet closed, per top-level directory. */
   private readonly writing = new Map<string, number>();
+  /** Cache files by id, least recently used first (a Map keeps insertion order; a use moves one to the end). */
+  private readonly cacheFiles = new Map<number, CacheFile>();
 
   constructor(
     private readonly catalog: Catalog,
@@ -92,10 +106,17 @@ export class Namespace {
     this.nextId = v === undefined ? FIRST_ID : decodeCounter(v);
     this.reservedUpTo = this.nextId;
     for (const row of await this.catalog.listRows(TENANT, quotaRange(), Number.MAX_SAFE_INTEGER)) this.quotas.set(quotaTopOf(row.key), decodeQuota(row.value));
-    for (const top of await this.catalog.listRows(TENANT, childrenRange(ROOT_ID), Number.MAX_SAFE_INTEGER)) {
-      const e = decodeEntry(top.value);
-      this.usage.set(entryName(top.key), await this.subtreeUsage(e));
+    const cached: Array<{ entry: Entry; parent: number; name: string; top: string }> = [];
+    for (const row of await this.catalog.listRows(TENANT, childrenRange(ROOT_ID), Number.MAX_SAFE_INTEGER)) {
+      const e = decodeEntry(row.value);
+      const top = entryName(row.key);
+      const found: Array<{ entry: Entry; parent: number; name: string }> = [];
+      if (e.cache) found.push({ entry: e, parent: ROOT_ID, name: top });
+      this.usage.set(top, await this.subtreeUsage(e, undefined, found));
+      for (const f of found) cached.push({ ...f, top });
     }
+    cached.sort((a, b) => a.entry.mtimeMs - b.entry.mtimeMs);
+    for (const c of cached) this.cacheFiles.set(c.entry.id, { parent: c.parent, name: c.name, top: c.top, bytes: c.entry.length });
   }
 
   /** Runs `fn` alone among mutations. */
@@ -207,7 +228,11 @@ export class Namespace {
    * included: they still hold their bytes); the files with a TTL below it go to
    * `expiring` when given.
    */
-  private async subtreeUsage(e: Entry, expiring?: Array<{ entry: Entry; parent: number; name: string }>): Promise<Usage> {
+  private async subtreeUsage(
+    e: Entry,
+    expiring?: Array<{ entry: Entry; parent: number; name: string }>,
+    cached?: Array<{ entry: Entry; parent: number; name: string }>,
+  ): Promise<Usage> {
     if (e.kind === PathKind.FILE) return { bytes: e.length, objects: 1 };
     const u: Usage = { bytes: 0, objects: 1 };
     const range = childrenRange(e.id);
@@ -216,7 +241,8 @@ export class Namespace {
       for (const r of rows) {
         const child = decodeEntry(r.value);
         if (expiring !== undefined && child.ttlMs > 0) expiring.push({ entry: child, parent: e.id, name: entryName(r.key) });
-        const s = await this.subtreeUsage(child, expiring);
+        if (cached !== undefined && child.cache) cached.push({ entry: child, parent: e.id, name: entryName(r.key) });
+        const s = await this.subtreeUsage(child, expiring, cached);
         u.bytes += s.bytes;
         u.objects += s.objects;
       }
@@ -307,6 +333,7 @@ export class Namespace {
    * the change's batch (pending row, expiry row gone, usage given back).
    */
   private displace(e: Entry, top: string | null, puts: CatalogRow[], dels: Buffer[], reclaims: Reclaim[]): void {
+    this.cacheFiles.delete(e.id);
     puts.push({ key: pendingKey(e.id), value: encodePending(PendingState.DELETING_FILE) });
     dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
     this.addUsage(top, -e.length, -1);
@@ -383,6 +410,7 @@ export class Namespace {
         if (existing.kind === PathKind.DIRECTORY) throw new PegasusError(ErrorCode.IS_A_DIRECTORY, `${joinPath(parts)} is a directory`);
         if (!overwrite) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${joinPath(parts)} already exists`);
         reclaims.push({ id: existing.id, state: PendingState.DELETING_FILE, top: null });
+        this.cacheFiles.delete(existing.id);
         puts.push({ key: pendingKey(existing.id), value: encodePending(PendingState.DELETING_FILE) });
         if (existing.ttlMs > 0) dels.push(expiryKey(existing.mtimeMs + existing.ttlMs, existing.id));
         objects = 0;
@@ -394,6 +422,7 @@ export class Namespace {
       if (entry.ttlMs > 0) puts.push({ key: expiryKey(entry.mtimeMs + entry.ttlMs, entry.id), value: encodeExpiryValue({ parent: parent.id, top, name }) });
       await this.catalog.writeRows(TENANT, puts, dels, this.sync);
       this.addUsage(top, bytes, objects + parent.created);
+      if (entry.cache) this.cacheFiles.set(entry.id, { parent: parent.id, name, top, bytes: entry.length });
       return reclaims;
     });
   }
@@ -428,7 +457,8 @@ export class Namespace {
       const toTop = to[0]!;
       // Into another top-level directory: its usage moves, and so does the top-level name in the expiry rows below.
       const expiring: Array<{ entry: Entry; parent: number; name: string }> = [];
-      const moved = fromTop === toTop ? null : await this.subtreeUsage(src, expiring);
+      const cached: Array<{ entry: Entry; parent: number; name: string }> = [];
+      const moved = fromTop === toTop ? null : await this.subtreeUsage(src, expiring, cached);
       if (moved !== null) this.checkQuota(toTop, moved.bytes, moved.objects);
       if (there !== null) this.displace(there, toTop, puts, dels, reclaims);
       for (const x of expiring) {
@@ -441,6 +471,12 @@ export class Namespace {
         this.addUsage(fromTop, -moved.bytes, -moved.objects);
         this.addUsage(toTop, moved.bytes, moved.objects);
       }
+      for (const c of cached) {
+        const f = this.cacheFiles.get(c.entry.id);
+        if (f !== undefined) f.top = toTop;
+      }
+      const self = this.cacheFiles.get(src.id);
+      if (self !== undefined) Object.assign(self, { parent: dir.id, name, top: toTop });
       return reclaims;
     });
   }
@@ -472,6 +508,7 @@ export class Namespace {
     if (e.ttlMs > 0) dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
     await this.catalog.writeRows(TENANT, [{ key: pendingKey(e.id), value: encodePending(state) }], dels, this.sync);
     this.addUsage(top, e.kind === PathKind.FILE ? -e.length : 0, -1);
+    this.cacheFiles.delete(e.id);
     return { id: e.id, state, top };
   }
 
@@ -494,6 +531,7 @@ export class Namespace {
       dels.push(r.key);
       if (e.ttlMs > 0) dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
       if (e.kind === PathKind.FILE) bytes += e.length;
+      this.cacheFiles.delete(e.id);
     }
     await this.catalog.writeRows(TENANT, puts, dels, this.sync);
     this.addUsage(top, -bytes, -rows.length);
@@ -519,6 +557,40 @@ export class Namespace {
         out.push(await this.removeEntry(parent, name, e, top));
       }
       return out;
+    });
+  }
+
+  /** A cache file was read: it becomes the most recently used. */
+  touch(id: number): void {
+    const f = this.cacheFiles.get(id);
+    if (f === undefined) return;
+    this.cacheFiles.delete(id);
+    this.cacheFiles.set(id, f);
+  }
+
+  /** Cache files held, and their bytes. */
+  cacheStats(): { files: number; bytes: number } {
+    let bytes = 0;
+    for (const f of this.cacheFiles.values()) bytes += f.bytes;
+    return { files: this.cacheFiles.size, bytes };
+  }
+
+  /**
+   * Deletes the least recently used cache file, as a delete would; returns what
+   * to reclaim, or null when no cache file is left.
+   */
+  evictOne(): Promise<Reclaim | null> {
+    return this.locked(async () => {
+      for (const [id, f] of this.cacheFiles) {
+        const e = await this.rawChild(f.parent, f.name);
+        if (e === null || e.id !== id) {
+          // Out of date (cannot happen while every change keeps the records): dropped, not a reason to delete anything.
+          this.cacheFiles.delete(id);
+          continue;
+        }
+        return this.removeEntry(f.parent, f.name, e, f.top);
+      }
+      return null;
     });
   }
 

@@ -20,7 +20,7 @@ import type { OrphanJudge } from '../engine/orphans.js';
 import type { StoredBlock } from '../engine/types.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import {
-  OBJECT_DELETE_BATCH_ENTRIES, OBJECT_EXPIRIES_PER_CHECK, OBJECT_EXPIRY_CHECK_MS, OBJECT_WRITERS_MAX, OBJECT_WRITERS_PER_CONNECTION_MAX,
+  OBJECT_DELETE_BATCH_ENTRIES, OBJECT_EVICTIONS_PER_CHECK, OBJECT_EXPIRIES_PER_CHECK, OBJECT_EXPIRY_CHECK_MS, OBJECT_WRITERS_MAX, OBJECT_WRITERS_PER_CONNECTION_MAX,
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -107,7 +107,10 @@ export class ObjectService {
   ) {
     this.namespace = new Namespace(engine.catalog, cfg.commitDurability === 'sync');
     engine.flusher.addSources(() => this.writers.values());
+    engine.setSpaceReclaimer(() => this.evictWhileShort());
     metrics.registry.gauge('pegasus_objects_writing', 'Objects open for writing.', () => this.writers.size);
+    metrics.registry.gauge('pegasus_object_cache_files', 'Cache files held (deleted least recently used first when the store runs short of space).', () => this.namespace.cacheStats().files);
+    metrics.registry.gauge('pegasus_object_cache_bytes', 'Bytes of the cache files held.', () => this.namespace.cacheStats().bytes);
   }
 
   /** Opens the namespace, finishes what a stop left (writers' bytes, deletes) and removes orphaned object files. */
@@ -120,7 +123,7 @@ export class ObjectService {
     return svc;
   }
 
-  /** Deletes the files whose TTL has run out (a step at a time; the next tick goes on). */
+  /** Housekeeping of the namespace, a step per tick: deletes the files whose TTL has run out. */
   private expireDue(): void {
     if (this.expiring !== null || this.stopping) return;
     this.expiring = (async () => {
@@ -134,6 +137,26 @@ export class ObjectService {
         this.expiring = null;
       }
     })();
+  }
+
+  /**
+   * The engine's space reclaimer (Engine.ensureRoom): the store is short of
+   * space when no tier has room for two more segments (one to write now and one
+   * of headroom) above its reserve; then cache files are deleted, least recently
+   * used first, until one has or none is left. Called before every durable
+   * append that would find the store short, and at housekeeping ticks. Shuffle
+   * data and durable files are never deleted for room; when they alone fill
+   * the store, writers get DISK_FULL.
+   */
+  private async evictWhileShort(): Promise<void> {
+    const segment = this.cfg.segmentBytesMax;
+    await this.engine.flusher.refreshDiskFree();
+    for (let i = 0; i < OBJECT_EVICTIONS_PER_CHECK && !this.engine.tiers.hasRoom(2 * segment); i++) {
+      const r = await this.namespace.evictOne();
+      if (r === null) return;
+      await this.reclaimLogged(r);
+      this.metrics.objectsEvicted.inc();
+    }
   }
 
   /** Sets the quota of a top-level directory (`top`: one path component); both 0 removes it. */
@@ -159,6 +182,8 @@ export class ObjectService {
   }
 
   private async recover(): Promise<void> {
+    // Object logs are not kept open: their segments are counted against the tiers here, once.
+    const segments = await this.engine.countStoredLogs(OBJECTS_TENANT.name);
     const pending = await this.engine.catalog.listRows(OBJECTS_TENANT.name, pendingRange(), Number.MAX_SAFE_INTEGER);
     let writers = 0;
     for (const row of pending) {
@@ -184,7 +209,7 @@ export class ObjectService {
       segmentOrphaned: () => false,
     };
     const orphans = await this.engine.sweepOrphans(judge, Number.MAX_SAFE_INTEGER, false);
-    this.log.info('objects recovered', { files: held.size, writersDropped: writers, reclaimed: pending.length - writers, orphansRemoved: orphans.length });
+    this.log.info('objects recovered', { files: held.size, segments, writersDropped: writers, reclaimed: pending.length - writers, orphansRemoved: orphans.length });
   }
 
   private checkRunning(): void {
@@ -198,9 +223,6 @@ export class ObjectService {
     this.metrics.namespaceOps.inc(1, { op: 'create' });
     const parts = parsePath(m.path);
     if (parts.length === 0) throw new PegasusError(ErrorCode.IS_A_DIRECTORY, '/ is the root directory');
-    if (m.cache) {
-      throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'cache objects are not supported by this server yet: create durable objects (cache false)');
-    }
     const path = joinPath(parts);
     this.checkNotWriting(path);
     if (this.writers.size >= OBJECT_WRITERS_MAX) throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${OBJECT_WRITERS_MAX} objects open for writing`);
@@ -219,7 +241,7 @@ export class ObjectService {
       id = await this.namespace.allocateId();
       await this.namespace.markWriting(id);
       const log = await this.engine.openLog(objectLog(id), [], () => new PegasusError(ErrorCode.NOT_FOUND, `${path} is no longer being written`));
-      const writer = new ObjectWriter({ id, path, parts, overwrite: m.overwrite, ttlMs: m.ttlMs }, this.engine, log);
+      const writer = new ObjectWriter({ id, path, parts, overwrite: m.overwrite, ttlMs: m.ttlMs, cache: m.cache }, this.engine, log);
       this.writers.set(path, writer);
       return writer;
     } catch (err) {
@@ -260,7 +282,7 @@ export class ObjectService {
     try {
       this.checkRunning();
       await w.finish(length);
-      entry = { kind: PathKind.FILE, id: w.opts.id, length, mtimeMs: Date.now(), ttlMs: w.opts.ttlMs, cache: false, tierId: w.firstTierId };
+      entry = { kind: PathKind.FILE, id: w.opts.id, length, mtimeMs: Date.now(), ttlMs: w.opts.ttlMs, cache: w.opts.cache, tierId: w.firstTierId };
       reclaims = await this.namespace.commitFile(w.opts.parts, entry, w.opts.overwrite);
     } catch (err) {
       await this.abortWriter(w);
@@ -277,7 +299,13 @@ export class ObjectService {
     this.forgetWriter(w);
     await w.end();
     this.metrics.objectsAborted.inc();
-    await this.reclaimLogged({ id: w.opts.id, state: PendingState.DELETING_FILE, top: null });
+    try {
+      // Its own SegmentLog is open (an active segment may be charged whole): removed through it.
+      await this.engine.removeLog(w.log);
+      await this.namespace.dropPending(w.opts.id);
+    } catch (err) {
+      this.log.error('dropping an aborted object failed; retried at the next start', { id: w.opts.id, error: String(err) });
+    }
   }
 
   /** The writer no longer holds its path, nor its bytes in its quota's count of bytes being written. */
@@ -342,6 +370,7 @@ export class ObjectService {
     const offset = Math.min(m.offset, e.length);
     const length = Math.min(m.length, e.length - offset);
     const runs = await placeRuns(this.engine.catalog, this.engine.tiers, e.id, e.length);
+    if (e.cache) this.namespace.touch(e.id);
     return readObject(e.id, runs, offset, length);
   }
 
@@ -364,10 +393,7 @@ export class ObjectService {
         for (const c of children) await this.reclaim(c);
       }
     } else {
-      const id = objectLog(r.id);
-      const segments = await this.engine.catalog.listSegments(id);
-      const log = await this.engine.openLog(id, segments);
-      await this.engine.removeLog(log);
+      await this.engine.removeStoredLog(objectLog(r.id));
       this.metrics.objectsDeleted.inc();
     }
     await this.namespace.dropPending(r.id);

@@ -27,6 +27,8 @@ export interface WriterOptions {
   overwrite: boolean;
   /** Expiry after the close, ms (0: none). */
   ttlMs: number;
+  /** A cache file: the server may delete it for room. */
+  cache: boolean;
 }
 
 interface Block {

@@ -256,10 +256,15 @@ export class ShuffleService {
       return;
     }
     const flusher = this.engine.flusher;
-    flusher.checkRoom();
+    if (!this.engine.needsRoom()) flusher.checkRoom();
     const pool = this.engine.pushBuffers;
     const data = pool.copyOf(body);
     try {
+      if (this.engine.needsRoom()) {
+        // Short of space: cache files give way first (objects tenant); then the usual check.
+        await this.engine.ensureRoom();
+        flusher.checkRoom();
+      }
       await flusher.admit(data.capacity);
     } catch (err) {
       pool.release(data);

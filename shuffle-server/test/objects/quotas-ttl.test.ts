@@ -144,3 +144,55 @@ test('TTL: an expired file disappears at once, its bytes are reclaimed, and its 
     await removeDir(s.dataDir);
   }
 });
+
+test('cache files give way, least recently used first, when the store runs short; durable files never do', async (t) => {
+  const tier = await (await import('node:fs/promises')).mkdtemp(join((await import('node:os')).tmpdir(), 'pegasus-tier-'));
+  // One tier of 80 MiB with 16 MiB segments: short of space (no room for two more segments) past 48 MiB charged.
+  const s = await startServer({ args: ['--segment-bytes-max', '16MiB', '--tiers', `disk:${tier}:80MiB`, '--disk-reserve-bytes', '0'] });
+  try {
+    const c = await Connection.connect(s.address);
+    const MiB = 1024 * 1024;
+    const write = async (path: string, cache: boolean): Promise<void> => {
+      const w = await ObjectWriter.create(c, path, { cache, chunkBytes: MiB });
+      await w.write(randomBytes(6 * MiB));
+      await w.close();
+    };
+    await write('/durable/d0', false);
+    for (let i = 0; i < 5; i++) await write(`/cache/c${i}`, true);
+    t.true((await statPath(c, '/cache/c0')).cache);
+    // 36 MiB charged: not short yet. Reading c0 makes it the most recently used.
+    await (await ObjectReader.open(c, '/cache/c0')).read(0, 10);
+    await write('/durable/d1', false);
+    await write('/durable/d2', false); // 54 MiB: short; cache files go, c1 first
+    const present = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const e of listDir(c, '/cache')) out.push(e.name);
+      return out;
+    };
+    for (let i = 0; i < 400 && (await present()).includes('c1'); i++) await new Promise((r) => setTimeout(r, 50));
+    const left = await present();
+    t.false(left.includes('c1'), `c1 (least recently used) evicted: ${left.join(',')}`);
+    t.true(left.includes('c0'), 'c0 was read after c1..c4 were written: it stays longer');
+    for (const d of ['d0', 'd1', 'd2']) t.true(await pathExists(c, `/durable/${d}`));
+    // Filling the store with durable files: every cache file goes, then writers get DISK_FULL.
+    let full = false;
+    for (let i = 3; i < 20 && !full; i++) {
+      try {
+        await write(`/durable/d${i}`, false);
+      } catch (err) {
+        t.is((err as { code?: string }).code, 'DISK_FULL');
+        full = true;
+      }
+    }
+    t.true(full, 'the store filled up');
+    t.deepEqual(await present(), []);
+    for (const d of ['d0', 'd1', 'd2']) t.true(await pathExists(c, `/durable/${d}`));
+    const m = await (await fetch(`http://${s.address}/metrics`)).text();
+    t.regex(m, /pegasus_objects_evicted_total 5\b/);
+    await c.close();
+  } finally {
+    await stopServer(s);
+    await removeDir(s.dataDir);
+    await removeDir(tier);
+  }
+});

@@ -220,6 +220,15 @@ export class Catalog {
     ));
   }
 
+  /** Every segment of every log of a tenant, with its log (one scan: for tenants whose logs are not kept open). */
+  listTenantSegments(tenant: TenantName): Promise<Array<{ log: LogId; segment: SegmentEntry }>> {
+    const tag = tenantLayout(tenant).tags.segment;
+    return this.collect(tagRange(tag), `list segments of tenant ${tenant}`, (k, v) => {
+      const { log, segmentId } = decodeSegmentKey(tenant, tag, k);
+      return { log, segment: { segmentId, ...decodeSegmentValue(v) } };
+    });
+  }
+
   /** The log's private rows of one tag, in key order. */
   listPrivate<T>(log: LogId, tag: number, decode: (key: Buffer, value: Buffer) => T): Promise<T[]> {
     if (!tenantLayout(log.tenant).tags.logPrivate.includes(tag)) throw new PegasusError(ErrorCode.INTERNAL, `tag ${tag} is not a private tag of tenant ${log.tenant}`);
