@@ -2,6 +2,7 @@ package io.pegasus.client;
 
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.zip.CRC32C;
 import pegasus.wire.ErrorCode;
 
 /**
@@ -75,7 +76,10 @@ public final class ObjectReader {
       int got = 0;
       for (Block b = s.take(); b != null; b = s.take()) {
         ByteBuffer bytes = b.stored();
-        int crc = BlockCodec.crc32c(bytes);
+        // Not BlockCodec.crc32c: that class links lz4-java, which object readers need not have.
+        CRC32C c = new CRC32C();
+        c.update(bytes.duplicate());
+        int crc = (int) c.getValue();
         if (crc != b.crc32c()) {
           throw new PegasusException(ErrorCode.CHECKSUM_MISMATCH, "read of " + path + " from " + conn.address() + ": "
               + bytes.remaining() + " bytes at offset " + b.attempt() + " have CRC32C " + Integer.toHexString(crc)

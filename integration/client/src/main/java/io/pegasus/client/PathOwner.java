@@ -1,7 +1,7 @@
 package io.pegasus.client;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
 import pegasus.wire.ErrorCode;
 
 /**
@@ -31,7 +31,8 @@ public final class PathOwner {
     if (count < 1) throw new IllegalArgumentException("server count " + count);
     String top = topLevelOf(path);
     if (top == null) return -1;
-    long crc = Integer.toUnsignedLong(BlockCodec.crc32c(ByteBuffer.wrap(top.getBytes(StandardCharsets.UTF_8))));
-    return (int) (crc % count);
+    CRC32C c = new CRC32C(); // not BlockCodec's: that class links lz4-java, which a file system client need not have
+    c.update(top.getBytes(StandardCharsets.UTF_8));
+    return (int) (c.getValue() % count);
   }
 }
