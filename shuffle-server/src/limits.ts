@@ -150,12 +150,16 @@ export const ORPHANS_PER_CLEANUP_MAX = 100_000;
 // Objects (objects/): write-once files in a path namespace.
 /** Bytes of each block of an object's runs but the last of a run (objects/OBJECT_ROWS.md): what a positioned read reads at least. */
 export const OBJECT_BLOCK_BYTES = 256 * 1024;
+/** An object closed at this size or less before any flush is stored in the index (inline), not in a segment log of its own. */
+export const OBJECT_INLINE_BYTES_MAX = 64 * 1024;
 /** A writer writes its full blocks to disk once it holds this many bytes of them (and at close, and under memory pressure). */
 export const OBJECT_FLUSH_BYTES = 8 * 1024 * 1024;
 /** Most objects open for writing on one connection. */
 export const OBJECT_WRITERS_PER_CONNECTION_MAX = 256;
 /** Most objects open for writing on the server. */
 export const OBJECT_WRITERS_MAX = 8_192;
+/** Directory entries the namespace keeps in memory (recently read or written; about 200 bytes each). */
+export const NAMESPACE_ENTRIES_CACHED_MAX = 100_000;
 /** Object ids reserved by one synced counter write (objects/OBJECT_ROWS.md). */
 export const OBJECT_IDS_PER_RESERVATION = 1_024;
 /** Closed objects whose segment logs stay open for reads (least recently read dropped first). */

@@ -48,8 +48,8 @@ export const TENANTS: Readonly<Record<TenantName, TenantLayout>> = {
     name: 'objects',
     dirName: 'objects',
     // rows: 0x18 directory entries, 0x19 pending objects, 0x1a the id counter, 0x1b expiry times,
-    // 0x1c quotas (objects/OBJECT_ROWS.md).
-    tags: { owner: 0x10, log: 0x11, run: 0x12, segment: 0x13, runGroup: 0x14, logPrivate: [], rows: [0x18, 0x19, 0x1a, 0x1b, 0x1c] },
+    // 0x1c quotas, 0x1d inline bytes of small files (objects/OBJECT_ROWS.md).
+    tags: { owner: 0x10, log: 0x11, run: 0x12, segment: 0x13, runGroup: 0x14, logPrivate: [], rows: [0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d] },
   },
 };
 

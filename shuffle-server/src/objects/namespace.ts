@@ -26,15 +26,16 @@
 // Cache files: the server may delete them when it runs short of space, least
 // recently used first (closed or read). Their order is kept here, in memory
 // (rebuilt at open in close-time order), with where each entry is.
+import { crc32c } from '../../../native/ts/crc32c.js';
 import { PathKind } from '../../../schemas/ts/messages.js';
 import type { Catalog, CatalogRow } from '../engine/catalog/catalog.js';
 import { ErrorCode, PegasusError } from '../errors.js';
-import { OBJECT_IDS_PER_RESERVATION } from '../limits.js';
+import { NAMESPACE_ENTRIES_CACHED_MAX, OBJECT_IDS_PER_RESERVATION } from '../limits.js';
 import { joinPath } from './object-path.js';
 import {
   FIRST_ID, OBJECTS_TENANT, PendingState, ROOT_ID, childrenAfter, childrenRange, counterKey, decodeCounter, decodeEntry, decodeExpiryKey,
   decodeExpiryValue, decodeQuota, encodeCounter, encodeEntry, encodeExpiryValue, encodePending, encodeQuota, entriesRange, entryKey, entryName,
-  expiredRange, expiryKey, pendingKey, quotaKey, quotaRange, quotaTopOf, type Entry, type Quota,
+  decodeInline, expiredRange, expiryKey, inlineKey, isEntryKey, pendingKey, quotaKey, quotaRange, quotaTopOf, type Entry, type Quota,
 } from './object-rows.js';
 
 const TENANT = OBJECTS_TENANT.name;
@@ -59,6 +60,8 @@ export interface Reclaim {
   state: PendingState.DELETING_FILE | PendingState.DELETING_DIR;
   /** The top-level directory whose usage the reclaimed entries still count in (null: they count nowhere). */
   top: string | null;
+  /** A file's bytes are inline in the index (true), in its segment log (false), or either (undefined: after a restart). */
+  inline?: boolean;
 }
 
 /** Bytes and objects under a top-level directory. */
@@ -90,6 +93,10 @@ export class Namespace {
   private readonly quotas = new Map<string, Quota>();
   /** Bytes appended by writers not yet closed, per top-level directory. */
   private readonly writing = new Map<string, number>();
+  /** Directory entries read or written lately, by key (null: known absent), least recently used first; kept exact by write(). */
+  private readonly entries = new Map<string, Entry | null>();
+  /** Counts batches written: a read that started before one must not fill the entry cache with what it read. */
+  private generation = 0;
   /** Cache files by id, least recently used first (a Map keeps insertion order; a use moves one to the end). */
   private readonly cacheFiles = new Map<number, CacheFile>();
 
@@ -142,7 +149,7 @@ export class Namespace {
     if (this.nextId < this.reservedUpTo) return;
     const upTo = this.nextId + OBJECT_IDS_PER_RESERVATION;
     // Always synced: an id reused after a power loss could name two objects' logs.
-    await this.catalog.writeRows(TENANT, [{ key: counterKey(), value: encodeCounter(upTo) }], [], true);
+    await this.write([{ key: counterKey(), value: encodeCounter(upTo) }], [], true);
     this.reservedUpTo = upTo;
   }
 
@@ -201,10 +208,10 @@ export class Namespace {
   setQuota(top: string, q: Quota): Promise<void> {
     return this.locked(async () => {
       if (q.bytesMax === 0 && q.objectsMax === 0) {
-        await this.catalog.writeRows(TENANT, [], [quotaKey(top)], true);
+        await this.write([], [quotaKey(top)], true);
         this.quotas.delete(top);
       } else {
-        await this.catalog.writeRows(TENANT, [{ key: quotaKey(top), value: encodeQuota(q) }], [], true);
+        await this.write([{ key: quotaKey(top), value: encodeQuota(q) }], [], true);
         this.quotas.set(top, { ...q });
       }
     });
@@ -253,10 +260,47 @@ export class Namespace {
 
   // Lookups -------------------------------------------------------------------
 
-  /** The entry at (parent, name), expired or not. */
+  /** The entry at (parent, name), expired or not: from the entry cache, or the index (then cached). */
   private async rawChild(parent: number, name: string): Promise<Entry | null> {
-    const v = await this.catalog.getRow(TENANT, entryKey(parent, name));
-    return v === undefined ? null : decodeEntry(v);
+    const key = entryKey(parent, name);
+    const k = key.toString('latin1');
+    const cached = this.entries.get(k);
+    if (cached !== undefined) {
+      this.entries.delete(k); // most recently used last
+      this.entries.set(k, cached);
+      return cached;
+    }
+    const generation = this.generation;
+    const v = await this.catalog.getRow(TENANT, key);
+    const e = v === undefined ? null : decodeEntry(v);
+    if (generation === this.generation) this.remember(k, e);
+    return e;
+  }
+
+  private remember(k: string, e: Entry | null): void {
+    this.entries.delete(k);
+    this.entries.set(k, e);
+    if (this.entries.size > NAMESPACE_ENTRIES_CACHED_MAX) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /**
+   * Every batch of the tenant's rows goes through here: once written, the
+   * entry cache holds what it wrote (entries put, entries deleted known absent).
+   */
+  private async write(puts: readonly CatalogRow[], dels: readonly Buffer[], sync: boolean): Promise<void> {
+    this.generation++;
+    try {
+      await this.catalog.writeRows(TENANT, puts, dels, sync);
+    } catch (err) {
+      // What the batch did is unknown: forget what it touched.
+      for (const r of puts) if (isEntryKey(r.key)) this.entries.delete(r.key.toString('latin1'));
+      for (const k of dels) if (isEntryKey(k)) this.entries.delete(k.toString('latin1'));
+      throw err;
+    } finally {
+      this.generation++;
+    }
+    for (const k of dels) if (isEntryKey(k)) this.remember(k.toString('latin1'), null);
+    for (const r of puts) if (isEntryKey(r.key)) this.remember(r.key.toString('latin1'), decodeEntry(r.value));
   }
 
   /** The visible entry at (parent, name): an expired file is not there. */
@@ -337,7 +381,7 @@ export class Namespace {
     puts.push({ key: pendingKey(e.id), value: encodePending(PendingState.DELETING_FILE) });
     dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
     this.addUsage(top, -e.length, -1);
-    reclaims.push({ id: e.id, state: PendingState.DELETING_FILE, top: null });
+    reclaims.push({ id: e.id, state: PendingState.DELETING_FILE, top: null, inline: e.inline === true });
   }
 
   /**
@@ -379,7 +423,7 @@ export class Namespace {
       const dels: Buffer[] = [];
       const reclaims: Reclaim[] = [];
       const { created } = await this.ensureDirs(parts, true, this.now(), puts, dels, reclaims);
-      await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+      await this.write(puts, dels, this.sync);
       this.addUsage(parts[0]!, 0, created);
       return reclaims;
     });
@@ -392,9 +436,9 @@ export class Namespace {
    * IS_A_DIRECTORY, a file without `overwrite` ALREADY_EXISTS. An expired file
    * there is replaced either way.
    */
-  commitFile(parts: readonly string[], entry: Entry, overwrite: boolean): Promise<Reclaim[]> {
+  commitFile(parts: readonly string[], entry: Entry, overwrite: boolean, rows: readonly CatalogRow[] = []): Promise<Reclaim[]> {
     return this.locked(async () => {
-      const puts: CatalogRow[] = [];
+      const puts: CatalogRow[] = [...rows];
       const dels: Buffer[] = [pendingKey(entry.id)];
       const reclaims: Reclaim[] = [];
       const top = parts[0]!;
@@ -409,7 +453,7 @@ export class Namespace {
       } else if (existing !== null) {
         if (existing.kind === PathKind.DIRECTORY) throw new PegasusError(ErrorCode.IS_A_DIRECTORY, `${joinPath(parts)} is a directory`);
         if (!overwrite) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${joinPath(parts)} already exists`);
-        reclaims.push({ id: existing.id, state: PendingState.DELETING_FILE, top: null });
+        reclaims.push({ id: existing.id, state: PendingState.DELETING_FILE, top: null, inline: existing.inline === true });
         this.cacheFiles.delete(existing.id);
         puts.push({ key: pendingKey(existing.id), value: encodePending(PendingState.DELETING_FILE) });
         if (existing.ttlMs > 0) dels.push(expiryKey(existing.mtimeMs + existing.ttlMs, existing.id));
@@ -420,7 +464,7 @@ export class Namespace {
       this.checkQuota(top, 0, objects + parent.created);
       puts.push({ key: entryKey(parent.id, name), value: encodeEntry(entry) });
       if (entry.ttlMs > 0) puts.push({ key: expiryKey(entry.mtimeMs + entry.ttlMs, entry.id), value: encodeExpiryValue({ parent: parent.id, top, name }) });
-      await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+      await this.write(puts, dels, this.sync);
       this.addUsage(top, bytes, objects + parent.created);
       if (entry.cache) this.cacheFiles.set(entry.id, { parent: parent.id, name, top, bytes: entry.length });
       return reclaims;
@@ -466,7 +510,7 @@ export class Namespace {
       }
       // An expiring file's expiry row says where its entry is: it follows the entry.
       if (src.ttlMs > 0) puts.push({ key: expiryKey(src.mtimeMs + src.ttlMs, src.id), value: encodeExpiryValue({ parent: dir.id, top: toTop, name }) });
-      await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+      await this.write(puts, dels, this.sync);
       if (moved !== null) {
         this.addUsage(fromTop, -moved.bytes, -moved.objects);
         this.addUsage(toTop, moved.bytes, moved.objects);
@@ -506,10 +550,10 @@ export class Namespace {
     const state = e.kind === PathKind.DIRECTORY ? PendingState.DELETING_DIR : PendingState.DELETING_FILE;
     const dels = [entryKey(parent, name)];
     if (e.ttlMs > 0) dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
-    await this.catalog.writeRows(TENANT, [{ key: pendingKey(e.id), value: encodePending(state) }], dels, this.sync);
+    await this.write([{ key: pendingKey(e.id), value: encodePending(state) }], dels, this.sync);
     this.addUsage(top, e.kind === PathKind.FILE ? -e.length : 0, -1);
     this.cacheFiles.delete(e.id);
-    return { id: e.id, state, top };
+    return { id: e.id, state, top, inline: e.inline === true };
   }
 
   /**
@@ -526,14 +570,14 @@ export class Namespace {
     for (const r of rows) {
       const e = decodeEntry(r.value);
       const state = e.kind === PathKind.DIRECTORY ? PendingState.DELETING_DIR : PendingState.DELETING_FILE;
-      out.push({ id: e.id, state, top });
+      out.push({ id: e.id, state, top, inline: e.inline === true });
       puts.push({ key: pendingKey(e.id), value: encodePending(state) });
       dels.push(r.key);
       if (e.ttlMs > 0) dels.push(expiryKey(e.mtimeMs + e.ttlMs, e.id));
       if (e.kind === PathKind.FILE) bytes += e.length;
       this.cacheFiles.delete(e.id);
     }
-    await this.catalog.writeRows(TENANT, puts, dels, this.sync);
+    await this.write(puts, dels, this.sync);
     this.addUsage(top, -bytes, -rows.length);
     return out;
   }
@@ -551,7 +595,7 @@ export class Namespace {
         const { parent, top, name } = decodeExpiryValue(row.value);
         const e = await this.rawChild(parent, name);
         if (e === null || e.id !== id) {
-          await this.catalog.writeRows(TENANT, [], [row.key], this.sync);
+          await this.write([], [row.key], this.sync);
           continue;
         }
         out.push(await this.removeEntry(parent, name, e, top));
@@ -594,13 +638,29 @@ export class Namespace {
     });
   }
 
+  /** The inline row of a small file: its bytes, checked against their CRC32C and the entry's length. */
+  async readInline(id: number, length: number): Promise<Buffer> {
+    const v = await this.catalog.getRow(TENANT, inlineKey(id));
+    if (v === undefined) throw new PegasusError(ErrorCode.CORRUPT_DATA, `object ${id} is inline but its bytes are not in the index`);
+    const { crc32c: want, bytes } = decodeInline(v);
+    if (bytes.length !== length) throw new PegasusError(ErrorCode.CORRUPT_DATA, `object ${id}: its entry says ${length} bytes, its inline row holds ${bytes.length}`);
+    const got = crc32c(bytes);
+    if (got !== want) throw new PegasusError(ErrorCode.CHECKSUM_MISMATCH, `object ${id}: inline bytes have CRC32C ${got.toString(16)}, the row says ${want.toString(16)}`);
+    return bytes;
+  }
+
+  /** Deletes a small file's inline row (nothing if it has none). */
+  dropInline(id: number): Promise<void> {
+    return this.write([], [inlineKey(id)], this.sync);
+  }
+
   /** Writes the pending row of an object being written (before its first byte). */
   markWriting(id: number): Promise<void> {
-    return this.catalog.writeRows(TENANT, [{ key: pendingKey(id), value: encodePending(PendingState.WRITING) }], [], this.sync);
+    return this.write([{ key: pendingKey(id), value: encodePending(PendingState.WRITING) }], [], this.sync);
   }
 
   /** Drops a pending row once what it named is reclaimed. */
   dropPending(id: number): Promise<void> {
-    return this.catalog.writeRows(TENANT, [], [pendingKey(id)], this.sync);
+    return this.write([], [pendingKey(id)], this.sync);
   }
 }

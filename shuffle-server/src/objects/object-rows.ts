@@ -8,7 +8,7 @@ import { tenantLayout } from '../engine/tenants.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 
 export const OBJECTS_TENANT = tenantLayout('objects');
-const [DENTRY_TAG, PENDING_TAG, COUNTER_TAG, EXPIRY_TAG, QUOTA_TAG] = OBJECTS_TENANT.tags.rows as [number, number, number, number, number];
+const [DENTRY_TAG, PENDING_TAG, COUNTER_TAG, EXPIRY_TAG, QUOTA_TAG, INLINE_TAG] = OBJECTS_TENANT.tags.rows as [number, number, number, number, number, number];
 
 /** The root directory's id; it has no entry of its own. */
 export const ROOT_ID = 1;
@@ -28,6 +28,8 @@ const QUOTA_VERSION = 1;
 const QUOTA_BYTES = 17;
 const FLAG_CACHE = 1;
 const FLAG_TIER = 2;
+const FLAG_INLINE = 4;
+const INLINE_VERSION = 1;
 
 function corrupt(what: string): PegasusError {
   return new PegasusError(ErrorCode.CORRUPT_DATA, `objects index: ${what}`);
@@ -44,6 +46,8 @@ export interface Entry {
   cache: boolean;
   /** Tier id (engine/tiers.ts) of the file's first segment; null for directories and empty files. */
   tierId: number | null;
+  /** The file's bytes are in its inline row of the index, not in a segment log. */
+  inline?: boolean;
 }
 
 /** Why an object's bytes are kept without a visible entry. */
@@ -88,6 +92,11 @@ export function childrenRange(parent: number): KeyRange {
   return { gte: prefix, lt: prefixEnd(prefix) };
 }
 
+/** Whether a key is a directory entry's. */
+export function isEntryKey(key: Buffer): boolean {
+  return key.length > 9 && key[0] === DENTRY_TAG;
+}
+
 /** Every directory entry of the namespace. */
 export function entriesRange(): KeyRange {
   const prefix = Buffer.of(DENTRY_TAG);
@@ -113,7 +122,7 @@ export function encodeEntry(e: Entry): Buffer {
   const v = Buffer.alloc(ENTRY_BYTES);
   v[0] = ENTRY_VERSION;
   v[1] = e.kind;
-  v[2] = (e.cache ? FLAG_CACHE : 0) | (e.tierId !== null ? FLAG_TIER : 0);
+  v[2] = (e.cache ? FLAG_CACHE : 0) | (e.tierId !== null ? FLAG_TIER : 0) | (e.inline === true ? FLAG_INLINE : 0);
   writeU64LE(v, e.id, 4);
   writeU64LE(v, e.length, 12);
   writeU64LE(v, e.mtimeMs, 20);
@@ -127,12 +136,13 @@ export function decodeEntry(v: Buffer): Entry {
   const kind = v[1]!;
   if (kind !== PathKind.FILE && kind !== PathKind.DIRECTORY) throw corrupt(`entry kind ${kind}`);
   const flags = v[2]!;
-  if ((flags & ~(FLAG_CACHE | FLAG_TIER)) !== 0 || v[3] !== 0) throw corrupt(`entry flags ${flags}`);
+  if ((flags & ~(FLAG_CACHE | FLAG_TIER | FLAG_INLINE)) !== 0 || v[3] !== 0) throw corrupt(`entry flags ${flags}`);
+  if ((flags & FLAG_INLINE) !== 0 && (kind !== PathKind.FILE || (flags & FLAG_TIER) !== 0)) throw corrupt(`entry flags ${flags} for kind ${kind}`);
   const id = readU64LE(v, 4);
   if (id < FIRST_ID) throw corrupt(`entry id ${id}`);
   return {
     kind: kind as PathKind, id, length: readU64LE(v, 12), mtimeMs: readU64LE(v, 20), ttlMs: readU64LE(v, 28),
-    cache: (flags & FLAG_CACHE) !== 0, tierId: (flags & FLAG_TIER) !== 0 ? v.readUInt32LE(36) : null,
+    cache: (flags & FLAG_CACHE) !== 0, tierId: (flags & FLAG_TIER) !== 0 ? v.readUInt32LE(36) : null, inline: (flags & FLAG_INLINE) !== 0,
   };
 }
 
@@ -272,4 +282,27 @@ export function encodeQuota(q: Quota): Buffer {
 export function decodeQuota(v: Buffer): Quota {
   if (v.length !== QUOTA_BYTES || v[0] !== QUOTA_VERSION) throw corrupt(`quota value of ${v.length} bytes, version ${v[0]}`);
   return { bytesMax: readU64LE(v, 1), objectsMax: readU64LE(v, 9) };
+}
+
+// ---------------------------------------------------------------------------
+// Inline bytes of small files: INLINE_TAG id:u64be -> version crc32c:u32 bytes
+
+export function inlineKey(id: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = INLINE_TAG;
+  writeU64BE(key, id, 1);
+  return key;
+}
+
+export function encodeInline(bytes: Buffer, crc: number): Buffer {
+  const v = Buffer.allocUnsafe(5 + bytes.length);
+  v[0] = INLINE_VERSION;
+  v.writeUInt32LE(crc, 1);
+  bytes.copy(v, 5);
+  return v;
+}
+
+export function decodeInline(v: Buffer): { crc32c: number; bytes: Buffer } {
+  if (v.length < 5 || v[0] !== INLINE_VERSION) throw corrupt(`inline value of ${v.length} bytes, version ${v[0]}`);
+  return { crc32c: v.readUInt32LE(1), bytes: v.subarray(5) };
 }

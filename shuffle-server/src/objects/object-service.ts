@@ -12,15 +12,17 @@
 // once, or at the next start from its pending row. Deletes and overwrites
 // leave pending rows too, reclaimed before they are answered (or at the next
 // start if the server stops first).
-import { PathKind, type AppendObject, type CreateObject, type ListDir, type OpenObject, type PathInfo } from '../../../schemas/ts/messages.js';
+import { crc32c } from '../../../native/ts/crc32c.js';
+import { Codec, PathKind, type AppendObject, type CreateObject, type ListDir, type OpenObject, type PathInfo } from '../../../schemas/ts/messages.js';
 import { LIST_ENTRIES_MAX } from '../../../schemas/ts/limits.js';
 import type { ServerConfig } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import type { OrphanJudge } from '../engine/orphans.js';
+import type { SegmentLog } from '../engine/segment-log.js';
 import type { StoredBlock } from '../engine/types.js';
 import { ErrorCode, PegasusError } from '../errors.js';
 import {
-  OBJECT_DELETE_BATCH_ENTRIES, OBJECT_EVICTIONS_PER_CHECK, OBJECT_EXPIRIES_PER_CHECK, OBJECT_EXPIRY_CHECK_MS, OBJECT_WRITERS_MAX, OBJECT_WRITERS_PER_CONNECTION_MAX,
+  OBJECT_DELETE_BATCH_ENTRIES, OBJECT_EVICTIONS_PER_CHECK, OBJECT_EXPIRIES_PER_CHECK, OBJECT_INLINE_BYTES_MAX, OBJECT_EXPIRY_CHECK_MS, OBJECT_WRITERS_MAX, OBJECT_WRITERS_PER_CONNECTION_MAX,
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -28,11 +30,21 @@ import { Namespace, type QuotaState, type Reclaim, type Usage } from './namespac
 import { joinPath, parsePath } from './object-path.js';
 import { placeRuns, readObject } from './object-reader.js';
 import {
-  OBJECTS_TENANT, PendingState, decodePending, objectIdOf, objectLog, pendingIdOf, pendingRange, type Entry,
+  OBJECTS_TENANT, PendingState, decodePending, encodeInline, inlineKey, objectIdOf, objectLog, pendingIdOf, pendingRange, type Entry,
 } from './object-rows.js';
 import { ObjectWriter } from './object-writer.js';
 
 export type { StoredBlock };
+
+/** Bytes [offset, offset + length) of an inline file as a read stream's one window of one block (FRAMING.md "Objects"). */
+async function* inlineBlocks(bytes: Buffer, offset: number, length: number): AsyncGenerator<StoredBlock[]> {
+  if (length === 0) return;
+  const part = bytes.subarray(offset, offset + length);
+  yield [{
+    header: { attempt: offset, mapId: 0, partition: 0, batch: 0, seq: 0, rawLength: part.length, storedLength: part.length, crc32c: crc32c(part), codec: Codec.NONE },
+    data: part,
+  }];
+}
 
 /** The objects one connection is writing; closed with the connection (its writers are aborted). */
 export class ObjectConnection {
@@ -239,9 +251,13 @@ export class ObjectService {
     let id: number | null = null;
     try {
       id = await this.namespace.allocateId();
-      await this.namespace.markWriting(id);
-      const log = await this.engine.openLog(objectLog(id), [], () => new PegasusError(ErrorCode.NOT_FOUND, `${path} is no longer being written`));
-      const writer = new ObjectWriter({ id, path, parts, overwrite: m.overwrite, ttlMs: m.ttlMs, cache: m.cache }, this.engine, log);
+      const objectId = id;
+      // The pending row and the log come with the first flush: a small object closed before one is stored inline.
+      const openLog = async (): Promise<SegmentLog> => {
+        await this.namespace.markWriting(objectId);
+        return this.engine.openLog(objectLog(objectId), [], () => new PegasusError(ErrorCode.NOT_FOUND, `${path} is no longer being written`));
+      };
+      const writer = new ObjectWriter({ id, path, parts, overwrite: m.overwrite, ttlMs: m.ttlMs, cache: m.cache }, this.engine, openLog);
       this.writers.set(path, writer);
       return writer;
     } catch (err) {
@@ -281,9 +297,13 @@ export class ObjectService {
     let entry: Entry;
     try {
       this.checkRunning();
-      await w.finish(length);
-      entry = { kind: PathKind.FILE, id: w.opts.id, length, mtimeMs: Date.now(), ttlMs: w.opts.ttlMs, cache: w.opts.cache, tierId: w.firstTierId };
-      reclaims = await this.namespace.commitFile(w.opts.parts, entry, w.opts.overwrite);
+      const inline = await w.finish(length, OBJECT_INLINE_BYTES_MAX);
+      entry = {
+        kind: PathKind.FILE, id: w.opts.id, length, mtimeMs: Date.now(), ttlMs: w.opts.ttlMs, cache: w.opts.cache,
+        tierId: inline === null ? w.firstTierId : null, inline: inline !== null,
+      };
+      const rows = inline === null ? [] : [{ key: inlineKey(w.opts.id), value: encodeInline(inline, crc32c(inline)) }];
+      reclaims = await this.namespace.commitFile(w.opts.parts, entry, w.opts.overwrite, rows);
     } catch (err) {
       await this.abortWriter(w);
       throw err;
@@ -299,9 +319,11 @@ export class ObjectService {
     this.forgetWriter(w);
     await w.end();
     this.metrics.objectsAborted.inc();
+    const log = w.log;
+    if (log === null) return; // nothing went to disk
     try {
       // Its own SegmentLog is open (an active segment may be charged whole): removed through it.
-      await this.engine.removeLog(w.log);
+      await this.engine.removeLog(log);
       await this.namespace.dropPending(w.opts.id);
     } catch (err) {
       this.log.error('dropping an aborted object failed; retried at the next start', { id: w.opts.id, error: String(err) });
@@ -318,10 +340,8 @@ export class ObjectService {
   // Namespace ---------------------------------------------------------------
 
   private info(name: string, e: Entry): PathInfo {
-    return {
-      name, kind: e.kind, length: e.length, mtimeMs: e.mtimeMs, id: e.id, ttlMs: e.ttlMs, cache: e.cache,
-      tier: e.tierId === null ? '' : this.engine.tiers.get(e.tierId)?.label ?? '',
-    };
+    const tier = e.inline === true ? `index:${this.engine.catalog.dir}` : e.tierId === null ? '' : this.engine.tiers.get(e.tierId)?.label ?? '';
+    return { name, kind: e.kind, length: e.length, mtimeMs: e.mtimeMs, id: e.id, ttlMs: e.ttlMs, cache: e.cache, tier };
   }
 
   async stat(path: string): Promise<PathInfo> {
@@ -369,8 +389,9 @@ export class ObjectService {
     if (m.id !== 0 && e.id !== m.id) throw new PegasusError(ErrorCode.NOT_FOUND, `${joinPath(parts)} is no longer the object ${m.id} that was opened (replaced or deleted)`);
     const offset = Math.min(m.offset, e.length);
     const length = Math.min(m.length, e.length - offset);
-    const runs = await placeRuns(this.engine.catalog, this.engine.tiers, e.id, e.length);
     if (e.cache) this.namespace.touch(e.id);
+    if (e.inline === true) return inlineBlocks(await this.namespace.readInline(e.id, e.length), offset, length);
+    const runs = await placeRuns(this.engine.catalog, this.engine.tiers, e.id, e.length);
     return readObject(e.id, runs, offset, length);
   }
 
@@ -393,7 +414,8 @@ export class ObjectService {
         for (const c of children) await this.reclaim(c);
       }
     } else {
-      await this.engine.removeStoredLog(objectLog(r.id));
+      if (r.inline !== false) await this.namespace.dropInline(r.id);
+      if (r.inline !== true) await this.engine.removeStoredLog(objectLog(r.id));
       this.metrics.objectsDeleted.inc();
     }
     await this.namespace.dropPending(r.id);

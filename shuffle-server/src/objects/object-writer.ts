@@ -1,7 +1,10 @@
 // One object being written: its bytes in blocks of OBJECT_BLOCK_BYTES held in
 // the memory budget, written to the object's own segment log in runs (a run
 // per flush, every block full but a run's last: OBJECT_ROWS.md "Object bytes"),
-// and made visible by the namespace once closed (object-service.ts).
+// and made visible by the namespace once closed (object-service.ts). The log is
+// opened (and the object's pending row written) only at the first flush: an
+// object closed at OBJECT_INLINE_BYTES_MAX or less without one is stored in the
+// index instead (inline), and never touched the disk before its close.
 //
 // Appends are taken in the order they arrive (offset must equal the bytes so
 // far), copied into pooled blocks synchronously (the frame's memory is reused
@@ -64,10 +67,14 @@ export class ObjectWriter implements FlushSource {
   /** Bytes of accepted appends counted against the top-level directory's quota (the service's). */
   quotaBytes = 0;
 
+  /** The object's segment log, once a flush opened it. */
+  log: SegmentLog | null = null;
+
   constructor(
     readonly opts: WriterOptions,
     private readonly engine: Engine,
-    readonly log: SegmentLog,
+    /** Writes the pending row and opens the log: before the object's first byte goes to disk. */
+    private readonly openLog: () => Promise<SegmentLog>,
   ) {}
 
   get length(): number {
@@ -141,15 +148,26 @@ export class ObjectWriter implements FlushSource {
     flusher.afterBuffered();
   }
 
-  /** Writes everything and waits for every flush: the bytes are durable and indexed when it resolves. */
-  async finish(length: number): Promise<void> {
+  /**
+   * Writes everything and waits for every flush: the bytes are durable and
+   * indexed when it resolves. Returns the bytes instead, written nowhere, when the
+   * object is small enough to be stored inline and no flush opened its log.
+   */
+  async finish(length: number, inlineMax: number): Promise<Buffer | null> {
     this.checkUsable();
     if (length !== this.appended) {
       throw new PegasusError(ErrorCode.INVALID_ARGUMENT, `close says ${length} bytes, but ${this.appended} were appended to ${this.opts.path}`);
     }
+    await this.chain;
+    this.checkUsable();
+    if (this.log === null && length <= inlineMax) {
+      const held = [...this.full, ...(this.current === null ? [] : [this.current])];
+      return Buffer.concat(held.map((b) => b.buffer.bytes.subarray(0, b.used)), length);
+    }
     await this.enqueueFlush(true);
     this.checkUsable();
-    await this.log.sealActive();
+    await this.log?.sealActive();
+    return null;
   }
 
   /** Ends the writer: no flush starts after this; resolves once a running one ended; frees every held block. */
@@ -230,8 +248,9 @@ export class ObjectWriter implements FlushSource {
       };
     });
     try {
-      const entries = await this.engine.append(this.log, [{ partition: 0, blocks: run }], []);
-      if (this.firstTierId === null && entries.length > 0) this.firstTierId = this.log.segmentState(entries[0]!.segmentId)?.tierId ?? null;
+      const log = this.log ??= await this.openLog();
+      const entries = await this.engine.append(log, [{ partition: 0, blocks: run }], []);
+      if (this.firstTierId === null && entries.length > 0) this.firstTierId = log.segmentState(entries[0]!.segmentId)?.tierId ?? null;
     } catch (err) {
       this.failure = err instanceof PegasusError ? err : new PegasusError(ErrorCode.STORAGE_IO, String(err), { cause: err });
       this.engine.flusher.noteError(err);

@@ -120,7 +120,11 @@ test('one writer per path; overwrite replaces at close; a reader pinned to the o
       await t.throwsAsync(old.read(0, 5), { code: 'NOT_FOUND' });
       await t.throwsAsync(ObjectWriter.create(a, '/p'), { code: 'IS_A_DIRECTORY' });
       await t.throwsAsync(ObjectWriter.create(a, '/p/x/y'), { code: 'NOT_A_DIRECTORY' });
-      t.is(await objectLogDirs(s.dataDir), 1, 'the replaced object\'s bytes are gone');
+      t.is(await objectLogDirs(s.dataDir), 0, 'small files live inline in the index: no log');
+      await put(a, '/p/big', randomBytes(300_000));
+      await put(a, '/p/big', randomBytes(200_000), { overwrite: true });
+      t.is(await objectLogDirs(s.dataDir), 1, 'the replaced object\'s log is gone');
+      t.regex((await statPath(a, '/p/x')).tier, /^index:/);
     } finally {
       await a.close();
       await b.close();
@@ -145,8 +149,8 @@ test('a writer that aborts or whose connection closes leaves nothing, and its by
       await w3.close();
       t.is((await statPath(c, '/tmp/dropped')).length, 0);
       // The dropped writer's bytes are reclaimed after its path is free again: wait for the directory count, bounded.
-      for (let i = 0; i < 400 && (await objectLogDirs(s.dataDir)) !== 1; i++) await new Promise((r) => setTimeout(r, 25));
-      t.is(await objectLogDirs(s.dataDir), 1);
+      for (let i = 0; i < 400 && (await objectLogDirs(s.dataDir)) !== 0; i++) await new Promise((r) => setTimeout(r, 25));
+      t.is(await objectLogDirs(s.dataDir), 0, 'the dropped writer\'s log is gone; the empty file is inline');
     } finally {
       await c.close();
     }
@@ -196,7 +200,7 @@ test('delete: files, empty and non-empty directories; the space comes back', asy
       for (let i = 0; i < 5; i++) await put(c, `/d/a/f${i}`, randomBytes(300_000));
       await put(c, '/d/a/b/c/deep', randomBytes(1000));
       await makeDirs(c, '/d/empty');
-      t.is(await objectLogDirs(s.dataDir), 6);
+      t.is(await objectLogDirs(s.dataDir), 5, 'five logs; the 1,000-byte file is inline');
       await t.throwsAsync(deletePath(c, '/d/a'), { code: 'DIRECTORY_NOT_EMPTY' });
       t.true(await deletePath(c, '/d/empty'));
       t.true(await deletePath(c, '/d/a/f0'));
