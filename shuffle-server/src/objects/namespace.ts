@@ -41,6 +41,7 @@ import {
 const TENANT = OBJECTS_TENANT.name;
 /** Rows one step of forEachEntry reads. */
 const ENTRIES_PER_SCAN = 10_000;
+const NO_DIRS: ReadonlySet<number> = new Set();
 
 /** The root directory, as an entry. */
 const ROOT: Entry = { kind: PathKind.DIRECTORY, id: ROOT_ID, length: 0, mtimeMs: 0, ttlMs: 0, cache: false, tierId: null };
@@ -95,6 +96,12 @@ export class Namespace {
   private readonly writing = new Map<string, number>();
   /** Directory entries read or written lately, by key (null: known absent), least recently used first; kept exact by write(). */
   private readonly entries = new Map<string, Entry | null>();
+  /**
+   * Directories all of whose entries are in the cache (made by this process and
+   * none of their entries dropped from the cache since): a name missing from the
+   * cache is missing from the index, with no lookup.
+   */
+  private readonly completeDirs = new Set<number>();
   /** Counts batches written: a read that started before one must not fill the entry cache with what it read. */
   private generation = 0;
   /** Cache files by id, least recently used first (a Map keeps insertion order; a use moves one to the end). */
@@ -122,6 +129,8 @@ export class Namespace {
       this.usage.set(top, await this.subtreeUsage(e, undefined, found));
       for (const f of found) cached.push({ ...f, top });
     }
+    // A namespace with no entries at all: the root's (none) are all known.
+    if ((await this.catalog.listRows(TENANT, entriesRange(), 1)).length === 0) this.completeDirs.add(ROOT_ID);
     cached.sort((a, b) => a.entry.mtimeMs - b.entry.mtimeMs);
     for (const c of cached) this.cacheFiles.set(c.entry.id, { parent: c.parent, name: c.name, top: c.top, bytes: c.entry.length });
   }
@@ -270,6 +279,7 @@ export class Namespace {
       this.entries.set(k, cached);
       return cached;
     }
+    if (this.completeDirs.has(parent)) return null;
     const generation = this.generation;
     const v = await this.catalog.getRow(TENANT, key);
     const e = v === undefined ? null : decodeEntry(v);
@@ -280,14 +290,19 @@ export class Namespace {
   private remember(k: string, e: Entry | null): void {
     this.entries.delete(k);
     this.entries.set(k, e);
-    if (this.entries.size > NAMESPACE_ENTRIES_CACHED_MAX) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > NAMESPACE_ENTRIES_CACHED_MAX) {
+      const oldest = this.entries.keys().next().value!;
+      this.entries.delete(oldest);
+      // Its directory's entries are no longer all here.
+      this.completeDirs.delete(Number(Buffer.from(oldest, 'latin1').readBigUInt64BE(1)));
+    }
   }
 
   /**
    * Every batch of the tenant's rows goes through here: once written, the
    * entry cache holds what it wrote (entries put, entries deleted known absent).
    */
-  private async write(puts: readonly CatalogRow[], dels: readonly Buffer[], sync: boolean): Promise<void> {
+  private async write(puts: readonly CatalogRow[], dels: readonly Buffer[], sync: boolean, createdDirs: ReadonlySet<number> = NO_DIRS): Promise<void> {
     this.generation++;
     try {
       await this.catalog.writeRows(TENANT, puts, dels, sync);
@@ -300,7 +315,13 @@ export class Namespace {
       this.generation++;
     }
     for (const k of dels) if (isEntryKey(k)) this.remember(k.toString('latin1'), null);
-    for (const r of puts) if (isEntryKey(r.key)) this.remember(r.key.toString('latin1'), decodeEntry(r.value));
+    for (const r of puts) {
+      if (!isEntryKey(r.key)) continue;
+      const e = decodeEntry(r.value);
+      this.remember(r.key.toString('latin1'), e);
+      // A directory made by this batch has no entries yet: all of them (none) are known.
+      if (e.kind === PathKind.DIRECTORY && createdDirs.has(e.id)) this.completeDirs.add(e.id);
+    }
   }
 
   /** The visible entry at (parent, name): an expired file is not there. */
@@ -389,7 +410,9 @@ export class Namespace {
    * `includeLast`) into `puts`; returns the id of the deepest one and how many it
    * creates. Inside the lock.
    */
-  private async ensureDirs(parts: readonly string[], includeLast: boolean, nowMs: number, puts: CatalogRow[], dels: Buffer[], reclaims: Reclaim[]): Promise<{ id: number; created: number }> {
+  private async ensureDirs(
+    parts: readonly string[], includeLast: boolean, nowMs: number, puts: CatalogRow[], dels: Buffer[], reclaims: Reclaim[], made?: Set<number>,
+  ): Promise<{ id: number; created: number }> {
     let dir = ROOT.id;
     const n = includeLast ? parts.length : parts.length - 1;
     let created = 0;
@@ -409,6 +432,7 @@ export class Namespace {
       if (created === 0) this.checkQuota(parts[0]!, 0, n - i);
       const id = await this.allocateIdLocked();
       puts.push({ key: entryKey(dir, name), value: encodeEntry({ kind: PathKind.DIRECTORY, id, length: 0, mtimeMs: nowMs, ttlMs: 0, cache: false, tierId: null }) });
+      made?.add(id);
       created++;
       dir = id;
     }
@@ -422,8 +446,9 @@ export class Namespace {
       const puts: CatalogRow[] = [];
       const dels: Buffer[] = [];
       const reclaims: Reclaim[] = [];
-      const { created } = await this.ensureDirs(parts, true, this.now(), puts, dels, reclaims);
-      await this.write(puts, dels, this.sync);
+      const made = new Set<number>();
+      const { created } = await this.ensureDirs(parts, true, this.now(), puts, dels, reclaims, made);
+      await this.write(puts, dels, this.sync, made);
       this.addUsage(parts[0]!, 0, created);
       return reclaims;
     });
@@ -443,7 +468,8 @@ export class Namespace {
       const reclaims: Reclaim[] = [];
       const top = parts[0]!;
       const nowMs = entry.mtimeMs;
-      const parent = await this.ensureDirs(parts, false, nowMs, puts, dels, reclaims);
+      const made = new Set<number>();
+      const parent = await this.ensureDirs(parts, false, nowMs, puts, dels, reclaims, made);
       const name = parts[parts.length - 1]!;
       const existing = parent.created > 0 ? null : await this.rawChild(parent.id, name);
       let objects = 1;
@@ -464,7 +490,7 @@ export class Namespace {
       this.checkQuota(top, 0, objects + parent.created);
       puts.push({ key: entryKey(parent.id, name), value: encodeEntry(entry) });
       if (entry.ttlMs > 0) puts.push({ key: expiryKey(entry.mtimeMs + entry.ttlMs, entry.id), value: encodeExpiryValue({ parent: parent.id, top, name }) });
-      await this.write(puts, dels, this.sync);
+      await this.write(puts, dels, this.sync, made);
       this.addUsage(top, bytes, objects + parent.created);
       if (entry.cache) this.cacheFiles.set(entry.id, { parent: parent.id, name, top, bytes: entry.length });
       return reclaims;
