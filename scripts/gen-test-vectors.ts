@@ -143,23 +143,23 @@ const frameCases: FrameCase[] = [
   },
   { name: 'ReleaseRead', direction: up, clients: tsOnly, requestId: 11, message: { type: 'ReleaseRead', leaseId: 2 ** 33 + 1 } },
   // Objects (FRAMING.md "Objects").
-  { name: 'CreateObject', direction: up, clients: tsOnly, requestId: 20, message: { type: 'CreateObject', path: '/warehouse/t1/part-00000.parquet', overwrite: true, ttlMs: 3_600_000, cache: false } },
+  { name: 'CreateObject', direction: up, clients: both, requestId: 20, message: { type: 'CreateObject', path: '/warehouse/t1/part-00000.parquet', overwrite: true, ttlMs: 3_600_000, cache: false } },
   { name: 'CreateObject of a cache file with a UTF-8 path', direction: up, clients: tsOnly, requestId: 21, message: { type: 'CreateObject', path: '/données/客户/ü', overwrite: false, ttlMs: 0, cache: true } },
-  { name: 'ObjectCreated', direction: down, clients: tsOnly, requestId: 20, message: { type: 'ObjectCreated', handle: 7 } },
+  { name: 'ObjectCreated', direction: down, clients: both, requestId: 20, message: { type: 'ObjectCreated', handle: 7 } },
   {
-    name: 'AppendObject of 11 bytes', direction: up, clients: tsOnly, requestId: 22,
+    name: 'AppendObject of 11 bytes', direction: up, clients: both, requestId: 22,
     message: { type: 'AppendObject', handle: 7, offset: 2 ** 33, length: 11, crc32c: crc32c(Buffer.from('hello world')) }, body: [Buffer.from('hello world')],
   },
-  { name: 'CloseObject', direction: up, clients: tsOnly, requestId: 23, message: { type: 'CloseObject', handle: 7, length: 2 ** 33 + 11 } },
-  { name: 'AbortObject', direction: up, clients: tsOnly, requestId: 24, message: { type: 'AbortObject', handle: 8 } },
-  { name: 'StatPath', direction: up, clients: tsOnly, requestId: 25, message: { type: 'StatPath', path: '/warehouse' } },
+  { name: 'CloseObject', direction: up, clients: both, requestId: 23, message: { type: 'CloseObject', handle: 7, length: 2 ** 33 + 11 } },
+  { name: 'AbortObject', direction: up, clients: both, requestId: 24, message: { type: 'AbortObject', handle: 8 } },
+  { name: 'StatPath', direction: up, clients: both, requestId: 25, message: { type: 'StatPath', path: '/warehouse' } },
   {
-    name: 'PathStatus of a file', direction: down, clients: tsOnly, requestId: 25,
+    name: 'PathStatus of a file', direction: down, clients: both, requestId: 25,
     message: { type: 'PathStatus', name: '/warehouse/t1/part-00000.parquet', kind: PathKind.FILE, length: 2 ** 33 + 11, mtimeMs: 1_796_000_000_000, id: 42, ttlMs: 3_600_000, cache: false, tier: 'nvme:/data/pegasus' },
   },
-  { name: 'ListDir', direction: up, clients: tsOnly, requestId: 26, message: { type: 'ListDir', path: '/warehouse', startAfter: 't1', limit: 100 } },
+  { name: 'ListDir', direction: up, clients: both, requestId: 26, message: { type: 'ListDir', path: '/warehouse', startAfter: 't1', limit: 100 } },
   {
-    name: 'DirListing', direction: down, clients: tsOnly, requestId: 26,
+    name: 'DirListing', direction: down, clients: both, requestId: 26,
     message: {
       type: 'DirListing', more: true, entries: [
         { name: 't2', kind: PathKind.DIRECTORY, length: 0, mtimeMs: 1_796_000_000_001, id: 43, ttlMs: 0, cache: false, tier: '' },
@@ -167,12 +167,12 @@ const frameCases: FrameCase[] = [
       ],
     },
   },
-  { name: 'MakeDirs', direction: up, clients: tsOnly, requestId: 27, message: { type: 'MakeDirs', path: '/a/b/c' } },
-  { name: 'RenamePath', direction: up, clients: tsOnly, requestId: 28, message: { type: 'RenamePath', from: '/job/_temporary/0', to: '/out/final' } },
-  { name: 'DeletePath', direction: up, clients: tsOnly, requestId: 29, message: { type: 'DeletePath', path: '/out', recursive: true } },
-  { name: 'DeleteResult', direction: down, clients: tsOnly, requestId: 29, message: { type: 'DeleteResult', deleted: true } },
+  { name: 'MakeDirs', direction: up, clients: both, requestId: 27, message: { type: 'MakeDirs', path: '/a/b/c' } },
+  { name: 'RenamePath', direction: up, clients: both, requestId: 28, message: { type: 'RenamePath', from: '/job/_temporary/0', to: '/out/final' } },
+  { name: 'DeletePath', direction: up, clients: both, requestId: 29, message: { type: 'DeletePath', path: '/out', recursive: true } },
+  { name: 'DeleteResult', direction: down, clients: both, requestId: 29, message: { type: 'DeleteResult', deleted: true } },
   {
-    name: 'OpenObject', direction: up, clients: tsOnly, requestId: 30,
+    name: 'OpenObject', direction: up, clients: both, requestId: 30,
     message: { type: 'OpenObject', path: '/warehouse/t1/part-00000.parquet', offset: 2 ** 33 - 8, length: 8, creditBytes: 8 * 1024 * 1024, id: 42 },
   },
 ];

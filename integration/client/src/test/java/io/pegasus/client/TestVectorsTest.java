@@ -146,13 +146,43 @@ class TestVectorsTest {
         }
         case "Ack":
           break;
+        case "ObjectCreated":
+          assertEquals(num(m, "handle"), f.handle, name);
+          break;
+        case "PathStatus":
+          assertEquals(pathStatusFields(m), pathInfoFields(f.pathInfo), name);
+          break;
+        case "DirListing": {
+          List<Object> entries = Json.array(m.get("entries"));
+          assertEquals(entries.size(), f.entries.size(), name);
+          for (int i = 0; i < entries.size(); i++) {
+            assertEquals(pathStatusFields(Json.object(entries.get(i))), pathInfoFields(f.entries.get(i)), name);
+          }
+          assertEquals(m.get("more"), f.more, name);
+          break;
+        }
+        case "DeleteResult":
+          assertEquals(m.get("deleted"), f.deleted, name);
+          break;
         default:
           throw new AssertionError(name + ": no check for " + f.typeName());
       }
       decoded.add(f.typeName());
     }
-    assertEquals(new TreeSet<>(List.of("Ack", "CommitAck", "Error", "HelloAck", "ReadData", "ReadEnd")), decoded,
-        "the message types a server sends the Java client");
+    assertEquals(new TreeSet<>(List.of("Ack", "CommitAck", "DeleteResult", "DirListing", "Error", "HelloAck", "ObjectCreated",
+        "PathStatus", "ReadData", "ReadEnd")), decoded, "the message types a server sends the Java client");
+  }
+
+  /** A vector's PathStatus fields in the terms of {@link PathInfo}. */
+  private static Map<String, Object> pathStatusFields(Map<String, Object> m) {
+    return Map.of("name", m.get("name"), "directory", num(m, "kind") == pegasus.wire.PathKind.DIRECTORY, "length",
+        m.get("length"), "mtimeMs", m.get("mtimeMs"), "id", m.get("id"), "ttlMs", m.get("ttlMs"), "cache", m.get("cache"),
+        "tier", m.get("tier"));
+  }
+
+  private static Map<String, Object> pathInfoFields(PathInfo p) {
+    return Map.of("name", p.name(), "directory", p.isDirectory(), "length", p.length(), "mtimeMs", p.mtimeMs(), "id", p.id(),
+        "ttlMs", p.ttlMs(), "cache", p.cache(), "tier", p.tier());
   }
 
   /** The Java client's encoding of a vector's message; the body travels after the envelope. */
@@ -203,6 +233,37 @@ class TestVectorsTest {
       case "CancelRead":
         env = Frames.cancelRead(id);
         break;
+      case "CreateObject":
+        assertEquals(false, m.get("cache"), v.get("name") + ": the Java client creates no cache objects");
+        env = Frames.createObject(id, str(m, "path"), (Boolean) m.get("overwrite"), num(m, "ttlMs"));
+        break;
+      case "AppendObject":
+        env = Frames.appendObject(id, num(m, "handle"), num(m, "offset"), u32(m, "length"), u32(m, "crc32c"));
+        break;
+      case "CloseObject":
+        env = Frames.closeObject(id, num(m, "handle"), num(m, "length"));
+        break;
+      case "AbortObject":
+        env = Frames.abortObject(id, num(m, "handle"));
+        break;
+      case "StatPath":
+        env = Frames.statPath(id, str(m, "path"));
+        break;
+      case "ListDir":
+        env = Frames.listDir(id, str(m, "path"), str(m, "startAfter"), u32(m, "limit"));
+        break;
+      case "MakeDirs":
+        env = Frames.makeDirs(id, str(m, "path"));
+        break;
+      case "RenamePath":
+        env = Frames.renamePath(id, str(m, "from"), str(m, "to"));
+        break;
+      case "DeletePath":
+        env = Frames.deletePath(id, str(m, "path"), (Boolean) m.get("recursive"));
+        break;
+      case "OpenObject":
+        env = Frames.openObject(id, str(m, "path"), num(m, "offset"), num(m, "length"), u32(m, "creditBytes"), num(m, "id"));
+        break;
       default:
         throw new AssertionError(v.get("name") + ": the Java client does not send " + m.get("type"));
     }
@@ -225,8 +286,9 @@ class TestVectorsTest {
       assertEquals(v.get("body"), HEX.of(d.body), name);
       types.add((String) message(v).get("type"));
     }
-    assertEquals(new TreeSet<>(List.of("CancelRead", "CommitMap", "Heartbeat", "Hello", "OpenRead", "PushBlocks", "ReadCredit",
-        "RegisterShuffle", "UnregisterApp", "UnregisterShuffle")), types);
+    assertEquals(new TreeSet<>(List.of("AbortObject", "AppendObject", "CancelRead", "CloseObject", "CommitMap", "CreateObject",
+        "DeletePath", "Heartbeat", "Hello", "ListDir", "MakeDirs", "OpenObject", "OpenRead", "PushBlocks", "ReadCredit",
+        "RegisterShuffle", "RenamePath", "StatPath", "UnregisterApp", "UnregisterShuffle")), types);
   }
 
   @Test

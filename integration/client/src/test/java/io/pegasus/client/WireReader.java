@@ -7,17 +7,29 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import pegasus.wire.AbortObject;
+import pegasus.wire.AppendObject;
 import pegasus.wire.BlockHeader;
+import pegasus.wire.CloseObject;
 import pegasus.wire.CommitAck;
 import pegasus.wire.CommitMap;
+import pegasus.wire.CreateObject;
+import pegasus.wire.DeletePath;
+import pegasus.wire.DeleteResult;
+import pegasus.wire.DirListing;
 import pegasus.wire.Envelope;
 import pegasus.wire.Error;
 import pegasus.wire.Heartbeat;
 import pegasus.wire.Hello;
 import pegasus.wire.HelloAck;
+import pegasus.wire.ListDir;
+import pegasus.wire.MakeDirs;
 import pegasus.wire.MapCommit;
 import pegasus.wire.Message;
+import pegasus.wire.ObjectCreated;
+import pegasus.wire.OpenObject;
 import pegasus.wire.OpenRead;
+import pegasus.wire.PathStatus;
 import pegasus.wire.PlanRead;
 import pegasus.wire.PushBlocks;
 import pegasus.wire.ReadCredit;
@@ -26,8 +38,10 @@ import pegasus.wire.ReadEnd;
 import pegasus.wire.ReadPlan;
 import pegasus.wire.RegionKey;
 import pegasus.wire.RegisterShuffle;
+import pegasus.wire.RenamePath;
 import pegasus.wire.ReleaseRead;
 import pegasus.wire.RunLocation;
+import pegasus.wire.StatPath;
 import pegasus.wire.UnregisterApp;
 import pegasus.wire.UnregisterShuffle;
 
@@ -218,6 +232,82 @@ final class WireReader {
       case Message.ReleaseRead:
         m.put("leaseId", ((ReleaseRead) en.message(new ReleaseRead())).leaseId());
         break;
+      case Message.CreateObject: {
+        CreateObject x = (CreateObject) en.message(new CreateObject());
+        m.put("path", x.path());
+        m.put("overwrite", x.overwrite());
+        m.put("ttlMs", x.ttlMs());
+        m.put("cache", x.cache());
+        break;
+      }
+      case Message.ObjectCreated:
+        m.put("handle", ((ObjectCreated) en.message(new ObjectCreated())).handle());
+        break;
+      case Message.AppendObject: {
+        AppendObject x = (AppendObject) en.message(new AppendObject());
+        m.put("handle", x.handle());
+        m.put("offset", x.offset());
+        m.put("length", x.length());
+        m.put("crc32c", x.crc32c());
+        break;
+      }
+      case Message.CloseObject: {
+        CloseObject x = (CloseObject) en.message(new CloseObject());
+        m.put("handle", x.handle());
+        m.put("length", x.length());
+        break;
+      }
+      case Message.AbortObject:
+        m.put("handle", ((AbortObject) en.message(new AbortObject())).handle());
+        break;
+      case Message.StatPath:
+        m.put("path", ((StatPath) en.message(new StatPath())).path());
+        break;
+      case Message.PathStatus:
+        m.putAll(pathStatus((PathStatus) en.message(new PathStatus())));
+        break;
+      case Message.ListDir: {
+        ListDir x = (ListDir) en.message(new ListDir());
+        m.put("path", x.path());
+        m.put("startAfter", orEmpty(x.startAfter()));
+        m.put("limit", x.limit());
+        break;
+      }
+      case Message.DirListing: {
+        DirListing x = (DirListing) en.message(new DirListing());
+        List<Object> entries = new ArrayList<>();
+        for (int i = 0; i < x.entriesLength(); i++) entries.add(pathStatus(x.entries(new PathStatus(), i)));
+        m.put("entries", entries);
+        m.put("more", x.more());
+        break;
+      }
+      case Message.MakeDirs:
+        m.put("path", ((MakeDirs) en.message(new MakeDirs())).path());
+        break;
+      case Message.RenamePath: {
+        RenamePath x = (RenamePath) en.message(new RenamePath());
+        m.put("from", x.from());
+        m.put("to", x.to());
+        break;
+      }
+      case Message.DeletePath: {
+        DeletePath x = (DeletePath) en.message(new DeletePath());
+        m.put("path", x.path());
+        m.put("recursive", x.recursive());
+        break;
+      }
+      case Message.DeleteResult:
+        m.put("deleted", ((DeleteResult) en.message(new DeleteResult())).deleted());
+        break;
+      case Message.OpenObject: {
+        OpenObject x = (OpenObject) en.message(new OpenObject());
+        m.put("path", x.path());
+        m.put("offset", x.offset());
+        m.put("length", x.length());
+        m.put("creditBytes", x.creditBytes());
+        m.put("id", x.id());
+        break;
+      }
       default:
         throw new IllegalArgumentException("message type " + type);
     }
@@ -237,6 +327,20 @@ final class WireReader {
     b.put("crc32c", h.crc32c());
     b.put("codec", (long) h.codec());
     return b;
+  }
+
+  /** The fields of a PathStatus table (a message of its own, or an entry of a DirListing). */
+  private static Map<String, Object> pathStatus(PathStatus x) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", orEmpty(x.name()));
+    m.put("kind", (long) x.kind());
+    m.put("length", x.length());
+    m.put("mtimeMs", x.mtimeMs());
+    m.put("id", x.id());
+    m.put("ttlMs", x.ttlMs());
+    m.put("cache", x.cache());
+    m.put("tier", orEmpty(x.tier()));
+    return m;
   }
 
   private static String orEmpty(String s) {
