@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# JVM test suite: the Java client's JUnit tests, then the real-Spark harness
-# (integration/spark/it, io.pegasus.spark.it.Main) for each Spark line and master, every
+# JVM test suite: the JUnit tests of every Maven module (the Java client; integration/hadoop-fs
+# with Hadoop's contract suites for pegasus://), then per Spark line a Spark job that writes
+# and reads a Parquet table on pegasus:// through the shaded hadoop-fs jar, then the real-Spark
+# harness (integration/spark/it, io.pegasus.spark.it.Main) for each Spark line and master, every
 # scenario once with Spark's built-in shuffle and once with Pegasus, results compared.
 # Ends with exactly one line "JVM: N passed, N failed"; exits 1 if anything failed.
 #
@@ -10,7 +12,8 @@
 # Options: --lines "3.5 4.2"     Spark lines to run (default both)
 #          --masters "local[2,4] local-cluster[2,1,1024]"
 #          --modes builtin,pegasus  (builtin alone needs no plugin)
-#          --only NAME,PREFIX.   scenario filter passed to the harness
+#          --only NAME,PREFIX.   scenario filter passed to the harness ("hadoop-fs" selects the
+#                                pegasus:// Spark job, which runs when --only is not given)
 #          --skip-build          use the jars already in target/
 # Environment: PEGASUS_IT_TIMEOUT (seconds per scenario, default 120),
 #              PEGASUS_IT_VERBOSE=1 (stage timings), PEGASUS_IT_CONF="k=v;k=v" (extra Spark conf).
@@ -72,11 +75,12 @@ plugin_jar_3="$repo/integration/spark/spark-3.5/target/pegasus-spark-3.5_2.12-$v
 plugin_jar_4="$repo/integration/spark/spark-4/target/pegasus-spark-4.2_2.13-$version.jar"
 it_jar_3="$repo/integration/spark/it/spark-3.5/target/pegasus-spark-it-3.5_2.12-$version.jar"
 it_jar_4="$repo/integration/spark/it/spark-4/target/pegasus-spark-it-4.2_2.13-$version.jar"
+fs_jar="$repo/integration/hadoop-fs/target/pegasus-hadoop-fs-$version.jar"
 
 if [ "$skip_build" -eq 0 ]; then
   echo "== Maven build and client tests (log: $logdir/maven.log)"
   # Stale jars or reports must not stand in for a failed build.
-  rm -f "$plugin_jar_3" "$plugin_jar_4" "$it_jar_3" "$it_jar_4"
+  rm -f "$plugin_jar_3" "$plugin_jar_4" "$it_jar_3" "$it_jar_4" "$fs_jar"
   find integration -path '*/target/surefire-reports' -type d -prune -exec rm -rf {} + 2>/dev/null
   t0=$(date +%s)
   # -fae: a module that fails does not stop the others (the harness runs without the plugin);
@@ -109,7 +113,7 @@ EOF
   )
   j_pass=$((j_tests - j_fail - j_err - j_skip))
   j_bad=$((j_fail + j_err))
-  echo "JUnit (client): $j_pass passed, $j_bad failed, $j_skip skipped"
+  echo "JUnit (client, hadoop-fs): $j_pass passed, $j_bad failed, $j_skip skipped"
   if [ "$j_bad" -gt 0 ]; then
     grep -lE '<(failure|error)' $reports | while read -r r; do
       python3 - "$r" <<'EOF'
@@ -124,7 +128,69 @@ EOF
   passed=$((passed + j_pass))
   failed=$((failed + j_bad))
 else
-  echo "JUnit (client): no surefire reports found"
+  echo "JUnit (client, hadoop-fs): no surefire reports found"
+fi
+
+# ---------------------------------------------------------------- pegasus:// under Spark
+# One Spark job per line (integration/hadoop-fs/src/test/spark/smoke.scala in spark-shell): the
+# shaded jar on --jars and spark.hadoop.fs.pegasus.impl, against a server started here.
+fs_smoke() {
+  local line=$1 home=$2
+  if [ ! -f "$fs_jar" ]; then
+    echo "not ok hadoop-fs Spark $line: $fs_jar was not built"
+    failed=$((failed + 1))
+    return
+  fi
+  local work out err data pid port=""
+  work=$(mktemp -d "${TMPDIR:-/tmp}/pegasus-fs-smoke-XXXXXX")
+  out="$logdir/hadoop-fs-spark-$line.out"
+  err="$logdir/hadoop-fs-spark-$line.err"
+  node shuffle-server/bin/pegasus-server.js --port 0 --data-dir "$work/data" --log-level warn \
+    >"$work/server.out" 2>"$work/server.err" &
+  pid=$!
+  local i
+  for i in $(seq 1 150); do
+    port=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$work/server.out" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if [ -z "$port" ]; then
+    echo "not ok hadoop-fs Spark $line: the server did not start; stderr tail:"
+    tail -10 "$work/server.err" | sed 's/^/#   /'
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    rm -rf "$work"
+    failed=$((failed + 1))
+    return
+  fi
+  echo "== pegasus:// under Spark $line (stderr: $err)"
+  local t0=$(date +%s)
+  (cd "$work" && SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_HOSTNAME=127.0.0.1 \
+    PEGASUS_FS_BASE="pegasus://127.0.0.1:$port/spark-$line" \
+    timeout -k 10 300 "$home/bin/spark-shell" --master 'local[2]' --jars "$fs_jar" \
+      --conf spark.hadoop.fs.pegasus.impl=io.pegasus.hadoop.PegasusFileSystem --conf spark.ui.enabled=false \
+      --driver-java-options -XX:TieredStopAtLevel=1 \
+      -i "$repo/integration/hadoop-fs/src/test/spark/smoke.scala" </dev/null >"$out" 2>"$err")
+  local status=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  rm -rf "$work"
+  if grep -q '^PEGASUS_FS_SMOKE ok$' "$out"; then
+    echo "ok hadoop-fs Spark $line: Parquet written and read back on pegasus:// ($(( $(date +%s) - t0 )) s)"
+    passed=$((passed + 1))
+  else
+    echo "not ok hadoop-fs Spark $line: exit $status; output:"
+    grep -E 'PEGASUS_FS_SMOKE|Exception|Error' "$out" "$err" | head -20 | sed 's/^/#   /'
+    failed=$((failed + 1))
+  fi
+}
+
+if [ -z "$only" ] || [[ ",$only," == *",hadoop-fs,"* ]]; then
+  for line in $lines; do
+    case "$line" in
+      3.5) fs_smoke 3.5 "$spark_home_3" ;;
+      4.2) fs_smoke 4.2 "$spark_home_4" ;;
+    esac
+  done
 fi
 
 # ---------------------------------------------------------------- the Spark harness
