@@ -146,11 +146,13 @@ test('--help prints the tool\'s usage, and each command\'s, with exit 0', async 
   const help = await ctl(['--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /exit codes/);
-  for (const c of ['status', 'apps', 'shuffles', 'cleanup', 'metrics', 'decommission', 'verify']) {
+  for (const c of ['status', 'apps', 'shuffles', 'cleanup', 'metrics', 'decommission', 'verify', 'ls', 'stat', 'du', 'rm', 'put', 'get', 'quota']) {
     const r = await ctl([c, '--help']);
     t.is(r.code, 0, c);
     t.regex(r.stdout, new RegExp(`^usage: shufflectl \\[global options\\] ${c}`), c);
-    t.is((await ctl(['help', c])).stdout, r.stdout, c);
+    const h = await ctl(['help', c]);
+    t.is(h.code, 0, `help ${c}: exit ${h.code}, stderr: ${h.stderr}`);
+    t.is(h.stdout, r.stdout, c);
   }
 });
 
