@@ -374,13 +374,27 @@ public final class Connection implements AutoCloseable {
   // Objects (FRAMING.md "Objects"); ObjectWriter, ObjectReader and Namespace build on these.
 
   /**
+   * A path longer than the protocol allows is INVALID_PATH here, as the server would say,
+   * rather than the INVALID_ARGUMENT of an over-long string field; the server checks the rest.
+   */
+  private static String checkPath(String path, String what) throws PegasusException {
+    Objects.requireNonNull(path, what);
+    if (path.length() > WireLimits.PATH_BYTES_MAX / 3
+        && path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > WireLimits.PATH_BYTES_MAX) {
+      throw new PegasusException(ErrorCode.INVALID_PATH, what + " of " + path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+          + " bytes exceeds " + WireLimits.PATH_BYTES_MAX);
+    }
+    return path;
+  }
+
+  /**
    * Opens a writer of a new object at {@code path} (CreateObject); returns its handle on
    * this connection. Fails with IS_A_DIRECTORY, ALREADY_EXISTS, NOT_A_DIRECTORY,
    * INVALID_PATH, LIMIT_EXCEEDED, QUOTA_EXCEEDED, or INVALID_ARGUMENT when this server
    * refuses {@code ttlMs}.
    */
   public long createObject(String path, boolean overwrite, long ttlMs) throws PegasusException {
-    Objects.requireNonNull(path, "path");
+    checkPath(path, "path");
     Frame f = await(call("CreateObject", Message.ObjectCreated, id -> Frames.createObject(id, path, overwrite, ttlMs), List.of(),
         0, false, requestTimeoutMillis, x -> x));
     return f.handle;
@@ -422,7 +436,7 @@ public final class Connection implements AutoCloseable {
 
   /** What {@code path} names (StatPath); NOT_FOUND when nothing is there. {@code name} is the full path. */
   public PathInfo statPath(String path) throws PegasusException {
-    Objects.requireNonNull(path, "path");
+    checkPath(path, "path");
     Frame f = await(call("StatPath", Message.PathStatus, id -> Frames.statPath(id, path), List.of(), 0, false,
         requestTimeoutMillis, x -> x));
     return f.pathInfo;
@@ -430,7 +444,7 @@ public final class Connection implements AutoCloseable {
 
   /** One page of a directory listing (ListDir): entries after {@code startAfter} in name order. */
   public DirPage listDir(String path, String startAfter, int limit) throws PegasusException {
-    Objects.requireNonNull(path, "path");
+    checkPath(path, "path");
     Objects.requireNonNull(startAfter, "startAfter");
     Frame f = await(call("ListDir", Message.DirListing, id -> Frames.listDir(id, path, startAfter, limit), List.of(), 0, false,
         requestTimeoutMillis, x -> x));
@@ -439,21 +453,21 @@ public final class Connection implements AutoCloseable {
 
   /** Creates directory {@code path} and its missing parents (MakeDirs); an existing directory is fine. */
   public void makeDirs(String path) throws PegasusException {
-    Objects.requireNonNull(path, "path");
+    checkPath(path, "path");
     await(call("MakeDirs", Message.Ack, id -> Frames.makeDirs(id, path), List.of(), 0, false, requestTimeoutMillis, f -> f));
   }
 
   /** Moves a file or a directory atomically (RenamePath); {@code to} must not exist. */
   public void renamePath(String from, String to) throws PegasusException {
-    Objects.requireNonNull(from, "from");
-    Objects.requireNonNull(to, "to");
+    checkPath(from, "from");
+    checkPath(to, "to");
     await(call("RenamePath", Message.Ack, id -> Frames.renamePath(id, from, to), List.of(), 0, false, requestTimeoutMillis,
         f -> f));
   }
 
   /** Deletes a file or a directory (DeletePath); false when nothing was there. */
   public boolean deletePath(String path, boolean recursive) throws PegasusException {
-    Objects.requireNonNull(path, "path");
+    checkPath(path, "path");
     Frame f = await(call("DeletePath", Message.DeleteResult, id -> Frames.deletePath(id, path, recursive), List.of(), 0, false,
         requestTimeoutMillis, x -> x));
     return f.deleted;
@@ -467,7 +481,7 @@ public final class Connection implements AutoCloseable {
    * {@link ReadStream#take()}.
    */
   public ReadStream openObject(String path, long offset, long length, long objectId) throws PegasusException {
-    Objects.requireNonNull(path, "path");
+    checkPath(path, "path");
     if (offset < 0 || length < 0) {
       throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "object read of " + path + ": offset " + offset + ", length "
           + length);

@@ -163,7 +163,7 @@ class ObjectsTest {
     failsWith(ErrorCode.NOT_A_DIRECTORY, () -> ObjectWriter.create(conn, "/objects-test/refuse/file/child"));
     failsWith(ErrorCode.IS_A_DIRECTORY, () -> ObjectReader.open(conn, "/objects-test/refuse/dir"));
     failsWith(ErrorCode.NOT_FOUND, () -> ObjectReader.open(conn, "/objects-test/refuse/missing"));
-    for (String bad : new String[] {"relative", "/a//b", "/a/", "/a/./b", "/a/../b", "/a\u0001b"}) {
+    for (String bad : new String[] {"relative", "/a//b", "/a/", "/a/./b", "/a/../b", "/a\u0001b", "/" + "a/".repeat(2048)}) {
       failsWith(ErrorCode.INVALID_PATH, () -> conn.statPath(bad));
       failsWith(ErrorCode.INVALID_PATH, () -> ObjectWriter.create(conn, bad));
     }
