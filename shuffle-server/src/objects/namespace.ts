@@ -345,11 +345,28 @@ export class Namespace {
     return dir;
   }
 
-  /** What `parts` names, or null. */
+  /** What `parts` names, or null (also when an ancestor is a file: nothing can be there). */
   async lookup(parts: readonly string[]): Promise<Entry | null> {
+    if (parts.length === 0) return ROOT;
+    const parent = await this.parentOrNull(parts);
+    return parent === null ? null : this.child(parent.id, parts[parts.length - 1]!);
+  }
+
+  /** What `parts` names, or null; NOT_A_DIRECTORY when an ancestor is a file (for changes that would put something there). */
+  async lookupForChange(parts: readonly string[]): Promise<Entry | null> {
     if (parts.length === 0) return ROOT;
     const parent = await this.parentOf(parts);
     return parent === null ? null : this.child(parent.id, parts[parts.length - 1]!);
+  }
+
+  /** parentOf(), with an ancestor that is a file answered as a missing parent (for reads and deletes). */
+  private async parentOrNull(parts: readonly string[]): Promise<Entry | null> {
+    try {
+      return await this.parentOf(parts);
+    } catch (err) {
+      if (PegasusError.is(err, ErrorCode.NOT_A_DIRECTORY)) return null;
+      throw err;
+    }
   }
 
   /** What `parts` names; NOT_FOUND when nothing. */
@@ -502,7 +519,7 @@ export class Namespace {
     return this.locked(async () => {
       if (from.length === 0) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'the root directory cannot be renamed');
       if (to.length === 0) throw new PegasusError(ErrorCode.ALREADY_EXISTS, 'cannot rename onto the root directory');
-      const fromParent = await this.parentOf(from);
+      const fromParent = await this.parentOrNull(from);
       const src = fromParent === null ? null : await this.child(fromParent.id, from[from.length - 1]!);
       if (fromParent === null || src === null) throw notFound(from);
       // The destination's ancestors, checked one by one: none may be the source itself.
@@ -559,7 +576,7 @@ export class Namespace {
   remove(parts: readonly string[], recursive: boolean): Promise<Reclaim | null> {
     return this.locked(async () => {
       if (parts.length === 0) throw new PegasusError(ErrorCode.INVALID_ARGUMENT, 'the root directory cannot be deleted (delete its entries)');
-      const parent = await this.parentOf(parts);
+      const parent = await this.parentOrNull(parts);
       if (parent === null) return null;
       const e = await this.child(parent.id, parts[parts.length - 1]!);
       if (e === null) return null;

@@ -239,7 +239,7 @@ export class ObjectService {
     this.checkNotWriting(path);
     if (this.writers.size >= OBJECT_WRITERS_MAX) throw new PegasusError(ErrorCode.LIMIT_EXCEEDED, `more than ${OBJECT_WRITERS_MAX} objects open for writing`);
     // Early answers (the close checks again, under the namespace lock).
-    const existing = await this.namespace.lookup(parts);
+    const existing = await this.namespace.lookupForChange(parts);
     if (existing !== null) {
       if (existing.kind === PathKind.DIRECTORY) throw new PegasusError(ErrorCode.IS_A_DIRECTORY, `${path} is a directory`);
       if (!m.overwrite) throw new PegasusError(ErrorCode.ALREADY_EXISTS, `${path} already exists`);

@@ -120,6 +120,11 @@ test('one writer per path; overwrite replaces at close; a reader pinned to the o
       await t.throwsAsync(old.read(0, 5), { code: 'NOT_FOUND' });
       await t.throwsAsync(ObjectWriter.create(a, '/p'), { code: 'IS_A_DIRECTORY' });
       await t.throwsAsync(ObjectWriter.create(a, '/p/x/y'), { code: 'NOT_A_DIRECTORY' });
+      // Nothing can be under a file: reads and deletes find nothing there.
+      await t.throwsAsync(statPath(a, '/p/x/y'), { code: 'NOT_FOUND' });
+      t.false(await deletePath(a, '/p/x/y'));
+      await t.throwsAsync(renamePath(a, '/p/x/y', '/p/z'), { code: 'NOT_FOUND' });
+      await t.throwsAsync(makeDirs(a, '/p/x/y'), { code: 'NOT_A_DIRECTORY' });
       t.is(await objectLogDirs(s.dataDir), 0, 'small files live inline in the index: no log');
       await put(a, '/p/big', randomBytes(300_000));
       await put(a, '/p/big', randomBytes(200_000), { overwrite: true });
