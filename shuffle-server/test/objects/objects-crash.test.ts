@@ -8,13 +8,12 @@
 // is no longer visible must have been reclaimed.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Connection } from '../../../shuffle-client/src/connection.js';
 import { ObjectReader } from '../../../shuffle-client/src/object-reader.js';
 import { ObjectWriter } from '../../../shuffle-client/src/object-writer.js';
 import { deletePath, listDir, makeDirs, renamePath } from '../../../shuffle-client/src/namespace.js';
 import { PathKind } from '../../../schemas/ts/messages.js';
+import { objectLogDirs } from '../helpers/object-logs.js';
 import { killServer, removeDir, startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
 import { randInt, rng } from '../helpers/shuffle-model.js';
 import { OBJECT_INLINE_BYTES_MAX } from '../../src/limits.js';
@@ -60,18 +59,6 @@ async function readTree(c: Connection, root: string): Promise<Tree> {
   };
   await walk('');
   return out;
-}
-
-async function objectLogDirs(dataDir: string): Promise<number> {
-  let n = 0;
-  let owners: string[] = [];
-  try {
-    owners = await readdir(join(dataDir, 'objects'));
-  } catch {
-    return 0;
-  }
-  for (const o of owners) n += (await readdir(join(dataDir, 'objects', o))).length;
-  return n;
 }
 
 interface Worker {

@@ -4,13 +4,12 @@
 // deletes that give the space back, bad paths refused with codes.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Connection } from '../../../shuffle-client/src/connection.js';
 import { ObjectReader } from '../../../shuffle-client/src/object-reader.js';
 import { ObjectWriter } from '../../../shuffle-client/src/object-writer.js';
 import { deletePath, listDir, makeDirs, pathExists, renamePath, statPath } from '../../../shuffle-client/src/namespace.js';
 import { PathKind } from '../../../schemas/ts/messages.js';
+import { objectLogDirs } from '../helpers/object-logs.js';
 import { removeDir, startServer, stopServer, killServer, type ServerProcess } from '../helpers/server-process.js';
 
 async function withServer(fn: (s: ServerProcess) => Promise<void>): Promise<void> {
@@ -33,19 +32,6 @@ async function put(conn: Connection, path: string, data: Buffer, opts: { overwri
 async function get(conn: Connection, path: string): Promise<Buffer> {
   const r = await ObjectReader.open(conn, path);
   return r.read(0, r.length);
-}
-
-/** Object log directories on disk (one per object with bytes or being written). */
-async function objectLogDirs(dataDir: string): Promise<number> {
-  let n = 0;
-  let owners: string[];
-  try {
-    owners = await readdir(join(dataDir, 'objects'));
-  } catch {
-    return 0;
-  }
-  for (const o of owners) n += (await readdir(join(dataDir, 'objects', o))).length;
-  return n;
 }
 
 test('a closed object reads back whole and at any range; it is invisible until closed', async (t) => {

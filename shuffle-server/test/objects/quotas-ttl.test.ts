@@ -4,13 +4,13 @@
 // files invisible at once and then deleted with their bytes.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuotasResponse } from '../../../schemas/ts/admin-api.js';
 import { Connection } from '../../../shuffle-client/src/connection.js';
 import { ObjectReader } from '../../../shuffle-client/src/object-reader.js';
 import { ObjectWriter } from '../../../shuffle-client/src/object-writer.js';
 import { deletePath, listDir, makeDirs, pathExists, renamePath, statPath } from '../../../shuffle-client/src/namespace.js';
+import { objectLogDirs } from '../helpers/object-logs.js';
 import { removeDir, startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
 
 async function put(conn: Connection, path: string, bytes: number, opts: { overwrite?: boolean } = {}): Promise<void> {
@@ -29,18 +29,6 @@ async function quotas(s: ServerProcess, body?: Record<string, unknown>): Promise
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${res.status} ${text}`);
   return JSON.parse(text) as QuotasResponse;
-}
-
-async function objectLogDirs(dataDir: string): Promise<number> {
-  let n = 0;
-  let owners: string[] = [];
-  try {
-    owners = await readdir(join(dataDir, 'objects'));
-  } catch {
-    return 0;
-  }
-  for (const o of owners) n += (await readdir(join(dataDir, 'objects', o))).length;
-  return n;
 }
 
 test('quotas: bytes and objects per top-level directory, counted through every change and after a restart', async (t) => {
