@@ -18,7 +18,11 @@
 //   files: one object of --gib GiB written and read through the TypeScript client,
 //          and 10,000 objects of 4 KiB created, listed and read, against the same
 //          through the local file system on the same disk (scripts/bench/files.ts).
-//          `--only files` runs just this phase.
+//          `--only files` runs just this phase. Then, when the JVM side is there (the shaded
+//          integration/hadoop-fs jar, java and javac), the same through the Hadoop FileSystem
+//          API against Hadoop's local file systems (scripts/bench-files-hadoop.sh, a server of
+//          its own, after this run's has stopped; scripts/bench/files-hadoop.ts); else one line
+//          says why it was skipped.
 //   CPU: seconds of CPU the server and this client used per GiB in each phase
 //        (/proc/<pid>/stat, process.cpuUsage()), and the server's main thread alone
 //        (/proc/<pid>/task/<pid>/stat); peak RSS, anonymous and file-backed
@@ -38,6 +42,7 @@ import { diskWriteMBps, loopbackMBps } from './bench/baselines.js';
 import { benchPmemWrite } from './bench/pmem.js';
 import { MANY_FEW, MANY_LOTS, benchManyPartitions, type ManyPartitionsResult } from './bench/many-partitions.js';
 import { benchFiles, printFiles, type FilesResult } from './bench/files.js';
+import { benchFilesHadoop, filesHadoopJson, printFilesHadoop } from './bench/files-hadoop.js';
 
 const MiB = 1024 * 1024;
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -203,10 +208,11 @@ async function mainFiles(dir: string): Promise<void> {
   const server = await startServer(join(dir, 'data'));
   const f = await filesPhase(`127.0.0.1:${server.port}`, server.pid, dir);
   await server.stop();
+  const hadoop = await benchFilesHadoop(repo, dir, totalBytes);
   rmSync(dir, { recursive: true, force: true });
   printFiles(f, out);
-  if (json) process.stdout.write(`${JSON.stringify({ files: f })}
-`);
+  printFilesHadoop(hadoop, out);
+  if (json) process.stdout.write(`${JSON.stringify({ files: f, filesHadoop: filesHadoopJson(hadoop) })}\n`);
 }
 
 /** `--only many-partitions`: a server of its own, this phase, nothing else. */
@@ -275,6 +281,7 @@ async function main(): Promise<void> {
   const manyPartitions = await manyPartitionsPhase(address, server.pid);
   const files = await filesPhase(address, server.pid, dir);
   await server.stop();
+  const filesHadoop = await benchFilesHadoop(repo, dir, totalBytes);
   rmSync(dir, { recursive: true, force: true });
   const floor = Math.min(disk, loopback);
   const result = {
@@ -294,6 +301,7 @@ async function main(): Promise<void> {
     ingestMainThreadBoundMBps: round(1024 / Math.max(0.01, ingested.serverMainCpuS / gib)),
     manyPartitions,
     files,
+    filesHadoop: filesHadoopJson(filesHadoop),
   };
   out('');
   out('| measure | MB/s | ratio to min(disk, loopback) |');
@@ -319,6 +327,7 @@ async function main(): Promise<void> {
     `the rest is page cache of segments mapped for UCX reads); read back ${(r.bytes / MiB).toFixed(0)} MiB per transport`);
   printManyPartitions(manyPartitions);
   printFiles(files, out);
+  printFilesHadoop(filesHadoop, out);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
