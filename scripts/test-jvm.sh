@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # JVM test suite: the JUnit tests of every Maven module (the Java client; integration/hadoop-fs
-# with Hadoop's contract suites for pegasus://), then per Spark line a Spark job that writes
+# with Hadoop's contract suites for pegasus://; integration/flink-fs with Flink's FileSystemBehaviorTestSuite
+# per Flink line, on the class path and through the plugin jar), then per Spark line a Spark job that writes
 # and reads a Parquet table on pegasus:// through the shaded hadoop-fs jar, then the real-Spark
 # harness (integration/spark/it, io.pegasus.spark.it.Main) for each Spark line and master, every
 # scenario once with Spark's built-in shuffle and once with Pegasus, results compared.
@@ -13,7 +14,8 @@
 #          --masters "local[2,4] local-cluster[2,1,1024]"
 #          --modes builtin,pegasus  (builtin alone needs no plugin)
 #          --only NAME,PREFIX.   scenario filter passed to the harness ("hadoop-fs" selects the
-#                                pegasus:// Spark job, which runs when --only is not given)
+#                                pegasus:// Spark job, which runs when --only is not given; "flink-fs"
+#                                the per-line check of integration/flink-fs's reports)
 #          --skip-build          use the jars already in target/
 # Environment: PEGASUS_IT_TIMEOUT (seconds per scenario, default 120),
 #              PEGASUS_IT_VERBOSE=1 (stage timings), PEGASUS_IT_CONF="k=v;k=v" (extra Spark conf).
@@ -76,11 +78,14 @@ plugin_jar_4="$repo/integration/spark/spark-4/target/pegasus-spark-4.2_2.13-$ver
 it_jar_3="$repo/integration/spark/it/spark-3.5/target/pegasus-spark-it-3.5_2.12-$version.jar"
 it_jar_4="$repo/integration/spark/it/spark-4/target/pegasus-spark-it-4.2_2.13-$version.jar"
 fs_jar="$repo/integration/hadoop-fs/target/pegasus-hadoop-fs-$version.jar"
+flink_lines="1.20 2"   # integration/flink-fs/flink-<line>, each a plugin jar pegasus-flink-fs-<line>-<version>.jar
+flink_jar() { echo "$repo/integration/flink-fs/flink-$1/target/pegasus-flink-fs-$1-$version.jar"; }
 
 if [ "$skip_build" -eq 0 ]; then
   echo "== Maven build and client tests (log: $logdir/maven.log)"
   # Stale jars or reports must not stand in for a failed build.
   rm -f "$plugin_jar_3" "$plugin_jar_4" "$it_jar_3" "$it_jar_4" "$fs_jar"
+  for fl in $flink_lines; do rm -f "$(flink_jar "$fl")"; done
   find integration -path '*/target/surefire-reports' -type d -prune -exec rm -rf {} + 2>/dev/null
   t0=$(date +%s)
   # -fae: a module that fails does not stop the others (the harness runs without the plugin);
@@ -113,7 +118,7 @@ EOF
   )
   j_pass=$((j_tests - j_fail - j_err - j_skip))
   j_bad=$((j_fail + j_err))
-  echo "JUnit (client, hadoop-fs): $j_pass passed, $j_bad failed, $j_skip skipped"
+  echo "JUnit (client, hadoop-fs, flink-fs): $j_pass passed, $j_bad failed, $j_skip skipped"
   if [ "$j_bad" -gt 0 ]; then
     grep -lE '<(failure|error)' $reports | while read -r r; do
       python3 - "$r" <<'EOF'
@@ -128,7 +133,43 @@ EOF
   passed=$((passed + j_pass))
   failed=$((failed + j_bad))
 else
-  echo "JUnit (client, hadoop-fs): no surefire reports found"
+  echo "JUnit (client, hadoop-fs, flink-fs): no surefire reports found"
+fi
+
+# ---------------------------------------------------------------- pegasus:// under Flink
+# integration/flink-fs: per Flink line, FileSystemBehaviorTestSuite with the factory on the class path
+# (test phase) and through the shaded plugin jar loaded by Flink's plugin manager (package phase).
+# Their tests are in the JUnit sum above; this prints each line's share, and a line that left no
+# plugin jar or no report of either phase counts as one failure more (its tests never ran).
+flink_fs_line() {
+  local line=$1 dir="integration/flink-fs/flink-$1/target/surefire-reports"
+  if [ ! -f "$(flink_jar "$line")" ]; then
+    echo "not ok flink-fs Flink $line: $(flink_jar "$line") was not built"
+    failed=$((failed + 1))
+    return
+  fi
+  local missing="" cls
+  for cls in PegasusFileSystemBehaviorTest PegasusFileSystemPluginJarTest; do
+    [ -f "$dir/TEST-io.pegasus.flink.fs.$cls.xml" ] || missing="$missing $cls"
+  done
+  if [ -n "$missing" ]; then
+    echo "not ok flink-fs Flink $line: no JUnit report of$missing"
+    failed=$((failed + 1))
+    return
+  fi
+  python3 - "$line" "$dir"/TEST-*.xml <<'EOF'
+import sys, xml.etree.ElementTree as ET
+t = bad = s = 0
+for path in sys.argv[2:]:
+    x = ET.parse(path).getroot()
+    t += int(x.get('tests', 0)); bad += int(x.get('failures', 0)) + int(x.get('errors', 0))
+    s += int(x.get('skipped', 0))
+print(f"{'ok' if bad == 0 else 'not ok'} flink-fs Flink {sys.argv[1]}: {t - bad - s} passed, {bad} failed, {s} skipped")
+EOF
+}
+
+if [ -z "$only" ] || [[ ",$only," == *",flink-fs,"* ]]; then
+  for fl in $flink_lines; do flink_fs_line "$fl"; done
 fi
 
 # ---------------------------------------------------------------- pegasus:// under Spark
