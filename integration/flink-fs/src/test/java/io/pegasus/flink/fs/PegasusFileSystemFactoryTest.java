@@ -88,6 +88,14 @@ class PegasusFileSystemFactoryTest {
       } finally {
         ((HadoopFileSystem) fs).getHadoopFileSystem().close();
       }
+      // No authority at all (pegasus:///ha, as in a config that names no cluster): the same servers.
+      FileSystem bare = factory(Map.of("pegasus.servers", server.address())).create(URI.create("pegasus:///"));
+      try {
+        assertThat(bare.getFileStatus(new Path("pegasus:///ha/job-graph-1")).getLen()).isEqualTo(9);
+        assertThat(bare.exists(new Path("/ha/job-graph-1"))).isTrue();
+      } finally {
+        ((HadoopFileSystem) bare).getHadoopFileSystem().close();
+      }
     }
   }
 }
