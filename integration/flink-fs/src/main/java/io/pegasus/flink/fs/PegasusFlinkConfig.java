@@ -18,7 +18,8 @@ import org.apache.hadoop.conf.Configuration;
  * <p>Every {@code fs.pegasus.*} key must be one of those: a misspelt one fails the file
  * system's creation with its name rather than being ignored. A {@code pegasus.*} key that
  * is not one of them is left alone: that prefix is shared with Pegasus's other Flink
- * plugins. Both spellings of one key with different values are refused.
+ * plugins. Both spellings of one key with different values are refused. The servers may be
+ * a list as Flink writes one (a YAML list, items separated by ';') or as Hadoop does (',').
  */
 final class PegasusFlinkConfig {
   static final String HADOOP_PREFIX = "fs.pegasus.";
@@ -55,6 +56,7 @@ final class PegasusFlinkConfig {
         continue;
       }
       String value = e.getValue() == null ? "" : e.getValue().trim();
+      if (hadoopKey.equals(PegasusConfigKeys.SERVERS.name)) value = serverList(value);
       String previous = values.putIfAbsent(hadoopKey, value);
       if (previous != null && !previous.equals(value)) {
         problems.add(givenAs.get(hadoopKey) + " = " + previous + " and " + flinkKey + " = " + value
@@ -63,6 +65,26 @@ final class PegasusFlinkConfig {
       givenAs.putIfAbsent(hadoopKey, flinkKey);
     }
     return new PegasusFlinkConfig(values, problems.isEmpty() ? null : String.join("; ", problems));
+  }
+
+  /**
+   * {@code host:port} items separated by ',' (Hadoop's list), from any way Flink renders a list
+   * option in its configuration map: items separated by ';' (the legacy flink-conf.yaml form,
+   * Flink 2.x), or a YAML flow list such as {@code ['a:9527', 'b:9527']} (Flink 1.20's
+   * config.yaml), or a plain ',' list. Items keep their order: it chooses each path's server.
+   */
+  static String serverList(String value) {
+    String v = value.trim();
+    if (v.startsWith("[") && v.endsWith("]")) v = v.substring(1, v.length() - 1);
+    List<String> items = new ArrayList<>();
+    for (String item : v.split("[,;]")) {
+      String t = item.trim();
+      if (t.length() >= 2 && (t.charAt(0) == '\'' || t.charAt(0) == '"') && t.charAt(t.length() - 1) == t.charAt(0)) {
+        t = t.substring(1, t.length() - 1).trim();
+      }
+      if (!t.isEmpty()) items.add(t);
+    }
+    return String.join(",", items);
   }
 
   /** The Hadoop keys and values taken from the Flink configuration. */

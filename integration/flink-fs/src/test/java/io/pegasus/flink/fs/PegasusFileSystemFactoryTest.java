@@ -7,7 +7,9 @@ import io.pegasus.hadoop.PegasusFileSystem;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
+import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
@@ -36,6 +38,17 @@ class PegasusFileSystemFactoryTest {
     org.apache.hadoop.conf.Configuration h = c.toHadoop();
     assertThat(h.get("fs.pegasus.read.buffer.bytes")).isEqualTo("65536");
     assertThat(h.get("fs.pegasus.write.chunk.bytes")).isEqualTo("8192");
+  }
+
+  @Test
+  void serversGivenAsAFlinkListBecomeHadoopsCommaSeparatedList() {
+    Configuration flink = new Configuration();
+    flink.set(ConfigOptions.key("pegasus.servers").stringType().asList().noDefaultValue(), List.of("a:9527", "b:9527"));
+    assertThat(PegasusFlinkConfig.from(flink.toMap()).hadoopValues())
+        .containsEntry("fs.pegasus.servers", "a:9527,b:9527");
+    for (String given : List.of("a:9527;b:9527", "['a:9527', 'b:9527']", "[\"a:9527\",\"b:9527\"]", " a:9527 , b:9527 ")) {
+      assertThat(PegasusFlinkConfig.serverList(given)).as(given).isEqualTo("a:9527,b:9527");
+    }
   }
 
   @Test
