@@ -69,9 +69,10 @@ final class PegasusFlinkConfig {
 
   /**
    * {@code host:port} items separated by ',' (Hadoop's list), from any way Flink renders a list
-   * option in its configuration map: items separated by ';' (the legacy flink-conf.yaml form,
-   * Flink 2.x), or a YAML flow list such as {@code ['a:9527', 'b:9527']} (Flink 1.20's
-   * config.yaml), or a plain ',' list. Items keep their order: it chooses each path's server.
+   * option in its configuration map: a YAML flow list such as {@code ['a:9527', 'b:9527']}
+   * (config.yaml; Configuration.toMap() of Flink 1.20.5 and 2.3.0 both give this), items
+   * separated by ';' (the legacy flink-conf.yaml of Flink 1.x), or a plain ',' list. Items keep
+   * their order: it chooses each path's server.
    */
   static String serverList(String value) {
     String v = value.trim();
