@@ -36,6 +36,32 @@ const EMPTY = Buffer.alloc(0);
 /** Where sendMessage() copies small pieces together; one for the process (event loop only, free again once uWS returns). */
 let scratch: Buffer | null = null;
 
+/**
+ * A pub/sub topic every connection subscribes to and nothing is ever published on:
+ * it keeps uWS off its shortcut for large sends, which loses data.
+ *
+ * The uWebSockets.js build in package.json (its uWS lacks the fix of
+ * uNetworking/uWebSockets PR 1662) has a shortcut in WebSocket::send for a frame of
+ * 16 KiB or more, taken when nothing is queued for the socket, nothing is in the
+ * loop's cork buffer, and the socket is not a subscriber: header and payload go out
+ * in one writev, without a copy. If the kernel takes no more than the header there (its socket buffer full: a
+ * slow reader, or the frame guard's thread not reading while this one sends), uWS
+ * queues the rest of the header and drops the payload; send() returns BACKPRESSURE,
+ * as for any partial write. The client then takes the next frames' bytes for that
+ * frame's payload and reads a header at a wrong offset: the Java client's
+ * MALFORMED_FRAME "a frame with reserved bits set", or a ReadData that fails to
+ * decode or its CRC32C. Any frame of 16 KiB or more was exposed: ReadData fragments
+ * (block data of FRAGMENT_ZERO_COPY_BYTES_MIN or more is a fragment of its own, small
+ * pieces are copied together up to FRAGMENT_COPY_BYTES_MAX) and large answers.
+ *
+ * A subscriber's every frame is formatted into uWS's cork buffer or its send queue,
+ * whole, and written from there: one copy in uWS, as for any send that finds the
+ * socket backpressured. Nothing is ever published on the topic, so the subscription
+ * sends nothing. test/net/full-socket-send.test.ts sends ReadData through a real
+ * Session into a socket that keeps filling up.
+ */
+const NO_SHORTCUT_TOPIC = 'pegasus/never-published';
+
 /** Codes after which the byte stream cannot be trusted and the connection is closed. */
 const FATAL = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.UNKNOWN_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE,
@@ -69,6 +95,7 @@ export class Session {
     this.leases = ucx === null ? null : new ReadLeases(service, metrics);
     this.pushWindow = service.openPushWindow();
     this.objectWriters = new ObjectConnection(objects);
+    ws.subscribe(NO_SHORTCUT_TOPIC);
   }
 
   // ---------------------------------------------------------------------------
@@ -100,7 +127,8 @@ export class Session {
         status = this.ws.send(fragmentBytes(fragments[0]!, parts, copy), true, false);
         return;
       }
-      // uWS copies each fragment before returning, so the scratch buffer is free
+      // uWS copies each fragment before returning (the socket is a subscriber, so
+      // never by its shortcut: NO_SHORTCUT_TOPIC), so the scratch buffer is free
       // again for the next one. The fragment calls report no drop the way send()
       // does; none can happen, as with send(): streams send only below high water,
       // and maxBackpressure is set above high water plus the largest message.
