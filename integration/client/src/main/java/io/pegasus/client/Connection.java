@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -344,6 +345,19 @@ public final class Connection implements AutoCloseable {
   public ReadStream openRead(String appId, int shuffleId, int partitionStart, int partitionEnd, int mapStart, int mapEnd)
       throws PegasusException {
     Objects.requireNonNull(appId, "appId");
+    return openStream("OpenRead",
+        (id, credit) -> new ReadStream(this, id, appId, shuffleId, partitionStart, partitionEnd, mapStart, mapEnd, credit,
+            requestTimeoutMillis),
+        (id, credit) -> Frames.openRead(id, appId, shuffleId, partitionStart, partitionEnd, mapStart, mapEnd, credit));
+  }
+
+  /**
+   * Registers a read stream under a new request id, sends the frame that opens it
+   * (OpenRead or OpenObject, named by {@code what}), and forgets the stream again if
+   * that fails. LIMIT_EXCEEDED past WireLimits.STREAMS_MAX open streams.
+   */
+  private ReadStream openStream(String what, BiFunction<Integer, Integer, ReadStream> stream,
+      BiFunction<Integer, Integer, ByteBuffer> opening) throws PegasusException {
     checkOpen();
     if (streams.size() >= WireLimits.STREAMS_MAX) {
       throw new PegasusException(ErrorCode.LIMIT_EXCEEDED, streams.size() + " read streams open on the connection to "
@@ -351,15 +365,14 @@ public final class Connection implements AutoCloseable {
     }
     int credit = options.readCreditBytes();
     int id = nextRequestId();
-    ReadStream s = new ReadStream(this, id, appId, shuffleId, partitionStart, partitionEnd, mapStart, mapEnd, credit,
-        requestTimeoutMillis);
+    ReadStream s = stream.apply(id, credit);
     streams.put(id, s);
     try {
       ByteBuffer frame;
       try {
-        frame = Frames.openRead(id, appId, shuffleId, partitionStart, partitionEnd, mapStart, mapEnd, credit);
+        frame = opening.apply(id, credit);
       } catch (IllegalArgumentException e) {
-        throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "OpenRead: " + e.getMessage(), e);
+        throw new PegasusException(ErrorCode.INVALID_ARGUMENT, what + ": " + e.getMessage(), e);
       }
       checkOpen();
       sendFrame(null, frame, List.of(), 0, deadline(requestTimeoutMillis));
@@ -486,29 +499,9 @@ public final class Connection implements AutoCloseable {
       throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "object read of " + path + ": offset " + offset + ", length "
           + length);
     }
-    checkOpen();
-    if (streams.size() >= WireLimits.STREAMS_MAX) {
-      throw new PegasusException(ErrorCode.LIMIT_EXCEEDED, streams.size() + " read streams open on the connection to "
-          + address + ", limit " + WireLimits.STREAMS_MAX);
-    }
-    int credit = options.readCreditBytes();
-    int id = nextRequestId();
-    ReadStream s = new ReadStream(this, id, path, offset, length, credit, requestTimeoutMillis);
-    streams.put(id, s);
-    try {
-      ByteBuffer frame;
-      try {
-        frame = Frames.openObject(id, path, offset, length, credit, objectId);
-      } catch (IllegalArgumentException e) {
-        throw new PegasusException(ErrorCode.INVALID_ARGUMENT, "OpenObject: " + e.getMessage(), e);
-      }
-      checkOpen();
-      sendFrame(null, frame, List.of(), 0, deadline(requestTimeoutMillis));
-    } catch (PegasusException e) {
-      streams.remove(id, s);
-      throw e;
-    }
-    return s;
+    return openStream("OpenObject",
+        (id, credit) -> new ReadStream(this, id, path, offset, length, credit, requestTimeoutMillis),
+        (id, credit) -> Frames.openObject(id, path, offset, length, credit, objectId));
   }
 
   /** Fails everything outstanding with CONNECTION_CLOSED and closes the socket. Idempotent. */
